@@ -1,0 +1,59 @@
+"""The ngdsl compiler: YAML spec → checked circuit → networkx graph → execution plan.
+
+It knows nothing of numba; its output, :class:`~ngdsl.compiler.plan.Plan`, is plain data.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import networkx as nx
+
+from .diagnostics import Diagnostic, SpecError, did_you_mean
+from .graph import algebraic_loops, build_graph
+from .plan import Plan, lower
+from .resolve import Circuit, resolve
+from .schema import build_schema, validate
+from .source import parse_yaml
+
+__all__ = ["Compiled", "Diagnostic", "Plan", "SpecError", "build_schema", "compile_file", "compile_text",
+           "did_you_mean"]
+
+
+@dataclass
+class Compiled:
+    """The result of compiling a spec."""
+
+    circuit: Circuit
+    graph: nx.MultiDiGraph
+    plan: Plan
+    resolved: dict
+
+
+def compile_text(text: str, file: str = "<spec>", base_dir: str = ".") -> Compiled:
+    """Compile spec text; raises :class:`SpecError` listing every problem of the first failing pass."""
+    data, smap = parse_yaml(text, file)
+    if not isinstance(data, dict):
+        raise SpecError([Diagnostic("a spec is a mapping of keys (ngdsl, name, components, ...)", file, 1, 1)])
+    problems = validate(data, smap)
+    if problems:
+        raise SpecError(problems)
+    circuit, problems = resolve(data, smap, base_dir)
+    if problems:
+        raise SpecError(sorted(problems, key=lambda d: (d.line, d.col)))
+    graph = build_graph(circuit)
+    problems = algebraic_loops(graph, file)
+    if problems:
+        raise SpecError(problems)
+    return Compiled(circuit, graph, lower(circuit, graph), circuit.resolved)
+
+
+def compile_file(path: str, text: str = None) -> Compiled:
+    """Compile the spec at ``path`` (data paths resolve relative to its folder)."""
+    if text is None:
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as exc:
+            raise SpecError([Diagnostic(f"cannot read the spec: {exc.strerror}", path, 0, 0)]) from None
+    return compile_text(text, path, os.path.dirname(os.path.abspath(path)))

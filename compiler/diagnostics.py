@@ -1,0 +1,33 @@
+"""Diagnostics: what the compiler says about a spec, at ``file:line:col``."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in a spec, with its source position (1-based)."""
+
+    message: str
+    file: str = "<spec>"
+    line: int = 0
+    col: int = 0
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.severity}: {self.message}"
+
+
+class SpecError(Exception):
+    """A spec cannot be compiled; ``diagnostics`` lists every problem found."""
+
+    def __init__(self, diagnostics):
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+def did_you_mean(name, candidates) -> str:
+    """A ``" (did you mean 'x'?)"`` suffix when a candidate is close to ``name``."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,64 @@
+"""The compiled circuit as a networkx MultiDiGraph, and the checks that need the whole graph."""
+from __future__ import annotations
+
+import networkx as nx
+
+from . import language
+from .diagnostics import Diagnostic
+
+
+def build_graph(circuit) -> nx.MultiDiGraph:
+    """One node per component, one edge per cable (key = cable name); implied edges are marked."""
+    g = nx.MultiDiGraph(name=circuit.name, file=circuit.file)
+    for name, comp in circuit.components.items():
+        attrs = {k: v for k, v in comp.opts.items() if k not in ("kind", "size")}
+        g.add_node(name, kind=comp.kind, size=comp.size, stateful=comp.kind in language.STATEFUL,
+                   line=comp.pos[0], col=comp.pos[1], **attrs)
+    for name, comp in circuit.components.items():
+        target = getattr(comp, "target", None)
+        if comp.kind == "error" and target is not None:
+            g.add_edge(target.component, name, key=f"{name}.target", transform="identity", implied=True,
+                       source=target.compartment, target="target", scale=1.0, learnable=False, rule="",
+                       line=comp.pos[0], col=comp.pos[1])
+            if comp.opts.get("feedback"):
+                g.add_edge(name, target.component, key=f"{name}.feedback", transform="identity", implied=True,
+                           source="e", target="in", scale=-1.0, learnable=False, rule="",
+                           line=comp.pos[0], col=comp.pos[1])
+    for name, cable in circuit.cables.items():
+        o = cable.opts
+        g.add_edge(cable.source.component, cable.target.component, key=name, transform=cable.transform,
+                   implied=False, source=cable.source.compartment, target=cable.target.compartment,
+                   scale=o.get("scale", 1.0), learnable=cable.learnable, rule=cable.rule, tied=cable.owner,
+                   transpose=bool(o.get("transpose")), gate=o.get("gate") or "", bias=bool(o.get("bias")),
+                   mask=o.get("mask") or "", response=o.get("response", "dot"),
+                   lateral=cable.source.component == cable.target.component,
+                   shape=f"{cable.shape[0]}x{cable.shape[1]}", line=cable.pos[0], col=cable.pos[1])
+    return g
+
+
+def instant_order(g: nx.MultiDiGraph):
+    """Instant components in dependency order; ties broken by name, never by spec order."""
+    instant = g.subgraph(n for n, d in g.nodes(data=True) if not d["stateful"])
+    return list(nx.lexicographical_topological_sort(nx.DiGraph(instant)))
+
+
+def algebraic_loops(g: nx.MultiDiGraph, file: str):
+    """A diagnostic for every cycle made only of instant components."""
+    instant = nx.DiGraph(g.subgraph(n for n, d in g.nodes(data=True) if not d["stateful"]))
+    found = []
+    for scc in sorted(nx.strongly_connected_components(instant), key=lambda c: sorted(c)):
+        if len(scc) == 1 and not instant.has_edge(*(2 * tuple(scc))):
+            continue
+        start = min(scc)
+        cycle = nx.find_cycle(instant.subgraph(scc), source=start)
+        names = [u for u, _ in cycle] + [start]
+        d = g.nodes[start]
+        found.append(Diagnostic(
+            f"algebraic loop: {' -> '.join(names)} is a cycle of instant components; "
+            "make one of them a 'state' (a register) to break it", file, d["line"], d["col"]))
+    return found
+
+
+def depths(g: nx.MultiDiGraph, sources):
+    """Shortest cable distance of every component from ``sources`` (unreachable ones are absent)."""
+    return nx.multi_source_dijkstra_path_length(g, set(sources), weight=lambda u, v, d: 1) if sources else {}

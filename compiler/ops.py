@@ -1,0 +1,180 @@
+"""The operators a plan is made of: plain data over named signals, no numerics.
+
+A *signal* is one (batch, size) buffer: a compartment of a component, or its copy in a
+named snapshot. Phase operators run per step; update terms say how a cable's ΔW is formed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A compartment of a component, optionally as stored in a snapshot."""
+
+    component: str
+    compartment: str
+    snapshot: Optional[str] = None
+
+    def __str__(self):
+        at = f"@{self.snapshot}" if self.snapshot else ""
+        return f"{self.component}.{self.compartment}{at}"
+
+
+@dataclass(frozen=True)
+class Combine:
+    """An elementwise combination of two factor expressions: ``op`` is 'sub' or 'mul'."""
+
+    op: str
+    left: "Factor"
+    right: "Factor"
+
+    def __str__(self):
+        return f"({self.left} {'-' if self.op == 'sub' else '*'} {self.right})"
+
+
+Factor = Union[Signal, Combine]
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a clamp takes its value: a data stream ('x' or 'y') or a constant."""
+
+    stream: Optional[str] = None
+    constant: float = 0.0
+
+    def __str__(self):
+        return f"data.{self.stream}" if self.stream else repr(self.constant)
+
+
+# ---- phase operators -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Clear:
+    """Set a summing compartment to zero before its cables add into it."""
+
+    target: Signal
+
+
+@dataclass(frozen=True)
+class Project:
+    """``target += gate ⊙ scale·T(source) (+ bias)``, T the cable's transform."""
+
+    cable: str
+    source: Signal
+    target: Signal
+    transform: str          # 'dense' | 'identity'
+    weight: Optional[str]   # parameter name holding the matrix (None for identity)
+    transpose: bool
+    scale: float
+    response: str           # 'dot' | 'neg_sqdist'
+    gate: Optional[Signal]
+    bias: Optional[str]     # parameter name of the bias, added after the transform
+
+
+@dataclass(frozen=True)
+class Activate:
+    """Recompute ``phi`` and ``dphi`` of a neuron from its ``z``."""
+
+    component: str
+    activation: str
+    kwta: int  # 0: no competition; k > 0: phi is the k-winners mask
+
+
+@dataclass(frozen=True)
+class ComputeError:
+    """``e = precision·(target − mu)``, or ``target − softmax(mu)`` for the softmax loss."""
+
+    component: str
+    loss: str
+    precision: float
+
+
+@dataclass(frozen=True)
+class Integrate:
+    """One Euler step of a leaky state: ``z += rate·(in − leak·z [+ beta·(nudge − z)])``."""
+
+    component: str
+    rate: float
+    leak: float
+    nudge: Optional[DataSource] = None
+    beta: float = 0.0
+
+
+@dataclass(frozen=True)
+class Clamp:
+    """Hold a register at a value from data (or a constant)."""
+
+    component: str
+    source: DataSource
+
+
+@dataclass(frozen=True)
+class Assign:
+    """Set a register's ``z`` to a signal (feed-forward initialisation)."""
+
+    component: str
+    source: Signal
+
+
+@dataclass(frozen=True)
+class Zero:
+    """Reset a register's ``z`` to zero."""
+
+    component: str
+
+
+@dataclass(frozen=True)
+class Store:
+    """Copy signals into a named snapshot."""
+
+    snapshot: str
+    signals: tuple
+
+
+# ---- update terms ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outer:
+    """``ΔW += coef · mean_batch(post ⊗ pre)``; a bias gets ``coef · mean_batch(post)``."""
+
+    post: Factor
+    pre: Factor
+    coef: float = 1.0
+
+
+@dataclass(frozen=True)
+class Decay:
+    """``ΔW −= coef · W``."""
+
+    coef: float
+
+
+@dataclass(frozen=True)
+class OjaDecay:
+    """``ΔW −= coef · mean_batch(post ⊗ post) · W`` (Oja's subspace normalisation)."""
+
+    post: Factor
+    coef: float = 1.0
+
+
+@dataclass(frozen=True)
+class InstarDecay:
+    """``ΔW −= coef · diag(mean_batch(post)) · W`` (instar: winners move toward their input)."""
+
+    post: Factor
+    coef: float = 1.0
+
+
+@dataclass(frozen=True)
+class Update:
+    """How one parameter's ΔW (and its bias's Δb) is formed from the circuit's signals."""
+
+    cable: str
+    weight: str
+    bias: Optional[str]
+    rule: str
+    terms: tuple
+    w_max: Optional[float] = None  # soft bound: Hebbian terms are scaled by (w_max − W)
+    mask: Optional[str] = None     # 'zero_diagonal': the update keeps the diagonal at zero

@@ -1,0 +1,311 @@
+"""Lowering a resolved circuit to plans: per routine, the ordered operators of every phase step.
+
+The plan is plain data (see :mod:`ops`); the runtime turns it into code without knowing the spec.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import language
+from .graph import depths, instant_order
+from .ops import (Activate, Assign, Clamp, Clear, ComputeError, Combine, Integrate, OjaDecay, InstarDecay,
+                  Outer, Project, Signal, Store, Update, Zero)
+from .resolve import PhaseSpec
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A stored array: a cable's weights (shape to × from) or its bias (shape to,)."""
+
+    name: str
+    cable: str
+    shape: tuple
+    dist: str
+    scale: float
+    learnable: bool
+    lr: float = 0.0          # 0: the optimizer's learning rate
+    mask: str = ""
+
+
+@dataclass(frozen=True)
+class PhasePlan:
+    """One phase: ``setup`` once, ``step`` ``steps`` times, ``settle`` once, then ``store``."""
+
+    name: str
+    steps: int
+    setup: tuple
+    step: tuple
+    settle: tuple
+    store: Store = None
+    read: Signal = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Phases run back to back, then the ΔW of ``updates`` is formed (and applied by the runtime)."""
+
+    phases: tuple
+    updates: tuple
+
+
+@dataclass(frozen=True)
+class Routine:
+    """A schedule entry list (``train`` or ``predict``) lowered to segments."""
+
+    name: str
+    segments: tuple
+
+    @property
+    def read(self):
+        reads = [p.read for s in self.segments for p in s.phases if p.read]
+        return reads[-1] if reads else None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the runtime needs to execute a model; no YAML, no graph."""
+
+    name: str
+    dtype: str
+    seed: int
+    components: dict        # name -> {'kind', 'size', ...resolved options}
+    signals: dict           # Signal -> size
+    parameters: dict        # name -> Parameter
+    routines: dict          # name -> Routine
+    data: dict
+    train: dict
+    metrics: tuple
+    ops_count: dict = field(default_factory=dict)
+
+
+def _canonical(signal: Signal, components) -> Signal:
+    """Inputs have one buffer: their phi is their z."""
+    if components[signal.component].kind == "input" and signal.compartment == "phi":
+        return Signal(signal.component, "z", signal.snapshot)
+    return signal
+
+
+class Planner:
+    def __init__(self, circuit, graph):
+        self.circuit, self.graph = circuit, graph
+        self.components = circuit.components
+        self.order = instant_order(graph)
+        self.incoming = {}  # target Signal -> [Project]
+        for comp in self.components.values():
+            target = getattr(comp, "target", None)
+            if comp.kind == "error" and target is not None:
+                self._add(Project(f"{comp.name}.target", self.sig(target), Signal(comp.name, "target"),
+                                  "identity", None, False, 1.0, "dot", None, None))
+                if comp.opts.get("feedback"):
+                    self._add(Project(f"{comp.name}.feedback", Signal(comp.name, "e"), Signal(target.component, "in"),
+                                      "identity", None, False, -1.0, "dot", None, None))
+        for name in sorted(circuit.cables):
+            c = circuit.cables[name]
+            gate = c.opts.get("gate")
+            weight = c.owner or (name if c.transform in ("dense", "fixed") else None)
+            self._add(Project(name, self.sig(c.source), c.target,
+                              "identity" if c.transform == "identity" else "dense", weight,
+                              bool(c.opts.get("transpose")), float(c.opts.get("scale", 1.0)),
+                              c.opts.get("response", "dot"), self.sig(_parse(gate)) if gate else None,
+                              f"{name}.bias" if c.opts.get("bias") else None))
+
+    def sig(self, signal):
+        return _canonical(signal, self.components)
+
+    def _add(self, project):
+        self.incoming.setdefault(project.target, []).append(project)
+
+    def projections(self, target, keep=lambda p: True):
+        return [Clear(target)] + [p for p in self.incoming.get(target, []) if keep(p)]
+
+    def sweep(self):
+        ops = []
+        for name in self.order:
+            comp = self.components[name]
+            if comp.kind == "rate":
+                ops += self.projections(Signal(name, "z"))
+                ops.append(Activate(name, comp.opts["activation"], comp.opts["kwta"]))
+            else:
+                ops += self.projections(Signal(name, "mu"))
+                if Signal(name, "target") in self.incoming:
+                    ops += self.projections(Signal(name, "target"))
+                ops.append(ComputeError(name, comp.opts["loss"], float(comp.opts["precision"])))
+        return ops
+
+    def activate(self, name):
+        c = self.components[name]
+        return Activate(name, c.opts["activation"], c.opts["kwta"])
+
+    def phase(self, spec: PhaseSpec, snapshot_signals):
+        states = [n for n in sorted(self.components) if self.components[n].kind == "state"]
+        hard = {n for n, (_, beta) in spec.clamps.items() if beta == 0.0}
+        free = [n for n in states if n not in hard]
+        setup = []
+        for name in sorted(hard):
+            setup.append(Clamp(name, spec.clamps[name][0]))
+            if self.components[name].kind == "state":
+                setup.append(self.activate(name))
+        if spec.init == "zero":
+            setup += [op for n in free for op in (Zero(n), self.activate(n))]
+        elif spec.init == "feedforward":
+            setup += self.feedforward(free, hard)
+        step = [self.activate(n) for n in free] + self.sweep()
+        for name in free:
+            step += self.projections(Signal(name, "in"))
+        for name in free:
+            c = self.components[name]
+            nudge, beta = spec.clamps.get(name, (None, 0.0))
+            step.append(Integrate(name, c.opts["dt"] / c.opts["tau"], float(c.opts["leak"]), nudge, beta))
+        settle = [self.activate(n) for n in free] + self.sweep()
+        store = None
+        if spec.snapshot:
+            store = Store(spec.snapshot, tuple(sorted(snapshot_signals.get(spec.snapshot, ()), key=str)))
+        return PhasePlan(spec.name, spec.steps, tuple(setup), tuple(step), tuple(settle), store,
+                         self.sig(spec.read) if spec.read else None)
+
+    def feedforward(self, free, hard):
+        """Initial values from a sweep outward from the clamped components: a state predicted by a
+        gaussian error node starts at that prediction; any other at the sum of its cables from
+        components nearer the clamps (gates by its own dphi dropped)."""
+        dist = depths(self.graph, hard)
+        predicted = {}
+        for name, comp in self.components.items():
+            target = getattr(comp, "target", None)
+            if comp.kind == "error" and target is not None and comp.opts["loss"] == "gaussian" \
+                    and target.compartment == "z" and Signal(name, "mu") in self.incoming:
+                predicted[target.component] = name
+        ops = [op for n in free if n not in dist for op in (Zero(n), self.activate(n))]
+        for level in sorted({dist[n] for n in free if n in dist}):
+            ops += self.sweep()
+            for name in [n for n in free if dist.get(n) == level]:
+                if name in predicted:
+                    ops.append(Assign(name, Signal(predicted[name], "mu")))
+                else:
+                    target = Signal(name, "in")
+                    ops += [Clear(target)] + [_without_self_gate(p, name) for p in self.incoming.get(target, [])
+                                              if dist.get(p.source.component, 1 << 30) < level]
+                    ops.append(Assign(name, target))
+                ops.append(self.activate(name))
+        return ops
+
+    def routine(self, name, entries):
+        snapshot_signals = {}
+        updates_by_entry = {}
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, PhaseSpec):
+                ups = []
+                for cable_name in entry.cables:
+                    cable = self.circuit.cables[cable_name]
+                    lowered = getattr(cable, "update", None)
+                    if lowered is None:
+                        continue
+                    terms = tuple(_map_factors(t, self.sig) for t in lowered["terms"])
+                    for signal in _term_signals(terms):
+                        if signal.snapshot:
+                            snapshot_signals.setdefault(signal.snapshot, set()).add(
+                                Signal(signal.component, signal.compartment))
+                    ups.append(Update(cable_name, cable_name, f"{cable_name}.bias" if cable.opts.get("bias") else None,
+                                      cable.rule, terms, lowered.get("w_max"), cable.opts.get("mask")))
+                updates_by_entry[i] = tuple(ups)
+        segments, phases = [], []
+        for i, entry in enumerate(entries):
+            if isinstance(entry, PhaseSpec):
+                phases.append(self.phase(entry, snapshot_signals))
+            else:
+                segments.append(Segment(tuple(phases), updates_by_entry[i]))
+                phases = []
+        if phases:
+            segments.append(Segment(tuple(phases), ()))
+        return Routine(name, tuple(segments))
+
+
+def _parse(text):
+    name, _, compartment = text.partition(".")
+    return Signal(name, compartment)
+
+
+def _without_self_gate(project, name):
+    if project.gate is not None and project.gate.component == name:
+        return Project(project.cable, project.source, project.target, project.transform, project.weight,
+                       project.transpose, project.scale, project.response, None, project.bias)
+    return project
+
+
+def _map_factors(term, fn):
+    def walk(f):
+        if isinstance(f, Combine):
+            return Combine(f.op, walk(f.left), walk(f.right))
+        return fn(f)
+    if isinstance(term, Outer):
+        return Outer(walk(term.post), walk(term.pre), term.coef)
+    if isinstance(term, (OjaDecay, InstarDecay)):
+        return type(term)(walk(term.post), term.coef)
+    return term
+
+
+def _term_signals(terms):
+    def walk(f):
+        if isinstance(f, Combine):
+            yield from walk(f.left)
+            yield from walk(f.right)
+        else:
+            yield f
+    for t in terms:
+        for attr in ("post", "pre"):
+            if hasattr(t, attr):
+                yield from walk(getattr(t, attr))
+
+
+def _op_signals(op):
+    if isinstance(op, Project):
+        yield from (s for s in (op.source, op.target, op.gate) if s is not None)
+    elif isinstance(op, Activate):
+        yield from (Signal(op.component, c) for c in ("z", "phi", "dphi"))
+    elif isinstance(op, ComputeError):
+        yield from (Signal(op.component, c) for c in ("e", "mu", "target"))
+    elif isinstance(op, Integrate):
+        yield from (Signal(op.component, "z"), Signal(op.component, "in"))
+    elif isinstance(op, (Clamp, Zero)):
+        yield Signal(op.component, "z")
+    elif isinstance(op, Assign):
+        yield from (Signal(op.component, "z"), op.source)
+    elif isinstance(op, Clear):
+        yield op.target
+    elif isinstance(op, Store):
+        for s in op.signals:
+            yield s
+            yield Signal(s.component, s.compartment, op.snapshot)
+
+
+def lower(circuit, graph) -> Plan:
+    """Build the execution plan of a resolved, loop-free circuit."""
+    planner = Planner(circuit, graph)
+    routines = {name: planner.routine(name, entries) for name, entries in circuit.schedule.items()}
+    signals = {}
+    for routine in routines.values():
+        for seg in routine.segments:
+            for phase in seg.phases:
+                for op in phase.setup + phase.step + phase.settle + ((phase.store,) if phase.store else ()):
+                    for s in _op_signals(op):
+                        signals[s] = circuit.components[s.component].size
+                if phase.read:
+                    signals[phase.read] = circuit.components[phase.read.component].size
+            for up in seg.updates:
+                for s in _term_signals(up.terms):
+                    signals[s] = circuit.components[s.component].size
+    parameters = {}
+    for name in sorted(circuit.cables):
+        c = circuit.cables[name]
+        if c.transform not in ("dense", "fixed"):
+            continue
+        init = c.opts["init"]
+        parameters[name] = Parameter(name, name, c.shape, init["dist"], float(init["scale"]), c.learnable,
+                                     float(c.opts.get("lr", 0.0)), c.opts.get("mask") or "")
+        if c.opts.get("bias"):
+            parameters[f"{name}.bias"] = Parameter(f"{name}.bias", name, (c.shape[0],), "constant", 0.0,
+                                                   c.learnable, float(c.opts.get("lr", 0.0)))
+    r = circuit.resolved
+    components = {n: {"kind": c.kind, "size": c.size, **{k: v for k, v in c.opts.items() if k not in ("kind", "size")}}
+                  for n, c in circuit.components.items()}
+    return Plan(circuit.name, r["dtype"], r["seed"], components, dict(sorted(signals.items(), key=lambda kv: str(kv[0]))),
+                parameters, routines, dict(r["data"]), dict(r["train"]), tuple(r["metrics"]))

@@ -1,0 +1,436 @@
+"""Semantic resolution: names, references, defaults and shapes of a schema-valid spec.
+
+The result is a :class:`Circuit`: the spec with every default filled in and every reference
+checked, plus the resolved spec as plain data (written beside every run).
+"""
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+
+from . import language
+from .diagnostics import did_you_mean
+from .ops import DataSource, Signal
+from .rules import REGISTRY as RULES
+
+KIND_KEYS = {
+    "input": {"kind", "size", "about"},
+    "state": {"kind", "size", "activation", "tau", "dt", "leak", "kwta", "about"},
+    "rate": {"kind", "size", "activation", "kwta", "about"},
+    "error": {"kind", "size", "target", "precision", "loss", "feedback", "about"},
+}
+KIND_DEFAULTS = {
+    "input": {},
+    "state": {"activation": "identity", "tau": 1.0, "dt": 0.1, "leak": 0.0, "kwta": 0},
+    "rate": {"activation": "identity", "kwta": 0},
+    "error": {"precision": 1.0, "loss": "gaussian"},
+}
+TRANSFORM_KEYS = {
+    "dense": {"from", "to", "transform", "scale", "init", "bias", "gate", "mask", "response", "rule", "lr", "about"},
+    "fixed": {"from", "to", "transform", "scale", "init", "bias", "gate", "mask", "response", "about"},
+    "identity": {"from", "to", "transform", "scale", "gate", "about"},
+    "tied": {"from", "to", "tied", "transpose", "scale", "gate", "about"},
+}
+
+
+@dataclass
+class Component:
+    name: str
+    kind: str
+    size: int
+    opts: dict
+    pos: tuple
+
+    @property
+    def output(self) -> str:
+        return language.COMPARTMENTS[self.kind][0]
+
+
+@dataclass
+class Cable:
+    name: str
+    transform: str                 # dense | fixed | identity | tied
+    source: Signal
+    target: Signal
+    shape: tuple                   # (size of target, size of source)
+    opts: dict
+    pos: tuple
+    owner: str = ""                # cable whose storage this one uses ('' for none)
+    rule: str = ""
+    rule_params: dict = field(default_factory=dict)
+
+    @property
+    def learnable(self) -> bool:
+        return self.transform == "dense" and RULES[self.rule].learns
+
+
+@dataclass
+class PhaseSpec:
+    name: str
+    steps: int
+    clamps: dict        # component -> (DataSource, beta); beta 0 is a hard clamp
+    init: str
+    snapshot: str
+    read: Signal
+    pos: tuple
+
+
+@dataclass
+class UpdateSpec:
+    cables: tuple
+    snapshots: tuple    # snapshots taken before this update
+    pos: tuple
+
+
+@dataclass
+class Circuit:
+    """A resolved spec: checked components, cables and schedule, and the resolved data."""
+
+    name: str
+    file: str
+    base_dir: str
+    components: dict
+    cables: dict
+    schedule: dict      # routine name -> list of PhaseSpec | UpdateSpec
+    resolved: dict
+    data_widths: tuple
+    positions: object = None
+
+
+class Resolver:
+    """Resolves one spec, collecting every diagnostic instead of stopping at the first."""
+
+    def __init__(self, data, smap, base_dir):
+        self.data, self.smap, self.base_dir = data, smap, base_dir
+        self.diagnostics = []
+        self.resolved = copy.deepcopy(data)
+
+    def error(self, path, message, key=False):
+        self.diagnostics.append(self.smap.diagnostic(path, message, key))
+
+    # ---- top level ----------------------------------------------------------------------
+    def run(self) -> Circuit:
+        r = self.resolved
+        r.setdefault("about", "")
+        r.setdefault("seed", 0)
+        r.setdefault("dtype", "float32")
+        r.setdefault("cables", {})
+        r.setdefault("metrics", [])
+        train = r.setdefault("train", {})
+        train.setdefault("epochs", 1)
+        train["optimizer"] = self._optimizer(train.get("optimizer", "sgd"))
+        widths = self._data(r["data"])
+        components = {n: self._component(n, c) for n, c in r["components"].items()}
+        components = {n: c for n, c in components.items() if c}
+        self.components = components
+        for name, comp in components.items():
+            if comp.kind == "error":
+                self._error_target(comp)
+        cables = {}
+        for name, spec in r["cables"].items():
+            cable = self._cable(name, spec)
+            if cable:
+                cables[name] = cable
+        self.cables = cables
+        self._tied(cables)
+        schedule = {name: self._routine(name, steps, widths) for name, steps in r["schedule"].items()}
+        self._rules(cables, schedule)
+        self._metrics(r["metrics"], schedule, widths)
+        return Circuit(r["name"], self.smap.file, self.base_dir, components, cables, schedule, r, widths, self.smap)
+
+    def _optimizer(self, spec):
+        name, params = (spec, {}) if isinstance(spec, str) else next(iter(spec.items()))
+        return {name: {**language.OPTIMIZERS[name][1], **(params or {})}}
+
+    def _data(self, data):
+        dataset = language.DATASETS[data["dataset"]]
+        for key in data:
+            if key not in ("dataset", "test_fraction", "batch", "shuffle") and key not in dataset.params:
+                self.error(("data", key), f"dataset '{dataset.name}' takes no parameter '{key}'"
+                           f"{did_you_mean(key, dataset.params)}", key=True)
+        for key, value in {"test_fraction": 0.2, "batch": 32, "shuffle": True, **dataset.defaults}.items():
+            data.setdefault(key, value)
+        if dataset.name == "npz" and "path" not in data:
+            self.error(("data",), "dataset 'npz' needs 'path' (a .npz file, relative to the spec)")
+            return None
+        try:
+            return dataset.widths(data, self.base_dir)
+        except (OSError, ValueError, KeyError) as exc:
+            self.error(("data", "path"), f"cannot read the data: {exc}")
+            return None
+
+    # ---- components ---------------------------------------------------------------------
+    def _component(self, name, spec):
+        kind = spec["kind"]
+        path = ("components", name)
+        for key in spec:
+            if key not in KIND_KEYS[kind]:
+                self.error(path + (key,), f"'{key}' does not apply to a component of kind '{kind}'"
+                           f" (it takes {', '.join(sorted(KIND_KEYS[kind] - {'kind', 'about'}))})", key=True)
+        for key, value in KIND_DEFAULTS[kind].items():
+            spec.setdefault(key, value)
+        if "size" not in spec and kind != "error":
+            self.error(path, f"component '{name}' needs a 'size'")
+            return None
+        return Component(name, kind, spec.get("size", 0), spec, self.smap.where(path, key=True))
+
+    def _error_target(self, comp):
+        spec, path = comp.opts, ("components", comp.name)
+        if "target" in spec:
+            target = self.signal(spec["target"], path + ("target",), default="z")
+            if target:
+                spec["target"] = str(target).replace(".z", "") if target.compartment == "z" else str(target)
+                tsize = self.components[target.component].size
+                if comp.size == 0:
+                    comp.size = spec["size"] = tsize
+                elif tsize and tsize != comp.size:
+                    self.error(path + ("target",), f"error '{comp.name}' has size {comp.size} but its target "
+                               f"'{target}' has size {tsize}")
+                is_state = self.components[target.component].kind == "state"
+                spec.setdefault("feedback", is_state and target.compartment == "z")
+                if spec["feedback"] and not (is_state and target.compartment == "z"):
+                    self.error(path + ("feedback",), f"feedback needs a state target; '{target}' is not a state's z")
+                comp.target = target
+        else:
+            spec.setdefault("feedback", False)
+            comp.target = None
+            if comp.size == 0:
+                self.error(path, f"error '{comp.name}' needs a 'size' or a 'target'")
+
+    def signal(self, text, path, default=None, snapshot=None):
+        """Resolve 'comp' or 'comp.compartment' to a Signal, reporting what is wrong at ``path``."""
+        name, _, compartment = text.partition(".")
+        comp = self.components.get(name)
+        if comp is None:
+            self.error(path, f"'{text}' names no component '{name}'{did_you_mean(name, self.components)}")
+            return None
+        allowed = language.COMPARTMENTS[comp.kind]
+        compartment = compartment or default or comp.output
+        if compartment not in allowed:
+            self.error(path, f"component '{name}' ({comp.kind}) has no compartment '{compartment}'"
+                       f" (it has {', '.join(allowed)}){did_you_mean(compartment, allowed)}")
+            return None
+        return Signal(name, compartment, snapshot)
+
+    # ---- cables -------------------------------------------------------------------------
+    def _cable(self, name, spec):
+        path = ("cables", name)
+        transform = "tied" if "tied" in spec else spec.get("transform", "dense")
+        if "tied" in spec and "transform" in spec:
+            self.error(path + ("transform",), f"cable '{name}' is tied; it takes its transform from '{spec['tied']}'", key=True)
+        for key in spec:
+            if key not in TRANSFORM_KEYS[transform]:
+                self.error(path + (key,), f"'{key}' does not apply to a {transform} cable", key=True)
+        source = self.signal(spec["from"], path + ("from",))
+        target = None
+        to_name = spec["to"].partition(".")[0]
+        if to_name in self.components:
+            kind = self.components[to_name].kind
+            if kind == "input":
+                self.error(path + ("to",), f"cable '{name}' drives '{to_name}', an input; inputs are set by clamps")
+            else:
+                target = self.signal(spec["to"], path + ("to",), default=language.DRIVEN[kind])
+                if target and target.compartment not in language.DRIVABLE[kind]:
+                    self.error(path + ("to",), f"cable '{name}' cannot drive '{target}'; a {kind} takes cables into "
+                               f"{' or '.join(language.DRIVABLE[kind])}")
+                    target = None
+        else:
+            self.signal(spec["to"], path + ("to",))
+        if not (source and target):
+            return None
+        shape = (self.components[target.component].size, self.components[source.component].size)
+        spec.setdefault("scale", 1.0)
+        if transform in ("dense", "fixed"):
+            spec.setdefault("init", {})
+            spec["init"].setdefault("dist", "xavier")
+            spec["init"].setdefault("scale", 1.0)
+            spec.setdefault("bias", False)
+            spec.setdefault("response", "dot")
+        if transform == "tied":
+            spec.setdefault("transpose", False)
+        if transform == "identity" and shape[0] != shape[1]:
+            self.error(path, f"identity cable '{name}' joins sizes {shape[1]} and {shape[0]}; they must be equal")
+        if spec.get("mask") == "zero_diagonal" and shape[0] != shape[1]:
+            self.error(path + ("mask",), f"a zero diagonal needs a square cable; '{name}' is {shape[0]}x{shape[1]}")
+        gate = spec.get("gate")
+        if gate is not None:
+            gate_signal = (Signal(target.component, "dphi") if gate == "dphi" else self.signal(gate, path + ("gate",)))
+            if gate_signal and gate_signal.compartment not in language.COMPARTMENTS[self.components[gate_signal.component].kind]:
+                self.error(path + ("gate",), f"'gate: dphi' needs a neuron at the destination; '{target.component}' "
+                           f"is a {self.components[target.component].kind}")
+                gate_signal = None
+            if gate_signal and self.components[gate_signal.component].size != shape[0]:
+                self.error(path + ("gate",), f"gate '{gate_signal}' has size {self.components[gate_signal.component].size}"
+                           f" but cable '{name}' delivers {shape[0]}")
+            spec["gate"] = str(gate_signal) if gate_signal else gate
+        cable = Cable(name, transform, source, target, shape, spec, self.smap.where(path, key=True))
+        if "rule" in spec:
+            rule = spec["rule"]
+            cable.rule, params = (rule, {}) if isinstance(rule, str) else next(iter(rule.items()))
+            cable.rule_params = {**RULES[cable.rule].defaults, **(params or {})}
+            spec["rule"] = {cable.rule: cable.rule_params}
+            if transform != "dense":
+                self.error(path + ("rule",), f"cable '{name}' is {transform}: it has no weights of its own to learn; "
+                           "remove 'rule' (or make it dense)", key=True)
+        elif transform == "dense":
+            self.error(path, f"cable '{name}' is learnable but has no rule (add 'rule:', "
+                       "'rule: none' to freeze it, or 'transform: fixed' for fixed random weights)", key=True)
+            cable.rule = "none"
+        return cable
+
+    def _tied(self, cables):
+        for name, cable in cables.items():
+            if cable.transform != "tied":
+                continue
+            path = ("cables", name, "tied")
+            owner = cables.get(cable.opts["tied"])
+            if owner is None:
+                known = [n for n in self.data.get("cables", {}) if n != name]
+                if cable.opts["tied"] not in self.data.get("cables", {}):
+                    self.error(path, f"cable '{name}' is tied to '{cable.opts['tied']}', which is not a cable"
+                               f"{did_you_mean(cable.opts['tied'], known)}")
+                continue
+            if owner.transform not in ("dense", "fixed"):
+                self.error(path, f"cable '{name}' is tied to '{owner.name}', which has no weights ({owner.transform})")
+                continue
+            want = owner.shape[::-1] if cable.opts["transpose"] else owner.shape
+            if want != cable.shape:
+                t = "transposed " if cable.opts["transpose"] else ""
+                self.error(path, f"cable '{name}' is {t}tied to '{owner.name}' ({owner.shape[0]}x{owner.shape[1]}), "
+                           f"so it maps {want[1]} to {want[0]}, but it joins '{cable.source}' ({cable.shape[1]}) to "
+                           f"'{cable.target}' ({cable.shape[0]})")
+            cable.owner = owner.name
+
+    # ---- schedule -----------------------------------------------------------------------
+    def _routine(self, routine, entries, widths):
+        out, snapshots, phase_names = [], [], set()
+        for i, entry in enumerate(entries):
+            path = ("schedule", routine, i)
+            if "update" in entry:
+                if routine != "train":
+                    self.error(path, f"'{routine}' cannot update weights; updates belong in schedule.train", key=True)
+                for j, name in enumerate(entry["update"]):
+                    cable = self.cables.get(name)
+                    if name not in self.data.get("cables", {}):
+                        self.error(path + ("update", j), f"update names no cable '{name}'"
+                                   f"{did_you_mean(name, self.data.get('cables', {}))}")
+                    elif cable and not cable.learnable:
+                        why = (f"is tied to '{cable.opts.get('tied')}' (update that cable)" if cable.transform == "tied"
+                               else f"is {cable.transform}" if cable.transform != "dense" else "has rule 'none'")
+                        self.error(path + ("update", j), f"cable '{name}' {why}; it has no rule to apply")
+                out.append(UpdateSpec(tuple(entry["update"]), tuple(snapshots), self.smap.where(path, key=True)))
+                continue
+            entry.setdefault("steps", 1)
+            entry.setdefault("init", "zero" if i == 0 else "keep")
+            entry.setdefault("clamp", {})
+            if entry["phase"] in phase_names:
+                self.error(path + ("phase",), f"phase name '{entry['phase']}' is used twice in schedule.{routine}")
+            phase_names.add(entry["phase"])
+            clamps = {}
+            for comp_name, value in entry["clamp"].items():
+                cpath = path + ("clamp", comp_name)
+                comp = self.components.get(comp_name)
+                if comp is None:
+                    self.error(cpath, f"clamp names no component '{comp_name}'{did_you_mean(comp_name, self.components)}",
+                               key=True)
+                    continue
+                if comp.kind not in language.STATEFUL:
+                    self.error(cpath, f"'{comp_name}' is {comp.kind}: only input and state components can be clamped",
+                               key=True)
+                    continue
+                beta = 0.0
+                if isinstance(value, dict):
+                    value, beta = value["value"], value.get("beta", 0.0)
+                    if beta and comp.kind != "state":
+                        self.error(cpath, f"a soft clamp (beta) needs a state; '{comp_name}' is an input")
+                source = DataSource(stream=value[5:]) if isinstance(value, str) else DataSource(constant=float(value))
+                if source.stream and widths:
+                    width = widths[0 if source.stream == "x" else 1]
+                    if width != comp.size:
+                        self.error(cpath, f"clamp of '{comp_name}' (size {comp.size}) to {source} (width {width}): "
+                                   "the widths differ")
+                clamps[comp_name] = (source, float(beta))
+            read = None
+            if "read" in entry:
+                read = self.signal(entry["read"], path + ("read",))
+            snapshot = entry.get("snapshot", "")
+            if snapshot:
+                if snapshot in snapshots:
+                    self.error(path + ("snapshot",), f"snapshot '{snapshot}' is taken twice in schedule.{routine}")
+                snapshots.append(snapshot)
+            out.append(PhaseSpec(entry["phase"], entry["steps"], clamps, entry["init"], snapshot, read,
+                                 self.smap.where(path, key=True)))
+        if routine == "predict" and not any(isinstance(e, PhaseSpec) and e.read for e in out):
+            self.error(("schedule", routine), "schedule.predict reads nothing; add 'read: <component>' to a phase")
+        return out
+
+    def _rules(self, cables, schedule):
+        updated = {n for entry in schedule.get("train", []) if isinstance(entry, UpdateSpec) for n in entry.cables}
+        for name, cable in cables.items():
+            if cable.learnable and name not in updated:
+                self.error(("cables", name, "rule"), f"cable '{name}' has rule '{cable.rule}' but no update in "
+                           "schedule.train lists it (add it to an 'update:', or use 'rule: none')", key=True)
+        for entry in schedule.get("train", []):
+            if isinstance(entry, UpdateSpec):
+                for name in entry.cables:
+                    cable = cables.get(name)
+                    if cable and cable.learnable:
+                        cable.update = RULES[cable.rule].lower(cable.rule_params, Factors(self, cable, entry.snapshots))
+
+    def _metrics(self, metrics, schedule, widths):
+        predict = schedule.get("predict")
+        if metrics and predict is None:
+            self.error(("metrics",), "metrics need a schedule.predict that reads the model's output")
+            return
+        reads = [e.read for e in predict or [] if isinstance(e, PhaseSpec) and e.read]
+        if reads and widths and any(m in ("accuracy", "mse") for m in metrics):
+            size = self.components[reads[-1].component].size
+            if size != widths[1]:
+                i = next(i for i, e in enumerate(predict) if isinstance(e, PhaseSpec) and e.read == reads[-1])
+                self.error(("schedule", "predict", i, "read"), f"readout '{reads[-1]}' has size {size} but data.y "
+                           f"has width {widths[1]}; {', '.join(metrics)} compare them")
+
+
+class Factors:
+    """Resolves a rule's factor references for one cable (defaults: pre = source, post = destination)."""
+
+    def __init__(self, resolver, cable, snapshots):
+        self.resolver, self.cable, self.snapshots = resolver, cable, snapshots
+        self.destination = cable.target.component
+        self.path = ("cables", cable.name, "rule", cable.rule)
+
+    def ref(self, text, role, default=None, snapshot=None):
+        text, _, at = text.partition("@")
+        snapshot = at or snapshot
+        if snapshot and snapshot not in self.snapshots:
+            self.resolver.error(self.path + (role,) if role in self.cable.rule_params else self.path,
+                                f"rule of '{self.cable.name}' uses snapshot '{snapshot}', which no phase before its "
+                                f"update takes{did_you_mean(snapshot, self.snapshots)}")
+        signal = self.resolver.signal(text, self.path + (role,), default=default, snapshot=snapshot or None)
+        return signal or Signal(text.partition(".")[0], default or "?", snapshot)
+
+    def _sized(self, signal, want, role):
+        comp = self.resolver.components.get(signal.component)
+        if comp and comp.size != want:
+            self.resolver.error(self.path + (role,), f"{role} factor '{signal}' has size {comp.size}; cable "
+                                f"'{self.cable.name}' needs {want}")
+        return signal
+
+    def pre(self, text=None, snapshot=None):
+        """The presynaptic factor: ``text`` or the cable's source."""
+        signal = self.ref(text, "pre", snapshot=snapshot) if text else Signal(
+            self.cable.source.component, self.cable.source.compartment, snapshot)
+        return self._sized(signal, self.cable.shape[1], "pre")
+
+    def post(self, text=None, snapshot=None):
+        """The postsynaptic factor: ``text`` or the output of the cable's destination."""
+        signal = self.ref(text or self.destination, "post", snapshot=snapshot)
+        return self._sized(signal, self.cable.shape[0], "post")
+
+
+def resolve(data, smap, base_dir="."):
+    """Resolve a schema-valid spec; returns (Circuit or None, diagnostics)."""
+    resolver = Resolver(data, smap, os.path.abspath(base_dir))
+    circuit = resolver.run()
+    return circuit, resolver.diagnostics

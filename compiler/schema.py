@@ -1,0 +1,162 @@
+"""The JSON Schema of the spec language, and schema validation turned into diagnostics."""
+from __future__ import annotations
+
+import json
+import os
+
+import jsonschema
+
+from . import language
+from .diagnostics import did_you_mean
+from .rules import REGISTRY as RULES
+
+SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "ngdsl.schema.json")
+NAME = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
+_num, _pos, _int = {"type": "number"}, {"type": "number", "exclusiveMinimum": 0}, {"type": "integer", "minimum": 1}
+
+
+def _obj(properties, required=(), **extra):
+    return {"type": "object", "properties": properties, "required": list(required),
+            "additionalProperties": False, **extra}
+
+
+def _choice(options: dict, about: str):
+    """A name, or a one-key mapping from that name to its parameters."""
+    return {"description": about, "anyOf": [
+        {"type": "string", "enum": sorted(options)},
+        {"type": "object", "properties": options, "additionalProperties": False,
+         "minProperties": 1, "maxProperties": 1},
+    ]}
+
+
+def build_schema() -> dict:
+    """The complete JSON Schema (draft 2020-12) of an ngdsl spec."""
+    rules = {name: _obj(rule.params, rule.required, description=rule.about) for name, rule in RULES.items()}
+    optimizers = {name: _obj(params) for name, (params, _) in language.OPTIMIZERS.items()}
+    data_props = {"dataset": {"enum": sorted(language.DATASETS)}, "test_fraction":
+                  {"type": "number", "minimum": 0, "exclusiveMaximum": 1}, "batch": _int, "shuffle": {"type": "boolean"}}
+    for dataset in language.DATASETS.values():
+        data_props.update(dataset.params)
+    ref = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_]+)?$"}
+    component = _obj({
+        "kind": {"enum": sorted(language.COMPARTMENTS)},
+        "size": _int,
+        "activation": {"enum": list(language.ACTIVATIONS)},
+        "tau": _pos, "dt": _pos, "leak": {"type": "number", "minimum": 0},
+        "kwta": _int,
+        "target": ref,
+        "precision": _pos,
+        "loss": {"enum": list(language.LOSSES)},
+        "feedback": {"type": "boolean"},
+        "about": {"type": "string"},
+    }, ["kind"])
+    init = _obj({"dist": {"enum": list(language.INITS)}, "scale": _num})
+    cable = _obj({
+        "from": ref, "to": ref,
+        "transform": {"enum": ["dense", "fixed", "identity"]},
+        "tied": NAME, "transpose": {"type": "boolean"},
+        "scale": _num, "init": init, "bias": {"type": "boolean"},
+        "gate": ref, "mask": {"enum": ["zero_diagonal"]},
+        "response": {"enum": ["dot", "neg_sqdist"]},
+        "rule": _choice(rules, "the learning rule of this cable"),
+        "lr": _pos, "about": {"type": "string"},
+    }, ["from", "to"])
+    clamp_value = {"anyOf": [{"type": "string", "enum": ["data.x", "data.y"]}, _num,
+                             _obj({"value": {"anyOf": [{"type": "string", "enum": ["data.x", "data.y"]}, _num]},
+                                   "beta": _pos}, ["value"])]}
+    phase = _obj({"phase": NAME, "steps": {"type": "integer", "minimum": 0},
+                  "clamp": {"type": "object", "additionalProperties": clamp_value},
+                  "init": {"enum": list(language.INIT_POLICIES)}, "snapshot": NAME, "read": ref}, ["phase"])
+    update = _obj({"update": {"type": "array", "items": NAME, "minItems": 1}}, ["update"])
+    routine = {"type": "array", "minItems": 1, "items": {"anyOf": [phase, update]}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "ngdsl model spec",
+        **_obj({
+            "ngdsl": {"const": 1, "description": "format version"},
+            "name": {"type": "string"}, "about": {"type": "string"},
+            "seed": {"type": "integer", "minimum": 0},
+            "dtype": {"enum": list(language.DTYPES)},
+            "data": _obj(data_props, ["dataset"]),
+            "components": {"type": "object", "minProperties": 1, "propertyNames": NAME,
+                           "additionalProperties": component},
+            "cables": {"type": "object", "propertyNames": NAME, "additionalProperties": cable},
+            "schedule": _obj({"train": routine, "predict": routine}, ["train"]),
+            "train": _obj({"epochs": {"type": "integer", "minimum": 0},
+                           "optimizer": _choice(optimizers, "how ΔW is applied")}),
+            "metrics": {"type": "array", "items": {"enum": list(language.METRICS)}},
+        }, ["ngdsl", "name", "data", "components", "schedule"]),
+    }
+
+
+def published_schema() -> dict:
+    """The schema file shipped with the package (kept equal to :func:`build_schema` by a test)."""
+    with open(SCHEMA_FILE, encoding="utf-8") as f:
+        return json.load(f)
+
+
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+               "number": "a number", "boolean": "true or false"}
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
+
+
+def _where(path):
+    return "/".join(str(p) for p in path) or "the spec"
+
+
+def _messages(error):
+    """Yield (path, message, at_key) for one jsonschema error."""
+    path = tuple(error.absolute_path)
+    v = error.validator
+    if v == "additionalProperties" and isinstance(error.instance, dict):
+        known = list(error.schema.get("properties", {}))
+        for key in error.instance:
+            if key not in known:
+                yield path + (key,), f"unknown key '{key}' in {_where(path)}{did_you_mean(key, known)}", True
+    elif v in ("anyOf", "oneOf"):
+        kind = _JSON_TYPES.get(type(error.instance))
+        branches = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        fitting = [errs for errs in branches.values()
+                   if not any(e.validator == "type" and e.relative_path == error.relative_path.__class__() for e in errs)]
+        for errs in fitting[:1]:
+            for sub in errs:
+                yield from _messages(sub)
+        if not fitting:
+            yield path, f"{_where(path)} has the wrong type ({kind})", False
+    elif v == "enum":
+        options = error.validator_value
+        yield path, (f"'{error.instance}' is not one of {', '.join(map(str, options))} in {_where(path)}"
+                     f"{did_you_mean(error.instance, options)}"), False
+    elif v == "type":
+        want = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        names = " or ".join(_TYPE_NAMES.get(t, t) for t in want)
+        yield path, f"{_where(path)} must be {names}, not {error.instance!r}", False
+    elif v == "required":
+        missing = error.message.split("'")[1]
+        yield path, f"missing required key '{missing}' in {_where(path)}", False
+    elif v == "const":
+        yield path, f"{_where(path)} must be {error.validator_value!r}, not {error.instance!r}", False
+    elif v == "pattern":
+        yield path, f"'{error.instance}' is not a valid name in {_where(path)} (letters, digits, '_', one optional '.compartment')", False
+    elif v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        rel = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[v]
+        yield path, f"{_where(path)} must be {rel} {error.validator_value}, not {error.instance!r}", False
+    elif v in ("minItems", "minProperties"):
+        yield path, f"{_where(path)} must not be empty", False
+    elif v == "maxProperties":
+        yield path, f"{_where(path)} must name exactly one choice, not {', '.join(error.instance)}", False
+    else:
+        yield path, f"{_where(path)}: {error.message}", False
+
+
+def validate(data, smap):
+    """Diagnostics for every schema violation in ``data``, in source order."""
+    validator = jsonschema.Draft202012Validator(build_schema())
+    found = {}
+    for error in validator.iter_errors(data):
+        for path, message, at_key in _messages(error):
+            d = smap.diagnostic(path, message, key=at_key)
+            found[(d.line, d.col, message)] = d
+    return [found[k] for k in sorted(found)]
