@@ -1,0 +1,82 @@
+"""The Python face of a compiled spec: ``load`` → :class:`Model` with fit / predict / evaluate."""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from . import overrides as _overrides
+from .compiler import Compiled, compile_file
+from .runtime import METRICS, Dataset, Executor
+
+
+class Model:
+    """A compiled circuit with its parameters, data and optimizer, ready to train."""
+
+    def __init__(self, compiled: Compiled, jit: bool = True):
+        self.compiled = compiled
+        self.plan = compiled.plan
+        self.graph = compiled.graph
+        base = compiled.circuit.base_dir
+        self.data = Dataset(self.plan.data, self.plan.seed, base, self.plan.dtype)
+        self.executor = Executor(self.plan, compiled.circuit.data_widths, jit=jit)
+        self.rng = np.random.default_rng(self.plan.seed + 1)
+        self.epoch = 0
+        self.history = []
+        self.compile_seconds = self.executor.warm_up()
+
+    @property
+    def weights(self) -> dict:
+        """The model's parameters by name (cable name, or ``cable.bias``); live arrays."""
+        return self.executor.params
+
+    def fit(self, epochs=None, on_epoch=None, on_batch=None):
+        """Train for ``epochs`` (default: the spec's); returns the per-epoch metric history."""
+        epochs = self.plan.train["epochs"] if epochs is None else epochs
+        for _ in range(epochs):
+            start = time.perf_counter()
+            for x, y in self.data.batches(self.rng):
+                self.executor.train_batch(x, y)
+                if on_batch:
+                    on_batch()
+            self.epoch += 1
+            record = {"epoch": self.epoch, "seconds": time.perf_counter() - start, **self.evaluate()}
+            self.history.append(record)
+            if on_epoch:
+                on_epoch(record)
+        return self.history
+
+    def predict(self, x) -> np.ndarray:
+        """Readout of schedule.predict for inputs ``x`` (rows are samples)."""
+        x = np.ascontiguousarray(np.asarray(x, dtype=self.executor.dtype).reshape(len(x), -1))
+        outs = [self.executor.predict_batch(xb) for xb, _ in self.data.batches(
+            self.rng, x, np.zeros((len(x), 1)), shuffle=False)]
+        return np.concatenate(outs) if outs else np.zeros((0, 0))
+
+    def evaluate(self) -> dict:
+        """The spec's metrics on the train and test splits."""
+        out = {}
+        if "predict" not in self.plan.routines or not self.plan.metrics:
+            return out
+        for split, x, y in (("train", self.data.x_train, self.data.y_train), ("test", self.data.x_test, self.data.y_test)):
+            if len(x) == 0:
+                continue
+            pred = self.predict(x)
+            for metric in self.plan.metrics:
+                out[f"{split}_{metric}"] = METRICS[metric](pred, y)
+        return out
+
+    def updates(self, x, y) -> dict:
+        """ΔW and Δb that one training trial forms on a batch (not applied)."""
+        dtype = self.executor.dtype
+        return self.executor.updates(np.ascontiguousarray(x, dtype=dtype), np.ascontiguousarray(y, dtype=dtype))
+
+
+def load(path: str, set=None, jit: bool = True) -> Model:
+    """Compile the spec at ``path`` and build its model; ``set`` lists ``key=value`` overrides."""
+    text = None
+    if set:
+        with open(path, encoding="utf-8") as f:
+            text = _overrides.apply(f.read(), path, set)
+    return Model(compile_file(os.fspath(path), text), jit=jit)

@@ -1,0 +1,334 @@
+"""Code generation: one Python function per plan segment (all its phases, their settling loops
+and the ΔW of its updates).
+
+Elementwise work is written as explicit loops over (row, column), consecutive loops of the same
+shape fused into one nest, matrix products as ``np.dot`` into preallocated buffers. numba compiles
+such code quickly and runs it without allocating; the interpreter runs the very same text as the
+reference executor.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..compiler.ops import (Activate, Assign, Clamp, Clear, Combine, ComputeError, Decay, InstarDecay,
+                            Integrate, OjaDecay, Outer, Project, Signal, Store, Zero)
+from . import library
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A generated function: its name and what each positional argument is.
+
+    Argument kinds: ('data', 'x'|'y'), ('steps', None), ('signal', Signal), ('param', name),
+    ('grad', name), ('temp', (name, rows, cols)) with rows 0 meaning the batch size."""
+
+    name: str
+    args: tuple
+    routine: str
+    segment: int
+
+
+def signal_name(s: Signal) -> str:
+    base = f"s_{s.component}__{s.compartment}"
+    return f"snap_{s.snapshot}__{base}" if s.snapshot else base
+
+
+def param_name(name: str) -> str:
+    return "p_" + name.replace(".", "__")
+
+
+def grad_name(name: str) -> str:
+    return "g_" + name.replace(".", "__")
+
+
+def _num(x: float) -> str:
+    return repr(float(x))
+
+
+@dataclass
+class _Loop:
+    """One elementwise statement: ``rows`` is 'B' (batch) or a number of rows; cols a number."""
+
+    rows: object
+    cols: int
+    line: str       # uses r and c as the row and column index
+    target: str
+
+
+class SegmentWriter:
+    """Writes one segment function; ``checks`` adds a finiteness test after every write."""
+
+    def __init__(self, plan, routine, index, segment, checks):
+        self.plan, self.routine, self.index, self.segment, self.checks = plan, routine, index, segment, checks
+        self.lines, self.pending, self.indent = [], [], 1
+        self.helpers, self.signals, self.params, self.grads, self.temps = set(), {}, set(), set(), {}
+        self.codes = []    # check code - 1 -> (what, phase)
+        self.phase = ""
+
+    # ---- names --------------------------------------------------------------------------
+    def sig(self, s):
+        name = signal_name(s)
+        self.signals[name] = s
+        return name
+
+    def par(self, name):
+        self.params.add(name)
+        return param_name(name)
+
+    def temp(self, name, rows, cols):
+        self.temps[name] = (name, rows, cols)
+        return name
+
+    def width(self, s):
+        return self.plan.signals.get(Signal(s.component, s.compartment)) or self.plan.components[s.component]["size"]
+
+    # ---- emission -----------------------------------------------------------------------
+    def raw(self, line):
+        self.flush()
+        self.lines.append("    " * self.indent + line)
+
+    def loop(self, rows, cols, line, target, what):
+        self.pending.append(_Loop(rows, cols, line, target))
+        if self.checks:
+            self.flush()
+            self.codes.append((what, self.phase))
+            self.raw(f"if not np.all(np.isfinite({target})):")
+            self.raw(f"    return {len(self.codes)}, step")
+
+    def flush(self):
+        """Write pending elementwise statements, fusing neighbours of the same shape into one loop nest."""
+        pad = "    " * self.indent
+        i = 0
+        while i < len(self.pending):
+            j = i
+            while j < len(self.pending) and (self.pending[j].rows, self.pending[j].cols) == (
+                    self.pending[i].rows, self.pending[i].cols):
+                j += 1
+            rows = "batch" if self.pending[i].rows == "B" else self.pending[i].rows
+            self.lines.append(f"{pad}for r in range({rows}):")
+            self.lines.append(f"{pad}    for c in range({self.pending[i].cols}):")
+            self.lines += [f"{pad}        {p.line}" for p in self.pending[i:j]]
+            i = j
+        self.pending = []
+
+    def at(self, f):
+        """The element [r, c] of a factor expression."""
+        if isinstance(f, Combine):
+            return f"({self.at(f.left)} {'-' if f.op == 'sub' else '*'} {self.at(f.right)})"
+        return f"{self.sig(f)}[r, c]"
+
+    def materialise(self, f, name):
+        """A buffer holding a factor (the signal itself, or a temp filled elementwise)."""
+        if not isinstance(f, Combine):
+            return self.sig(f)
+        width = self.width(_first_signal(f))
+        buf = self.temp(name, 0, width)
+        self.loop("B", width, f"{buf}[r, c] = {self.at(f)}", buf, name)
+        return buf
+
+    # ---- phase operators ----------------------------------------------------------------
+    def op(self, op, cleared):
+        if isinstance(op, Clear):
+            cleared.add(op.target)   # the first cable into it writes instead of adding
+            return
+        if isinstance(op, Project):
+            return self.project(op, cleared)
+        self.zero_unfed(cleared)
+        w = lambda s: self.width(s)  # noqa: E731
+        if isinstance(op, Activate):
+            z, phi, dphi = (Signal(op.component, c) for c in ("z", "phi", "dphi"))
+            n, what = w(z), f"component '{op.component}'"
+            if op.kwta:
+                self.helpers.add("kwta_mask")
+                self.raw(f"kwta_mask({self.sig(z)}, {op.kwta}, {self.sig(phi)})")
+                self.loop("B", n, f"{self.sig(dphi)}[r, c] = 0.0", self.sig(dphi), what)
+            else:
+                phi_expr, dphi_expr = library.ACTIVATIONS[op.activation]
+                zs, ps = f"{self.sig(z)}[r, c]", f"{self.sig(phi)}[r, c]"
+                self.loop("B", n, f"{ps} = {phi_expr.format(z=zs)}", self.sig(phi), what)
+                self.loop("B", n, f"{self.sig(dphi)}[r, c] = {dphi_expr.format(z=zs, phi=ps)}", self.sig(dphi), what)
+        elif isinstance(op, ComputeError):
+            e, mu, t = (self.sig(Signal(op.component, c)) for c in ("e", "mu", "target"))
+            n, what = w(Signal(op.component, "e")), f"component '{op.component}'"
+            if op.loss == "softmax":
+                self.helpers.add("softmax_rows")
+                self.raw(f"softmax_rows({mu}, {e})")
+                self.loop("B", n, f"{e}[r, c] = {t}[r, c] - {e}[r, c]", e, what)
+            else:
+                scale = "" if op.precision == 1.0 else f"{_num(op.precision)} * "
+                self.loop("B", n, f"{e}[r, c] = {scale}({t}[r, c] - {mu}[r, c])", e, what)
+        elif isinstance(op, Integrate):
+            z, drive = self.sig(Signal(op.component, "z")), self.sig(Signal(op.component, "in"))
+            expr = f"{drive}[r, c]"
+            if op.leak:
+                expr += f" - {_num(op.leak)} * {z}[r, c]"
+            if op.nudge is not None and op.beta:
+                target = f"data_{op.nudge.stream}[r, c]" if op.nudge.stream else _num(op.nudge.constant)
+                expr += f" + {_num(op.beta)} * ({target} - {z}[r, c])"
+            self.loop("B", w(Signal(op.component, "z")), f"{z}[r, c] += {_num(op.rate)} * ({expr})", z,
+                      f"component '{op.component}'")
+        elif isinstance(op, Clamp):
+            z = self.sig(Signal(op.component, "z"))
+            value = f"data_{op.source.stream}[r, c]" if op.source.stream else _num(op.source.constant)
+            self.loop("B", w(Signal(op.component, "z")), f"{z}[r, c] = {value}", z, f"data clamped to '{op.component}'")
+        elif isinstance(op, Assign):
+            z = self.sig(Signal(op.component, "z"))
+            self.loop("B", w(Signal(op.component, "z")), f"{z}[r, c] = {self.sig(op.source)}[r, c]", z,
+                      f"component '{op.component}'")
+        elif isinstance(op, Zero):
+            z = self.sig(Signal(op.component, "z"))
+            self.loop("B", w(Signal(op.component, "z")), f"{z}[r, c] = 0.0", z, f"component '{op.component}'")
+        elif isinstance(op, Store):
+            for s in op.signals:
+                snap = self.sig(Signal(s.component, s.compartment, op.snapshot))
+                self.loop("B", w(s), f"{snap}[r, c] = {self.sig(s)}[r, c]", snap, f"snapshot '{op.snapshot}'")
+
+    def project(self, op, cleared):
+        target = self.sig(op.target)
+        first = op.target in cleared
+        cleared.discard(op.target)
+        n, what = self.width(op.target), f"cable '{op.cable}'"
+        src = self.sig(op.source)
+        if op.transform == "identity":
+            value = f"{src}[r, c]"
+        else:
+            weight = self.par(op.weight)
+            plain = op.scale == 1.0 and op.gate is None and op.response == "dot"
+            if op.response == "neg_sqdist":
+                self.helpers.add("neg_sqdist")
+                buf = target if first and plain else self.temp(f"t_{op.cable}", 0, n)
+                self.raw(f"neg_sqdist({src}, {weight}, {buf})  # {op.cable}")
+            else:
+                buf = target if first and plain else self.temp(f"t_{op.cable}", 0, n)
+                matrix = weight if op.transpose else f"{weight}.T"
+                self.raw(f"np.dot({src}, {matrix}, {buf})  # {op.cable}")
+            if buf == target:
+                if op.bias is not None:
+                    self.loop("B", n, f"{target}[r, c] += {self.par(op.bias)}[c]", target, what)
+                elif self.checks:
+                    self.loop("B", n, f"pass", target, what)
+                return
+            value = f"{buf}[r, c]"
+        if op.scale != 1.0:
+            value = f"{_num(op.scale)} * {value}"
+        if op.gate is not None:
+            value = f"{value} * {self.sig(op.gate)}[r, c]"
+        if op.bias is not None:
+            value = f"{value} + {self.par(op.bias)}[c]"
+        self.loop("B", n, f"{target}[r, c] {'=' if first else '+='} {value}", target, what)
+
+    def zero_unfed(self, cleared):
+        """Sums that were cleared and received no cable are zero."""
+        for s in sorted(cleared, key=str):
+            self.loop("B", self.width(s), f"{self.sig(s)}[r, c] = 0.0", self.sig(s), str(s))
+        cleared.clear()
+
+    def ops(self, ops):
+        cleared = set()
+        for op in ops:
+            self.op(op, cleared)
+        self.zero_unfed(cleared)
+
+    # ---- updates ------------------------------------------------------------------------
+    def update(self, up):
+        g, W = grad_name(up.weight), self.par(up.weight)
+        rows, cols = self.plan.parameters[up.weight].shape
+        self.grads.add(up.weight)
+        what = f"the update of '{up.cable}'"
+        self.raw(f"# ΔW of '{up.cable}' ({up.rule})")
+        outers = [t for t in up.terms if isinstance(t, Outer)]
+        for i, t in enumerate(outers):
+            post = self.materialise(t.post, f"t_{up.cable}_post{i}")
+            pre = self.materialise(t.pre, f"t_{up.cable}_pre{i}")
+            buf = g if i == 0 else self.temp(f"t_{up.cable}_outer", rows, cols)
+            self.raw(f"np.dot({post}.T, {pre}, {buf})")
+            if i == 0:
+                self.loop(rows, cols, f"{g}[r, c] *= {_num(t.coef)} * inv_batch", g, what)
+            else:
+                self.loop(rows, cols, f"{g}[r, c] += {_num(t.coef)} * inv_batch * {buf}[r, c]", g, what)
+        if not outers:
+            self.loop(rows, cols, f"{g}[r, c] = 0.0", g, what)
+        if up.w_max is not None:
+            self.loop(rows, cols, f"{g}[r, c] *= {_num(up.w_max)} - {W}[r, c]", g, what)
+        for t in up.terms:
+            if isinstance(t, Decay):
+                self.loop(rows, cols, f"{g}[r, c] -= {_num(t.coef)} * {W}[r, c]", g, what)
+            elif isinstance(t, OjaDecay):
+                post = self.materialise(t.post, f"t_{up.cable}_oja_post")
+                square = self.temp(f"t_{up.cable}_oja_square", rows, rows)
+                product = self.temp(f"t_{up.cable}_oja_product", rows, cols)
+                self.raw(f"np.dot({post}.T, {post}, {square})")
+                self.raw(f"np.dot({square}, {W}, {product})")
+                self.loop(rows, cols, f"{g}[r, c] -= {_num(t.coef)} * inv_batch * {product}[r, c]", g, what)
+            elif isinstance(t, InstarDecay):
+                post = self.materialise(t.post, f"t_{up.cable}_instar_post")
+                self.helpers.add("sub_scaled_rows")
+                self.raw(f"sub_scaled_rows({g}, {post}, {_num(t.coef)} * inv_batch, {W})")
+        if up.mask == "zero_diagonal":
+            self.helpers.add("zero_diagonal")
+            self.raw(f"zero_diagonal({g})")
+        if up.bias:
+            gb = grad_name(up.bias)
+            self.grads.add(up.bias)
+            self.raw(f"{gb}[:] = 0.0")
+            for i, t in enumerate(outers):
+                post = self.materialise(t.post, f"t_{up.cable}_post{i}")
+                self.loop("B", rows, f"{gb}[c] += {_num(t.coef)} * inv_batch * {post}[r, c]", gb, what)
+
+    # ---- whole function -----------------------------------------------------------------
+    def write(self):
+        self.raw("step = 0")
+        self.raw("batch = data_x.shape[0]")
+        self.raw("inv_batch = 1.0 / batch")
+        for i, phase in enumerate(self.segment.phases):
+            self.phase = phase.name
+            self.raw(f"# phase '{phase.name}': setup")
+            self.ops(phase.setup)
+            if phase.step:
+                self.raw(f"for step in range(steps[{i}]):")
+                self.indent += 1
+                self.ops(phase.step)
+                self.flush()
+                self.indent -= 1
+            self.raw(f"# phase '{phase.name}': settled")
+            self.raw(f"step = steps[{i}]")
+            self.ops(phase.settle)
+            if phase.store:
+                self.op(phase.store, set())
+        for up in self.segment.updates:
+            self.update(up)
+        self.raw("return 0, 0")
+        name = f"{self.routine}_{self.index}"
+        args = ([("data", "x"), ("data", "y"), ("steps", None)]
+                + [("signal", self.signals[n]) for n in sorted(self.signals)]
+                + [("param", p) for p in sorted(self.params)]
+                + [("grad", g) for g in sorted(self.grads)]
+                + [("temp", self.temps[t]) for t in sorted(self.temps)])
+        names = {"data": lambda v: f"data_{v}", "steps": lambda v: "steps", "signal": signal_name,
+                 "param": param_name, "grad": grad_name, "temp": lambda v: v[0]}
+        header = f"def {name}({', '.join(names[k](v) for k, v in args)}):"
+        return Kernel(name, tuple(args), self.routine, self.index), [header] + self.lines
+
+
+def _first_signal(f):
+    return _first_signal(f.left) if isinstance(f, Combine) else f
+
+
+def generate(plan, checks=False):
+    """Python source for every segment of every routine of ``plan``.
+
+    Returns (source, kernels by (routine, segment), check codes by (routine, segment))."""
+    body, kernels, helpers, codes = [], {}, set(), {}
+    for routine in plan.routines.values():
+        for index, segment in enumerate(routine.segments):
+            writer = SegmentWriter(plan, routine.name, index, segment, checks)
+            kernel, lines = writer.write()
+            kernels[(routine.name, index)] = kernel
+            codes[(routine.name, index)] = writer.codes
+            helpers |= writer.helpers
+            body += ["", ""] + lines
+    head = [f'"""Generated by ngdsl from the plan of \'{plan.name}\' ({plan.dtype}). Do not edit."""',
+            "import numpy as np"]
+    for name in sorted(helpers):
+        head += ["", "", library.source(name)]
+    return "\n".join(head + body) + "\n", kernels, codes

@@ -1,0 +1,93 @@
+"""Datasets by name: each loader returns (x, y) as 2-D float64 arrays; splitting and batching."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+class DataError(Exception):
+    """The data cannot be used as the spec says (unreadable file, wrong shapes, NaNs)."""
+
+
+def _digits(params, rng, base_dir):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return digits.data / 16.0, _one_hot(digits.target)
+
+
+def _xor(params, rng, base_dir):
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    y = np.array([[0], [1], [1], [0]], dtype=float)
+    return np.tile(x, (params["repeat"], 1)), np.tile(y, (params["repeat"], 1))
+
+
+def _blobs(params, rng, base_dir):
+    centers = rng.uniform(-5, 5, size=(params["centers"], params["features"]))
+    labels = rng.integers(0, params["centers"], size=params["n"])
+    x = centers[labels] + params["spread"] * rng.standard_normal((params["n"], params["features"]))
+    return x, _one_hot(labels, params["centers"])
+
+
+def _gaussian(params, rng, base_dir):
+    dim = params["dim"]
+    spectrum = np.asarray(params.get("spectrum") or [1.0 / (k + 1) for k in range(dim)], dtype=float)
+    if spectrum.size != dim:
+        raise DataError(f"'spectrum' has {spectrum.size} values but dim is {dim}")
+    basis, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    x = (rng.standard_normal((params["n"], dim)) * np.sqrt(spectrum)) @ basis.T
+    return x, np.zeros((params["n"], 1))
+
+
+def _npz(params, rng, base_dir):
+    path = os.path.join(base_dir, params["path"])
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            x, y = arrays[params["x"]], arrays[params["y"]]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"cannot read '{params['path']}': {exc}") from None
+    if len(x) != len(y):
+        raise DataError(f"'{params['path']}': x has {len(x)} rows but y has {len(y)}")
+    x = x.reshape(len(x), -1).astype(float)
+    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
+        y = _one_hot(y)
+    return x, y.reshape(len(y), -1).astype(float)
+
+
+def _one_hot(labels, n=None):
+    labels = np.asarray(labels, dtype=int)
+    out = np.zeros((labels.size, n or labels.max() + 1))
+    out[np.arange(labels.size), labels] = 1.0
+    return out
+
+
+LOADERS = {"digits": _digits, "xor": _xor, "blobs": _blobs, "gaussian": _gaussian, "npz": _npz}
+
+
+class Dataset:
+    """Train and test arrays of a spec's data section, split with the spec's seed."""
+
+    def __init__(self, params, seed, base_dir, dtype):
+        rng = np.random.default_rng(seed)
+        x, y = LOADERS[params["dataset"]](params, rng, base_dir)
+        for name, a in (("x", x), ("y", y)):
+            if not np.all(np.isfinite(a)):
+                bad = np.argwhere(~np.isfinite(a))[0]
+                raise DataError(f"data.{name} has a NaN or Inf (first at row {bad[0]}, column {bad[1]})")
+        order = rng.permutation(len(x))
+        n_test = int(round(params["test_fraction"] * len(x)))
+        test, train = order[:n_test], order[n_test:]
+        self.x_train, self.y_train = x[train].astype(dtype), y[train].astype(dtype)
+        self.x_test, self.y_test = x[test].astype(dtype), y[test].astype(dtype)
+        self.batch = params["batch"]
+        self.shuffle = params["shuffle"]
+
+    def batches(self, rng, x=None, y=None, shuffle=None):
+        """Yield (x, y) mini-batches of the training set (or of the given arrays), C-contiguous."""
+        x = self.x_train if x is None else x
+        y = self.y_train if y is None else y
+        order = rng.permutation(len(x)) if (self.shuffle if shuffle is None else shuffle) else np.arange(len(x))
+        for start in range(0, len(x), self.batch):
+            idx = order[start:start + self.batch]
+            yield np.ascontiguousarray(x[idx]), np.ascontiguousarray(y[idx])

@@ -1,0 +1,163 @@
+"""The executor: owns a model's parameters, buffers and kernels, and runs routines on batches."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import codegen, kernels, optimizers
+
+
+class Divergence(Exception):
+    """A value became NaN or Inf; the message names where (component or cable, phase, step)."""
+
+
+def init_parameters(plan, rng, dtype):
+    """Initial parameter arrays, drawn in name order from ``rng``."""
+    params = {}
+    for name, p in plan.parameters.items():
+        if p.dist == "constant":
+            a = np.full(p.shape, p.scale)
+        elif p.dist == "normal":
+            a = p.scale * rng.standard_normal(p.shape)
+        elif p.dist == "uniform":
+            a = rng.uniform(-p.scale, p.scale, p.shape)
+        else:  # xavier: uniform with variance 2 / (fan_in + fan_out)
+            limit = p.scale * np.sqrt(6.0 / (p.shape[0] + p.shape[-1]))
+            a = rng.uniform(-limit, limit, p.shape)
+        if p.mask == "zero_diagonal":
+            np.fill_diagonal(a, 0.0)
+        params[name] = np.ascontiguousarray(a, dtype=dtype)
+    return params
+
+
+class Executor:
+    """Runs the routines of a plan; ``jit=False`` runs the same generated code in Python (the reference)."""
+
+    def __init__(self, plan, widths, jit=True, dtype=None):
+        self.plan, self.widths, self.jit = plan, widths, jit
+        self.dtype = np.dtype(dtype or plan.dtype)
+        self.source, self.kernels, _ = codegen.generate(plan)
+        self.functions = kernels.load(self.source, [k.name for k in self.kernels.values()], jit)
+        self.params = init_parameters(plan, np.random.default_rng(plan.seed), self.dtype)
+        learnable = {n: self.params[n] for n, p in plan.parameters.items() if p.learnable}
+        self.grads = {n: np.zeros_like(a) for n, a in learnable.items()}
+        self.optimizer = optimizers.make(plan.train["optimizer"], learnable)
+        self.steps = {key: np.array([p.steps for p in plan.routines[key[0]].segments[key[1]].phases], dtype=np.int64)
+                      for key in self.kernels}
+        self._buffers, self._temps = {}, {}
+        self.compile_seconds = None
+
+    # ---- buffers ------------------------------------------------------------------------
+    def buffers(self, batch):
+        if batch not in self._buffers:
+            self._buffers[batch] = {s: np.zeros((batch, size), dtype=self.dtype)
+                                    for s, size in self.plan.signals.items()}
+        return self._buffers[batch]
+
+    def warm_up(self):
+        """Compile every kernel (or load it from numba's cache); returns the seconds it took."""
+        start = time.perf_counter()
+        x = np.zeros((1, self.widths[0]), self.dtype)
+        y = np.zeros((1, self.widths[1]), self.dtype)
+        saved = {n: g.copy() for n, g in self.grads.items()}
+        for routine in self.plan.routines:
+            self._run(routine, x, y)
+        for n, g in saved.items():
+            self.grads[n][...] = g
+        self.compile_seconds = time.perf_counter() - start
+        return self.compile_seconds
+
+    def _args(self, kernel, bufs, x, y, grads=None):
+        grads = self.grads if grads is None else grads
+        out = []
+        for kind, what in kernel.args:
+            if kind == "data":
+                out.append(x if what == "x" else y)
+            elif kind == "steps":
+                out.append(self.steps[(kernel.routine, kernel.segment)])
+            elif kind == "signal":
+                out.append(bufs[what])
+            elif kind == "param":
+                out.append(self.params[what])
+            elif kind == "grad":
+                out.append(grads[what])
+            else:
+                out.append(self.temp(what, len(x)))
+        return out
+
+    def temp(self, spec, batch):
+        """Scratch space of a kernel: (name, rows, cols), rows 0 meaning the batch size."""
+        name, rows, cols = spec
+        key = (name, rows or batch, cols)
+        if key not in self._temps:
+            self._temps[key] = np.zeros((rows or batch, cols), dtype=self.dtype)
+        return self._temps[key]
+
+    def _run(self, routine, x, y, apply=None):
+        bufs = self.buffers(len(x))
+        for a in bufs.values():
+            a.fill(0.0)
+        plan = self.plan.routines[routine]
+        for index, segment in enumerate(plan.segments):
+            kernel = self.kernels[(routine, index)]
+            self.functions[kernel.name](*self._args(kernel, bufs, x, y))
+            if segment.updates and apply is not None:
+                apply(segment)
+        return bufs
+
+    # ---- public -------------------------------------------------------------------------
+    def train_batch(self, x, y):
+        """One trial of schedule.train on a batch, applying each update through the optimizer."""
+        def apply(segment):
+            names = [n for up in segment.updates for n in (up.weight, up.bias) if n]
+            for name in names:
+                if not np.all(np.isfinite(self.grads[name])):
+                    raise Divergence(self.diagnose("train", x, y, name))
+            for name in names:
+                self.optimizer.step(name, self.params[name], self.grads[name], self.plan.parameters[name].lr)
+                if self.plan.parameters[name].mask == "zero_diagonal":
+                    np.fill_diagonal(self.params[name], 0.0)
+        self._run("train", x, y, apply)
+
+    def predict_batch(self, x, y=None):
+        """Run schedule.predict and return a copy of its readout."""
+        y = np.zeros((len(x), self.widths[1]), self.dtype) if y is None else y
+        bufs = self._run("predict", x, y)
+        out = bufs[self.plan.routines["predict"].read].copy()
+        if not np.all(np.isfinite(out)):
+            raise Divergence(self.diagnose("predict", x, y, None))
+        return out
+
+    def updates(self, x, y):
+        """The ΔW (and Δb) that one trial of schedule.train forms on a batch, without applying them."""
+        self._run("train", x, y)
+        return {n: g.copy() for n, g in self.grads.items()}
+
+    def diagnose(self, routine, x, y, parameter):
+        """Re-run a routine in the checked reference code and say where a value first became non-finite."""
+        source, kernels_, codes = codegen.generate(self.plan, checks=True)
+        functions = kernels.load(source, [k.name for k in kernels_.values()], jit=False)
+        bufs = {s: np.zeros_like(a) for s, a in self.buffers(len(x)).items()}
+        grads = {n: np.zeros_like(g) for n, g in self.grads.items()}
+        with np.errstate(all="ignore"):
+            for index, _ in enumerate(self.plan.routines[routine].segments):
+                kernel = kernels_[(routine, index)]
+                code, step = functions[kernel.name](*self._args(kernel, bufs, x, y, grads))
+                if code:
+                    what, phase = codes[(routine, index)][code - 1]
+                    return f"{what} became NaN or Inf in phase '{phase}' of schedule.{routine} at step {step}"
+        if parameter:
+            return f"the update of '{parameter}' became NaN or Inf (the circuit's values stayed finite)"
+        return f"the readout of schedule.{routine} became NaN or Inf"
+
+    def state(self):
+        """Parameters and optimizer state as name -> array (what a checkpoint holds)."""
+        out = {f"param/{n}": a for n, a in self.params.items()}
+        out.update({f"optimizer/{n}": a for n, a in self.optimizer.state().items()})
+        return out
+
+    def load_state(self, arrays):
+        for n in self.params:
+            self.params[n][...] = arrays[f"param/{n}"]
+        self.optimizer.load_state({k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")})

@@ -1,0 +1,54 @@
+"""Loading generated source: written once per content hash, imported, and jitted with numba's
+on-disk cache so a second process starts warm."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+
+_loaded = {}
+
+
+def cache_dir() -> str:
+    """Where generated modules (and numba's cache beside them) live: $NGDSL_CACHE or ~/.cache/ngdsl."""
+    path = os.environ.get("NGDSL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "ngdsl", "kernels")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def source_path(source: str) -> str:
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    path = os.path.join(cache_dir(), f"ngdsl_{digest}.py")
+    if not os.path.exists(path):
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(source)
+        os.replace(tmp, path)
+    return path
+
+
+def load(source: str, names, jit: bool = True):
+    """Import generated ``source``; with ``jit`` every function in it becomes a cached numba dispatcher.
+
+    Returns a dict name -> callable for ``names`` (the kernels)."""
+    path = source_path(source)
+    key = (path, jit)
+    if key not in _loaded:
+        module_name = os.path.basename(path)[:-3] + ("" if jit else "_reference")
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        # numba's cache finds a function's globals by importing its module by name.
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+        if jit:
+            import numba
+
+            functions = [n for n, v in vars(module).items()
+                         if callable(v) and getattr(v, "__module__", None) == module_name]
+            for name in functions:  # helpers too: kernels resolve them as jitted globals
+                setattr(module, name, numba.njit(cache=True, nogil=True)(getattr(module, name)))
+        _loaded[key] = module
+    module = _loaded[key]
+    return {name: getattr(module, name) for name in names}

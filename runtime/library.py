@@ -1,0 +1,77 @@
+"""What generated code is made of: activation templates and the small helper functions that
+are copied verbatim into a generated module when it uses them."""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+#: activation -> (phi, dphi) element expressions of {z} (and {phi}, already computed).
+ACTIVATIONS = {
+    "identity": ("{z}", "1.0"),
+    "tanh": ("np.tanh({z})", "1.0 - {phi} * {phi}"),
+    "sigmoid": ("1.0 / (1.0 + np.exp(-{z}))", "{phi} * (1.0 - {phi})"),
+    "relu": ("max({z}, 0.0)", "1.0 if {z} > 0.0 else 0.0"),
+    "hard_sigmoid": ("min(max({z}, 0.0), 1.0)", "1.0 if 0.0 < {z} < 1.0 else 0.0"),
+}
+
+
+def softmax_rows(x, out):
+    """Row-wise softmax of x into out."""
+    for i in range(x.shape[0]):
+        m = x[i, 0]
+        for j in range(1, x.shape[1]):
+            m = max(m, x[i, j])
+        total = 0.0
+        for j in range(x.shape[1]):
+            out[i, j] = np.exp(x[i, j] - m)
+            total += out[i, j]
+        for j in range(x.shape[1]):
+            out[i, j] /= total
+
+
+def kwta_mask(z, k, out):
+    """out[i] = 1 at the k largest entries of row z[i] (lowest index first on ties), 0 elsewhere."""
+    for i in range(z.shape[0]):
+        out[i, :] = 0.0
+        for _ in range(k):
+            best = -1
+            for j in range(z.shape[1]):
+                if out[i, j] == 0.0 and (best < 0 or z[i, j] > z[i, best]):
+                    best = j
+            out[i, best] = 1.0
+
+
+def neg_sqdist(x, w, out):
+    """out[i, j] = −‖x[i] − w[j]‖², the response of a distance (instar/SOM) cable."""
+    for i in range(x.shape[0]):
+        for j in range(w.shape[0]):
+            total = 0.0
+            for k in range(x.shape[1]):
+                d = x[i, k] - w[j, k]
+                total += d * d
+            out[i, j] = -total
+
+
+def sub_scaled_rows(g, post, scale, w):
+    """g[i, :] −= scale·(Σ_batch post[:, i])·w[i, :] (the instar's decay toward winners' weights)."""
+    for i in range(g.shape[0]):
+        total = 0.0
+        for r in range(post.shape[0]):
+            total += post[r, i]
+        for j in range(g.shape[1]):
+            g[i, j] -= scale * total * w[i, j]
+
+
+def zero_diagonal(g):
+    """Set the diagonal of a square matrix to zero."""
+    for i in range(min(g.shape[0], g.shape[1])):
+        g[i, i] = 0.0
+
+
+HELPERS = {f.__name__: f for f in (softmax_rows, kwta_mask, neg_sqdist, sub_scaled_rows, zero_diagonal)}
+
+
+def source(name: str) -> str:
+    """The source text of a helper, copied into generated modules."""
+    return inspect.getsource(HELPERS[name]).rstrip()

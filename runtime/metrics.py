@@ -1,0 +1,26 @@
+"""Metrics by name: each compares a readout with data.y over a whole split."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def accuracy(pred, y):
+    """Fraction of rows whose arg-max matches (one column: threshold at 0.5)."""
+    if y.shape[1] == 1:
+        return float(np.mean((pred[:, 0] > 0.5) == (y[:, 0] > 0.5)))
+    return float(np.mean(np.argmax(pred, axis=1) == np.argmax(y, axis=1)))
+
+
+def mse(pred, y):
+    """Mean over rows of ½‖pred − y‖²."""
+    return float(0.5 * np.mean(np.sum((pred - y) ** 2, axis=1)))
+
+
+def purity(pred, y):
+    """Clustering purity: each arg-max unit counts the rows of its most common label."""
+    units, labels = np.argmax(pred, axis=1), np.argmax(y, axis=1)
+    total = sum(np.bincount(labels[units == u]).max() for u in np.unique(units))
+    return float(total / len(y))
+
+
+METRICS = {"accuracy": accuracy, "mse": mse, "purity": purity}
