@@ -38,6 +38,7 @@ class Executor:
         self.plan, self.widths, self.jit = plan, widths, jit
         self.dtype = np.dtype(dtype or plan.dtype)
         self.source, self.kernels, _ = codegen.generate(plan)
+        self.source_hash = kernels.digest(self.source)
         self.functions = kernels.load(self.source, [k.name for k in self.kernels.values()], jit)
         self.params = init_parameters(plan, np.random.default_rng(plan.seed), self.dtype)
         learnable = {n: self.params[n] for n, p in plan.parameters.items() if p.learnable}

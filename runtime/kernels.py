@@ -18,9 +18,13 @@ def cache_dir() -> str:
     return path
 
 
+def digest(source: str) -> str:
+    """The content hash that names a generated module."""
+    return hashlib.sha256(source.encode()).hexdigest()[:20]
+
+
 def source_path(source: str) -> str:
-    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
-    path = os.path.join(cache_dir(), f"ngdsl_{digest}.py")
+    path = os.path.join(cache_dir(), f"ngdsl_{digest(source)}.py")
     if not os.path.exists(path):
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:

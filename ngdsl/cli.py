@@ -1,0 +1,174 @@
+"""The ``ngdsl`` command: check, run, viz, inspect and schema."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from .compiler import SpecError, compile_file
+from .compiler.schema import build_schema
+
+
+def _compile(args):
+    from . import overrides
+    text = None
+    if args.set:
+        with open(args.spec, encoding="utf-8") as f:
+            text = overrides.apply(f.read(), args.spec, args.set)
+    return compile_file(args.spec, text)
+
+
+def cmd_check(args):
+    compiled = _compile(args)
+    plan = compiled.plan
+    print(f"{args.spec}: ok — {len(plan.components)} components, {len(compiled.circuit.cables)} cables, "
+          f"{len(plan.parameters)} parameter arrays, schedules: {', '.join(plan.routines)}")
+    return 0
+
+
+def _table(rows):
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows)
+
+
+def cmd_run(args):
+    from tqdm import tqdm
+
+    from .model import Model
+    from .runs import RunDirectory
+    from .runtime import Divergence
+
+    compiled = _compile(args)
+    if args.epochs is not None:
+        compiled.plan.train["epochs"] = args.epochs
+    print(f"compiling '{compiled.plan.name}' ...", file=sys.stderr)
+    model = Model(compiled)
+    run = RunDirectory(args.out, model, args.spec)
+    epochs = compiled.plan.train["epochs"]
+    n_batches = -(-len(model.data.x_train) // model.data.batch)
+    status, message, start = "completed", "", time.perf_counter()
+    bar = None
+
+    def on_epoch(record):
+        run.record(record)
+        run.checkpoint()
+        shown = {k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "seconds")}
+        bar.set_postfix(shown)
+
+    try:
+        for epoch in range(epochs):
+            bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
+                       disable=args.quiet, file=sys.stderr, leave=True)
+            model.fit(1, on_epoch=on_epoch, on_batch=lambda: bar.update(1))
+            bar.close()
+    except Divergence as exc:
+        status, message = "diverged", (f"{exc} (epoch {model.epoch + 1}); the weights of the last completed "
+                                       f"epoch are in {run.path}/weights.npz")
+    except KeyboardInterrupt:
+        status, message = "interrupted", (f"interrupted during epoch {model.epoch + 1}; the weights of the last "
+                                          f"completed epoch are in {run.path}/weights.npz")
+    finally:
+        if bar is not None:
+            bar.close()
+    run_seconds = time.perf_counter() - start
+    if model.epoch == 0:
+        run.checkpoint()
+    run.manifest(status, run_seconds, message)
+    run.plot()
+    final = model.history[-1] if model.history else {}
+    rows = [("metric", "value")] + [(k, f"{v:.4f}") for k, v in final.items() if k not in ("epoch", "seconds")]
+    rows += [("epochs", model.epoch), ("compile time", f"{model.compile_seconds:.2f} s"),
+             ("run time", f"{run_seconds:.2f} s")]
+    print(_table(rows))
+    print(f"run directory: {run.path}")
+    if status != "completed":
+        print(f"{args.spec}: error: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_viz(args):
+    from .viz import draw
+    compiled = _compile(args)
+    try:
+        used = draw(compiled.graph, args.output, args.renderer)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.output} ({used})")
+    return 0
+
+
+def cmd_inspect(args):
+    from .describe import describe
+    compiled = _compile(args)
+    if args.code:
+        from .model import Model
+        print(describe(Model(compiled), code=True), end="")
+    else:
+        print(describe(compiled), end="")
+    return 0
+
+
+def cmd_schema(args):
+    text = json.dumps(build_schema(), indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        print(text, end="")
+    return 0
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="ngdsl", description="Declarative brain-inspired neural circuits.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def spec_command(name, help_):
+        s = sub.add_parser(name, help=help_)
+        s.add_argument("spec", help="the model spec (YAML)")
+        s.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                       help="override a spec value, e.g. --set train.epochs=3 (repeatable)")
+        return s
+
+    spec_command("check", "report every problem in a spec").set_defaults(func=cmd_check)
+    s = spec_command("run", "train and evaluate a model, writing a run directory")
+    s.add_argument("--epochs", type=int, help="override train.epochs")
+    s.add_argument("--out", default="runs", help="folder for run directories (default: runs)")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_run)
+    s = spec_command("viz", "draw the compiled circuit")
+    s.add_argument("-o", "--output", default="circuit.svg", help=".svg, .png or .dot (default circuit.svg)")
+    s.add_argument("--renderer", choices=["auto", "graphviz", "matplotlib"], default="auto")
+    s.set_defaults(func=cmd_viz)
+    s = spec_command("inspect", "print the resolved circuit and its execution plans")
+    s.add_argument("--code", action="store_true", help="also print the generated kernel source")
+    s.set_defaults(func=cmd_inspect)
+    s = sub.add_parser("schema", help="print the JSON Schema of specs")
+    s.add_argument("-o", "--output", help="write it to a file")
+    s.set_defaults(func=cmd_schema)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    from .runtime import DataError
+    try:
+        return args.func(args)
+    except SpecError as exc:
+        for d in exc.diagnostics:
+            print(d, file=sys.stderr)
+        n = len(exc.diagnostics)
+        print(f"{n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        return 2
+    except DataError as exc:
+        print(f"{getattr(args, 'spec', 'ngdsl')}: error: data: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

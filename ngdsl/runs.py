@@ -1,0 +1,94 @@
+"""Run directories: the resolved spec, a manifest, metrics, checkpoints and plots of one run."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+
+import numpy as np
+import yaml
+
+
+def _atomic_write(path, write):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+class RunDirectory:
+    """``<root>/<name>-<timestamp>/`` holding everything a run produces."""
+
+    def __init__(self, root, model, spec_path):
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = os.path.join(root, f"{model.plan.name}-{stamp}")
+        self.path, n = base, 1
+        while os.path.exists(self.path):
+            n += 1
+            self.path = f"{base}-{n}"
+        os.makedirs(os.path.join(self.path, "plots"))
+        self.model, self.spec_path = model, spec_path
+        with open(os.path.join(self.path, "spec.resolved.yaml"), "w", encoding="utf-8") as f:
+            f.write(f"# resolved from {spec_path}: every default filled in\n")
+            yaml.safe_dump(model.compiled.resolved, f, sort_keys=False, allow_unicode=True)
+        self.metrics_path = os.path.join(self.path, "metrics.jsonl")
+        open(self.metrics_path, "w").close()
+
+    def record(self, entry: dict):
+        with open(self.metrics_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+
+    def checkpoint(self):
+        """Write weights and optimizer state atomically (never a pickle)."""
+        state = {k.replace("/", ":"): v for k, v in self.model.executor.state().items()}
+        state["epoch"] = np.array(self.model.epoch)
+        _atomic_write(os.path.join(self.path, "weights.npz"), lambda tmp: np.savez(open(tmp, "wb"), **state))
+
+    def manifest(self, status, run_seconds, message=""):
+        import numba
+        import numpy
+
+        from . import __version__
+        plan = self.model.plan
+        data = {
+            "name": plan.name, "spec": os.path.abspath(self.spec_path), "status": status, "message": message,
+            "seed": plan.seed, "dtype": plan.dtype, "epochs_completed": self.model.epoch,
+            "plan_hash": self.model.executor.source_hash,
+            "timings": {"compile_seconds": round(self.model.compile_seconds, 4),
+                        "run_seconds": round(run_seconds, 4)},
+            "versions": {"ngdsl": __version__, "numpy": numpy.__version__, "numba": numba.__version__,
+                         "python": platform.python_version()},
+            "final": self.model.history[-1] if self.model.history else {},
+        }
+        with open(os.path.join(self.path, "manifest.json"), "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2)
+
+    def plot(self):
+        """Learning curves of every metric over epochs (plots/learning_curve.png)."""
+        history = self.model.history
+        keys = [k for k in (history[0] if history else {}) if k not in ("epoch", "seconds")]
+        if not keys:
+            return None
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        epochs = [h["epoch"] for h in history]
+        for key in keys:
+            ax.plot(epochs, [h[key] for h in history], marker="o", label=key)
+        ax.set_xlabel("epoch")
+        ax.set_title(self.model.plan.name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        path = os.path.join(self.path, "plots", "learning_curve.png")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return path
