@@ -138,7 +138,7 @@ class Planner:
 
     def phase(self, spec: PhaseSpec, snapshot_signals):
         states = [n for n in sorted(self.components) if self.components[n].kind == "state"]
-        hard = {n for n, (_, beta) in spec.clamps.items() if beta == 0.0}
+        hard = {n for n, (_, beta) in spec.clamps.items() if beta is None}
         free = [n for n in states if n not in hard]
         setup = []
         for name in sorted(hard):

@@ -69,7 +69,7 @@ class Cable:
 class PhaseSpec:
     name: str
     steps: int
-    clamps: dict        # component -> (DataSource, beta); beta 0 is a hard clamp
+    clamps: dict        # component -> (DataSource, beta); beta None is a hard clamp
     init: str
     snapshot: str
     read: Signal
@@ -178,7 +178,7 @@ class Resolver:
     def _error_target(self, comp):
         spec, path = comp.opts, ("components", comp.name)
         if "target" in spec:
-            target = self.signal(spec["target"], path + ("target",), default="z")
+            target = self.signal(spec["target"], path + ("target",), f"error '{comp.name}' targets", default="z")
             if target:
                 spec["target"] = str(target).replace(".z", "") if target.compartment == "z" else str(target)
                 tsize = self.components[target.component].size
@@ -198,18 +198,18 @@ class Resolver:
             if comp.size == 0:
                 self.error(path, f"error '{comp.name}' needs a 'size' or a 'target'")
 
-    def signal(self, text, path, default=None, snapshot=None):
-        """Resolve 'comp' or 'comp.compartment' to a Signal, reporting what is wrong at ``path``."""
+    def signal(self, text, path, who, default=None, snapshot=None):
+        """Resolve 'comp' or 'comp.compartment' to a Signal; ``who`` says who refers to it, for errors."""
         name, _, compartment = text.partition(".")
         comp = self.components.get(name)
         if comp is None:
-            self.error(path, f"'{text}' names no component '{name}'{did_you_mean(name, self.components)}")
+            self.error(path, f"{who} '{text}' but there is no component '{name}'{did_you_mean(name, self.components)}")
             return None
         allowed = language.COMPARTMENTS[comp.kind]
         compartment = compartment or default or comp.output
         if compartment not in allowed:
-            self.error(path, f"component '{name}' ({comp.kind}) has no compartment '{compartment}'"
-                       f" (it has {', '.join(allowed)}){did_you_mean(compartment, allowed)}")
+            self.error(path, f"{who} '{text}' but component '{name}' ({comp.kind}) has no compartment '{compartment}'"
+                       f"{did_you_mean(compartment, allowed)}; it has {', '.join(allowed)}")
             return None
         return Signal(name, compartment, snapshot)
 
@@ -222,7 +222,7 @@ class Resolver:
         for key in spec:
             if key not in TRANSFORM_KEYS[transform]:
                 self.error(path + (key,), f"'{key}' does not apply to a {transform} cable", key=True)
-        source = self.signal(spec["from"], path + ("from",))
+        source = self.signal(spec["from"], path + ("from",), f"cable '{name}' reads")
         target = None
         to_name = spec["to"].partition(".")[0]
         if to_name in self.components:
@@ -230,13 +230,13 @@ class Resolver:
             if kind == "input":
                 self.error(path + ("to",), f"cable '{name}' drives '{to_name}', an input; inputs are set by clamps")
             else:
-                target = self.signal(spec["to"], path + ("to",), default=language.DRIVEN[kind])
+                target = self.signal(spec["to"], path + ("to",), f"cable '{name}' drives", default=language.DRIVEN[kind])
                 if target and target.compartment not in language.DRIVABLE[kind]:
                     self.error(path + ("to",), f"cable '{name}' cannot drive '{target}'; a {kind} takes cables into "
                                f"{' or '.join(language.DRIVABLE[kind])}")
                     target = None
         else:
-            self.signal(spec["to"], path + ("to",))
+            self.signal(spec["to"], path + ("to",), f"cable '{name}' drives")
         if not (source and target):
             return None
         shape = (self.components[target.component].size, self.components[source.component].size)
@@ -255,7 +255,8 @@ class Resolver:
             self.error(path + ("mask",), f"a zero diagonal needs a square cable; '{name}' is {shape[0]}x{shape[1]}")
         gate = spec.get("gate")
         if gate is not None:
-            gate_signal = (Signal(target.component, "dphi") if gate == "dphi" else self.signal(gate, path + ("gate",)))
+            gate_signal = (Signal(target.component, "dphi") if gate == "dphi"
+                           else self.signal(gate, path + ("gate",), f"cable '{name}' is gated by"))
             if gate_signal and gate_signal.compartment not in language.COMPARTMENTS[self.components[gate_signal.component].kind]:
                 self.error(path + ("gate",), f"'gate: dphi' needs a neuron at the destination; '{target.component}' "
                            f"is a {self.components[target.component].kind}")
@@ -296,10 +297,10 @@ class Resolver:
                 continue
             want = owner.shape[::-1] if cable.opts["transpose"] else owner.shape
             if want != cable.shape:
-                t = "transposed " if cable.opts["transpose"] else ""
-                self.error(path, f"cable '{name}' is {t}tied to '{owner.name}' ({owner.shape[0]}x{owner.shape[1]}), "
-                           f"so it maps {want[1]} to {want[0]}, but it joins '{cable.source}' ({cable.shape[1]}) to "
-                           f"'{cable.target}' ({cable.shape[0]})")
+                t = "the transpose of " if cable.opts["transpose"] else ""
+                self.error(path, f"cable '{name}' is tied to {t}'{owner.name}' ({owner.shape[0]}x{owner.shape[1]}), "
+                           f"so it maps size {want[1]} to {want[0]}, but it joins '{cable.source}' ({cable.shape[1]}) "
+                           f"to '{cable.target}' ({cable.shape[0]})")
             cable.owner = owner.name
 
     # ---- schedule -----------------------------------------------------------------------
@@ -339,10 +340,10 @@ class Resolver:
                     self.error(cpath, f"'{comp_name}' is {comp.kind}: only input and state components can be clamped",
                                key=True)
                     continue
-                beta = 0.0
+                beta = None
                 if isinstance(value, dict):
-                    value, beta = value["value"], value.get("beta", 0.0)
-                    if beta and comp.kind != "state":
+                    value, beta = value["value"], float(value.get("beta", 0.0))
+                    if comp.kind != "state":
                         self.error(cpath, f"a soft clamp (beta) needs a state; '{comp_name}' is an input")
                 source = DataSource(stream=value[5:]) if isinstance(value, str) else DataSource(constant=float(value))
                 if source.stream and widths:
@@ -350,10 +351,10 @@ class Resolver:
                     if width != comp.size:
                         self.error(cpath, f"clamp of '{comp_name}' (size {comp.size}) to {source} (width {width}): "
                                    "the widths differ")
-                clamps[comp_name] = (source, float(beta))
+                clamps[comp_name] = (source, beta)
             read = None
             if "read" in entry:
-                read = self.signal(entry["read"], path + ("read",))
+                read = self.signal(entry["read"], path + ("read",), f"phase '{entry['phase']}' reads")
             snapshot = entry.get("snapshot", "")
             if snapshot:
                 if snapshot in snapshots:
@@ -404,10 +405,12 @@ class Factors:
         text, _, at = text.partition("@")
         snapshot = at or snapshot
         if snapshot and snapshot not in self.snapshots:
+            taken = ", ".join(self.snapshots) or "none"
             self.resolver.error(self.path + (role,) if role in self.cable.rule_params else self.path,
-                                f"rule of '{self.cable.name}' uses snapshot '{snapshot}', which no phase before its "
-                                f"update takes{did_you_mean(snapshot, self.snapshots)}")
-        signal = self.resolver.signal(text, self.path + (role,), default=default, snapshot=snapshot or None)
+                                f"the rule of '{self.cable.name}' uses snapshot '{snapshot}', which no phase before "
+                                f"its update takes{did_you_mean(snapshot, self.snapshots)} (snapshots taken: {taken})")
+        signal = self.resolver.signal(text, self.path + (role,), f"the {role} factor of '{self.cable.name}' reads",
+                                      default=default, snapshot=snapshot or None)
         return signal or Signal(text.partition(".")[0], default or "?", snapshot)
 
     def _sized(self, signal, want, role):

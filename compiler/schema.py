@@ -37,7 +37,7 @@ def build_schema() -> dict:
                   {"type": "number", "minimum": 0, "exclusiveMaximum": 1}, "batch": _int, "shuffle": {"type": "boolean"}}
     for dataset in language.DATASETS.values():
         data_props.update(dataset.params)
-    ref = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_]+)?$"}
+    ref = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$"}
     component = _obj({
         "kind": {"enum": sorted(language.COMPARTMENTS)},
         "size": _int,
@@ -63,7 +63,7 @@ def build_schema() -> dict:
     }, ["from", "to"])
     clamp_value = {"anyOf": [{"type": "string", "enum": ["data.x", "data.y"]}, _num,
                              _obj({"value": {"anyOf": [{"type": "string", "enum": ["data.x", "data.y"]}, _num]},
-                                   "beta": _pos}, ["value"])]}
+                                   "beta": {"type": "number", "minimum": 0}}, ["value"])]}
     phase = _obj({"phase": NAME, "steps": {"type": "integer", "minimum": 0},
                   "clamp": {"type": "object", "additionalProperties": clamp_value},
                   "init": {"enum": list(language.INIT_POLICIES)}, "snapshot": NAME, "read": ref}, ["phase"])

@@ -41,7 +41,7 @@ def _record(node, path, smap: SourceMap, problems: list, seen: set):
         return
     seen = seen | {id(node)}
     if isinstance(node, yaml.MappingNode):
-        names = set()
+        names = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 merged = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
@@ -50,8 +50,10 @@ def _record(node, path, smap: SourceMap, problems: list, seen: set):
                 continue
             key = key_node.value
             if key in names:
-                problems.append(Diagnostic(f"duplicated key '{key}'", smap.file, *_mark(key_node)))
-            names.add(key)
+                first = names[key]
+                problems.append(Diagnostic(f"duplicated key '{key}' (first at line {first[0]}, column {first[1]})",
+                                           smap.file, *_mark(key_node)))
+            names.setdefault(key, _mark(key_node))
             smap.keys[path + (key,)] = _mark(key_node)
             _record(value_node, path + (key,), smap, problems, seen)
     elif isinstance(node, yaml.SequenceNode):
@@ -75,6 +77,8 @@ def parse_yaml(text: str, file: str = "<spec>"):
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.context_mark and exc.problem:
+            what += f" ({exc.context} that starts at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})"
         raise SpecError([Diagnostic(f"YAML syntax: {what}", file, line, col)]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Diagnostic(f"YAML syntax: {exc}", file, 1, 1)]) from None

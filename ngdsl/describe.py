@@ -15,12 +15,12 @@ def _op(op) -> str:
             what = f"{op.weight}{'ᵀ' if op.transpose else ''}·{op.source}"
             if op.response == "neg_sqdist":
                 what = f"−‖{op.source} − {op.weight}‖²"
+            if op.bias:
+                what = f"({what} + {op.bias})"
             if op.scale != 1:
                 what = f"{op.scale:g}·{what}"
         if op.gate is not None:
             what += f" ⊙ {op.gate}"
-        if op.bias:
-            what += f" + {op.bias}"
         return f"{op.target} ⇐ {what}   [{op.cable}]"
     if isinstance(op, Activate):
         act = f"kwta(k={op.kwta})" if op.kwta else op.activation

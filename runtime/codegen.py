@@ -209,12 +209,12 @@ class SegmentWriter:
                     self.loop("B", n, f"pass", target, what)
                 return
             value = f"{buf}[r, c]"
+            if op.bias is not None:  # the bias is part of the transform: scaled and gated with it
+                value = f"({value} + {self.par(op.bias)}[c])"
         if op.scale != 1.0:
             value = f"{_num(op.scale)} * {value}"
         if op.gate is not None:
             value = f"{value} * {self.sig(op.gate)}[r, c]"
-        if op.bias is not None:
-            value = f"{value} + {self.par(op.bias)}[c]"
         self.loop("B", n, f"{target}[r, c] {'=' if first else '+='} {value}", target, what)
 
     def zero_unfed(self, cleared):

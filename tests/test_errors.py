@@ -1,0 +1,129 @@
+"""Golden tests: every class of spec mistake gets an exact message at file:line:col."""
+import pytest
+
+from ngdsl.compiler import SpecError, compile_text
+
+from conftest import run_cli
+
+BASE = """ngdsl: 1
+name: t
+data: {dataset: digits, batch: 8}
+components:
+  x:  {kind: input, size: 64}
+  y:  {kind: input, size: 10}
+  h:  {kind: rate, size: 16, activation: tanh}
+  o:  {kind: error, target: y, loss: softmax}
+  d:  {kind: rate, size: 16}
+cables:
+  W1: {from: x, to: h, rule: {hebbian: {post: d}}}
+  W2: {from: h, to: o.mu, rule: hebbian}
+  W2t: {from: o, to: d, tied: W2, transpose: true, gate: h.dphi}
+schedule:
+  train:
+    - {phase: sweep, steps: 0, clamp: {x: data.x, y: data.y}}
+    - {update: [W1, W2]}
+  predict:
+    - {phase: sweep, steps: 0, clamp: {x: data.x}, read: o.mu}
+metrics: [accuracy]
+"""
+
+CASES = {
+    "yaml syntax": (
+        ("activation: tanh}", "activation: tanh"),
+        ["spec.yaml:8:4: error: YAML syntax: expected ',' or '}', but got ':' (while parsing a flow mapping that "
+         "starts at line 7, column 7)"]),
+    "unknown key": (
+        ("activation: tanh}", "activaton: tanh}"),
+        ["spec.yaml:7:30: error: unknown key 'activaton' in components/h (did you mean 'activation'?)"]),
+    "wrong enum": (
+        ("activation: tanh}", "activation: tahn}"),
+        ["spec.yaml:7:42: error: 'tahn' is not one of identity, tanh, sigmoid, relu, hard_sigmoid in "
+         "components/h/activation (did you mean 'tanh'?)"]),
+    "wrong type": (
+        ("size: 16, activation", "size: sixteen, activation"),
+        ["spec.yaml:7:26: error: components/h/size must be an integer, not 'sixteen'"]),
+    "unknown component": (
+        ("{from: h, to: o.mu", "{from: hh, to: o.mu"),
+        ["spec.yaml:12:14: error: cable 'W2' reads 'hh' but there is no component 'hh' (did you mean 'h'?)"]),
+    "unknown compartment": (
+        ("gate: h.dphi", "gate: h.dphi2"),
+        ["spec.yaml:13:58: error: cable 'W2t' is gated by 'h.dphi2' but component 'h' (rate) has no compartment "
+         "'dphi2' (did you mean 'dphi'?); it has phi, z, dphi"]),
+    "unknown cable": (
+        ("update: [W1, W2]", "update: [W1, W2, W22]"),
+        ["spec.yaml:17:25: error: update names no cable 'W22' (did you mean 'W2'?)"]),
+    "unknown snapshot": (
+        ("rule: hebbian}", "rule: {contrastive: {positive: plus, negative: minus}}}"),
+        ["spec.yaml:12:47: error: the rule of 'W2' uses snapshot 'plus', which no phase before its update takes "
+         "(snapshots taken: none)",
+         "spec.yaml:12:47: error: the rule of 'W2' uses snapshot 'minus', which no phase before its update takes "
+         "(snapshots taken: none)"]),
+    "tied shape and sizes": (
+        ("  d:  {kind: rate, size: 16}", "  d:  {kind: rate, size: 12}"),
+        ["spec.yaml:11:47: error: post factor 'd.phi' has size 12; cable 'W1' needs 16",
+         "spec.yaml:13:31: error: cable 'W2t' is tied to the transpose of 'W2' (10x16), so it maps size 10 to 16, "
+         "but it joins 'o.e' (10) to 'd.z' (12)",
+         "spec.yaml:13:58: error: gate 'h.dphi' has size 16 but cable 'W2t' delivers 12"]),
+    "cable size": (
+        ("  W2t:", "  I: {from: x, to: h, transform: identity}\n  W2t:"),
+        ["spec.yaml:13:6: error: identity cable 'I' joins sizes 64 and 16; they must be equal"]),
+    "clamp width": (
+        ("  x:  {kind: input, size: 64}", "  x:  {kind: input, size: 60}"),
+        ["spec.yaml:16:43: error: clamp of 'x' (size 60) to data.x (width 64): the widths differ",
+         "spec.yaml:19:43: error: clamp of 'x' (size 60) to data.x (width 64): the widths differ"]),
+    "readout width": (
+        ("read: o.mu", "read: h"),
+        ["spec.yaml:19:58: error: readout 'h.phi' has size 16 but data.y has width 10; accuracy compare them"]),
+    "algebraic loop": (
+        ("  W2t:", "  Wl: {from: d, to: h, transform: fixed}\n  W2t:"),
+        ["spec.yaml:9:3: error: algebraic loop: d -> h -> o -> d is a cycle of instant components; make one of "
+         "them a 'state' (a register) to break it"]),
+    "learnable cable without rule": (
+        ("  W2t:", "  W3: {from: x, to: h}\n  W2t:"),
+        ["spec.yaml:13:3: error: cable 'W3' is learnable but has no rule (add 'rule:', 'rule: none' to freeze it, "
+         "or 'transform: fixed' for fixed random weights)"]),
+    "rule never applied": (
+        ("update: [W1, W2]", "update: [W1]"),
+        ["spec.yaml:12:27: error: cable 'W2' has rule 'hebbian' but no update in schedule.train lists it (add it "
+         "to an 'update:', or use 'rule: none')"]),
+    "duplicated name": (
+        ("  d:  {kind: rate, size: 16}", "  d:  {kind: rate, size: 16}\n  h:  {kind: rate, size: 8}"),
+        ["spec.yaml:10:3: error: duplicated key 'h' (first at line 7, column 3)"]),
+}
+
+
+def test_base_spec_compiles():
+    compile_text(BASE, "spec.yaml")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_error_message(case):
+    (old, new), expected = CASES[case]
+    assert old in BASE
+    with pytest.raises(SpecError) as info:
+        compile_text(BASE.replace(old, new, 1), "spec.yaml")
+    assert [str(d) for d in info.value.diagnostics] == expected
+
+
+def test_all_problems_of_a_pass_are_reported_together():
+    text = BASE.replace("activation: tanh}", "activaton: tanh}").replace("loss: softmax", "loss: sofmax")
+    with pytest.raises(SpecError) as info:
+        compile_text(text, "spec.yaml")
+    assert [d.line for d in info.value.diagnostics] == [7, 8]
+
+
+def test_cli_check_prints_diagnostics_without_traceback(write_spec):
+    path = write_spec(BASE.replace("{from: h, to: o.mu", "{from: hh, to: o.mu"))
+    result = run_cli("check", path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"{path}:12:14: error: cable 'W2' reads 'hh' but there is no component 'hh' (did you mean 'h'?)",
+        "1 error"]
+
+
+def test_missing_spec_file_is_a_clean_error(tmp_path):
+    result = run_cli("check", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "cannot read the spec: No such file or directory" in result.stderr

@@ -1,0 +1,161 @@
+"""Each algorithm against its oracle, in float64: finite differences, backprop in numpy, eigenvectors."""
+import numpy as np
+
+from conftest import load
+
+
+def cosine(a, b):
+    return float(np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def softmax(a):
+    e = np.exp(a - a.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_bp_updates_equal_finite_differences():
+    model = load("bp_digits.yaml", "dtype=float64")
+    x, y = model.data.x_train[:16], model.data.y_train[:16]
+    updates = model.updates(x, y)
+
+    def loss():
+        return float(np.mean(-np.sum(y * np.log(softmax(model.predict(x))), axis=1)))
+
+    rng = np.random.default_rng(0)
+    for name, delta in updates.items():
+        w = model.weights[name].reshape(-1)
+        picks = rng.choice(w.size, size=min(25, w.size), replace=False)
+        fd = []
+        for i in picks:
+            keep = w[i]
+            w[i] = keep + 1e-6
+            up = loss()
+            w[i] = keep - 1e-6
+            down = loss()
+            w[i] = keep
+            fd.append(-(up - down) / 2e-6)
+        fd, got = np.array(fd), delta.reshape(-1)[picks]
+        assert np.linalg.norm(fd - got) / np.linalg.norm(fd) < 1e-6, name
+
+
+def numpy_backprop(weights, x, y, hidden_layers):
+    """ΔW = −∂L/∂W of a tanh MLP with softmax cross-entropy (batch mean), in numpy."""
+    acts, h = [x], x
+    for i in range(1, hidden_layers + 1):
+        h = np.tanh(h @ weights[f"W{i}"].T + weights[f"W{i}.bias"])
+        acts.append(h)
+    out = hidden_layers + 1
+    delta = y - softmax(h @ weights[f"W{out}"].T + weights[f"W{out}.bias"])
+    grads = {}
+    for i in range(out, 0, -1):
+        grads[f"W{i}"] = delta.T @ acts[i - 1] / len(x)
+        grads[f"W{i}.bias"] = delta.mean(axis=0)
+        if i > 1:
+            delta = (delta @ weights[f"W{i}"]) * (1 - acts[i - 1] ** 2)
+    return grads
+
+
+def test_dfa_with_tied_transpose_feedback_is_backprop():
+    # Replace the top hidden layer's random feedback B2 with W3ᵀ: its update becomes BP's exactly.
+    model = load("dfa_digits.yaml", "dtype=float64",
+                 "cables.B2={from: o, to: d2, tied: W3, transpose: true, gate: h2.dphi}")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    updates = model.updates(x, y)
+    bp = numpy_backprop(model.weights, x, y, hidden_layers=2)
+    for name in ("W2", "W2.bias", "W3", "W3.bias"):
+        np.testing.assert_allclose(updates[name], bp[name], rtol=1e-10, atol=1e-14)
+    # W1 still learns through the fixed random B1: not backprop.
+    assert cosine(updates["W1"], bp["W1"]) < 0.9
+
+
+def test_dfa_spec_uses_random_feedback():
+    model = load("dfa_digits.yaml", "dtype=float64")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    updates = model.updates(x, y)
+    bp = numpy_backprop(model.weights, x, y, hidden_layers=2)
+    np.testing.assert_allclose(updates["W3"], bp["W3"], rtol=1e-10, atol=1e-14)  # the top layer is always BP's
+    assert cosine(updates["W2"], bp["W2"]) < 0.9
+
+
+def test_pc_weakly_clamped_output_approximates_backprop():
+    # Whittington & Bogacz: output variance λ large (precision 1/λ), settled to convergence:
+    # λ·ΔW → −∂L/∂W of the equivalent MLP with loss ½‖y − h_L‖².
+    lam = 1000.0
+    model = load("pc_digits.yaml", "dtype=float64", f"components.e2.precision={1 / lam}",
+                 "schedule.train[0].steps=400", "components.z1.dt=0.2")
+    x, y = model.data.x_train[:16], model.data.y_train[:16]
+    updates = model.updates(x, y)
+    w = model.weights
+    h = np.maximum(x @ w["W1"].T + w["W1.bias"], 0.0)
+    d2 = y - (h @ w["W2"].T + w["W2.bias"])
+    d1 = (d2 @ w["W2"]) * (h > 0)
+    bp = {"W2": d2.T @ h / 16, "W2.bias": d2.mean(0), "W1": d1.T @ x / 16, "W1.bias": d1.mean(0)}
+    for name, grad in bp.items():
+        assert cosine(lam * updates[name], grad) >= 0.999, name
+        assert np.linalg.norm(lam * updates[name] - grad) / np.linalg.norm(grad) < 0.01, name
+
+
+def test_pc_with_free_output_settles_at_the_feedforward_pass():
+    model = load("pc_digits.yaml", "dtype=float64", "schedule.predict[0].steps=50")
+    x = model.data.x_test[:8]
+    w = model.weights
+    mlp = np.maximum(x @ w["W1"].T + w["W1.bias"], 0.0) @ w["W2"].T + w["W2.bias"]
+    np.testing.assert_allclose(model.predict(x), mlp, atol=1e-12)
+
+
+def test_eqprop_update_approaches_the_gradient_as_beta_goes_to_zero():
+    beta = 1e-4
+    model = load("eqprop_xor.yaml", "dtype=float64", "components.h.size=4",
+                 f"schedule.train[1].clamp.o={{value: data.y, beta: {beta}}}",
+                 f"cables.W1.rule.contrastive.scale={1 / beta}", f"cables.W2.rule.contrastive.scale={1 / beta}",
+                 "schedule.train[0].steps=600", "schedule.train[1].steps=600", "schedule.predict[0].steps=600")
+    x, y = model.data.x_train, model.data.y_train
+    updates = model.updates(x, y)
+
+    def cost():  # C at the free fixed point, re-settled for every perturbation
+        return float(np.mean(0.5 * np.sum((y - model.predict(x)) ** 2, axis=1)))
+
+    for name, delta in updates.items():
+        w = model.weights[name].reshape(-1)
+        fd = np.zeros(w.size)
+        for i in range(w.size):
+            keep = w[i]
+            w[i] = keep + 1e-5
+            up = cost()
+            w[i] = keep - 1e-5
+            down = cost()
+            w[i] = keep
+            fd[i] = -(up - down) / 2e-5
+        assert cosine(delta.reshape(-1), fd) > 0.999, name
+        assert np.linalg.norm(delta.reshape(-1) - fd) / np.linalg.norm(fd) < 0.01, name
+
+
+def test_eqprop_without_nudge_does_not_learn():
+    # At the free fixed point, a nudge of strength 0 moves nothing: the two snapshots agree.
+    model = load("eqprop_xor.yaml", "dtype=float64", "schedule.train[1].clamp.o={value: data.y, beta: 0.0}",
+                 "schedule.train[0].steps=600")
+    updates = model.updates(model.data.x_train, model.data.y_train)
+    for name, delta in updates.items():
+        assert np.abs(delta).max() < 1e-12, name
+
+
+def test_oja_recovers_the_first_principal_component():
+    model = load("oja_pca.yaml")
+    model.fit()
+    x = model.data.x_train.astype(np.float64)
+    _, vectors = np.linalg.eigh(x.T @ x / len(x))
+    w = model.weights["W"][0].astype(np.float64)
+    assert abs(cosine(w, vectors[:, -1])) >= 0.99
+    assert abs(np.linalg.norm(w) - 1.0) < 0.05
+
+
+def test_kwta_layer_has_exactly_one_winner_and_only_winners_learn():
+    model = load("kwta_clusters.yaml", "dtype=float64")
+    x = model.data.x_train[:1]
+    before = model.weights["W"].copy()
+    winners = model.predict(x)
+    assert winners.sum() == 1.0 and set(np.unique(winners)) <= {0.0, 1.0}
+    delta = model.updates(x, model.data.y_train[:1])["W"]
+    moved = np.flatnonzero(np.abs(delta).sum(axis=1))
+    assert list(moved) == [int(np.argmax(winners[0]))]
+    np.testing.assert_allclose(delta[moved[0]], x[0] - before[moved[0]])  # instar: toward the input
