@@ -1,0 +1,35 @@
+"""The numba kernels and the same generated code run by the interpreter agree on every spec."""
+import glob
+import os
+
+import numpy as np
+import pytest
+
+from conftest import SPECS, load
+
+ALL_SPECS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(SPECS, "*.yaml")))
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS)
+def test_jit_equals_reference(spec):
+    jitted, reference = load(spec, jit=True), load(spec, jit=False)
+    x, y = jitted.data.x_train[:4], jitted.data.y_train[:4]
+    a, b = jitted.updates(x, y), reference.updates(x, y)
+    assert a.keys() == b.keys() and a
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=2e-4, atol=2e-6, err_msg=name)
+    for model in (jitted, reference):  # one optimizer step, then the predictions
+        model.executor.train_batch(x, y)
+    np.testing.assert_allclose(jitted.predict(x), reference.predict(x), rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS)
+def test_same_seed_same_results(spec):
+    first, second = load(spec, "train.epochs=1"), load(spec, "train.epochs=1")
+    first.fit()
+    second.fit()
+    for name in first.weights:
+        np.testing.assert_array_equal(first.weights[name], second.weights[name])
+    assert first.history[0].keys() == second.history[0].keys()
+    assert {k: v for k, v in first.history[0].items() if k != "seconds"} == \
+           {k: v for k, v in second.history[0].items() if k != "seconds"}

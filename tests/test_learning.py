@@ -1,0 +1,37 @@
+"""Every shipped spec learns what it claims (slow: full training runs)."""
+import numpy as np
+import pytest
+
+from conftest import load
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("spec, bar", [
+    ("pc_digits.yaml", 0.95),
+    ("bp_digits.yaml", 0.96),
+    ("dfa_digits.yaml", 0.93),
+    ("eqprop_digits.yaml", 0.90),
+])
+def test_digits_test_accuracy(spec, bar):
+    model = load(spec)
+    history = model.fit()
+    assert len(history) <= 20
+    assert history[-1]["test_accuracy"] >= bar
+    assert history[-1]["test_accuracy"] > history[0]["test_accuracy"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_eqprop_solves_xor(seed):
+    model = load("eqprop_xor.yaml", f"seed={seed}")
+    model.fit()
+    out = model.predict(model.data.x_train)[:, 0]
+    np.testing.assert_array_equal(out > 0.5, model.data.y_train[:, 0] > 0.5)
+    assert model.history[-1]["train_mse"] < model.history[0]["train_mse"] / 10
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kwta_layer_clusters_blobs(seed):
+    model = load("kwta_clusters.yaml", f"seed={seed}")
+    model.fit()
+    assert model.history[-1]["test_purity"] >= 0.9
