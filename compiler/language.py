@@ -58,8 +58,11 @@ def _npz_widths(params, base_dir):
         for key in (params["x"], params["y"]):
             if key not in arrays.files:
                 raise KeyError(f"'{params['path']}' has no array '{key}' (it has {', '.join(arrays.files)})")
-            shape = arrays[key].shape
-            widths.append(int(np.prod(shape[1:])) if len(shape) > 1 else 1)
+            a = arrays[key]
+            if key == params["y"] and a.ndim == 1 and np.issubdtype(a.dtype, np.integer):
+                widths.append(int(a.max()) + 1 if a.size else 0)  # integer labels become one-hot
+            else:
+                widths.append(int(np.prod(a.shape[1:])) if a.ndim > 1 else 1)
     return tuple(widths)
 
 

@@ -40,8 +40,8 @@ class Model:
                 self.executor.train_batch(x, y)
                 if on_batch:
                     on_batch()
+            record = {"epoch": self.epoch + 1, "seconds": time.perf_counter() - start, **self.evaluate()}
             self.epoch += 1
-            record = {"epoch": self.epoch, "seconds": time.perf_counter() - start, **self.evaluate()}
             self.history.append(record)
             if on_epoch:
                 on_epoch(record)

@@ -37,6 +37,7 @@ class RunDirectory:
         with open(os.path.join(self.path, "spec.resolved.yaml"), "w", encoding="utf-8") as f:
             f.write(f"# resolved from {spec_path}: every default filled in\n")
             yaml.safe_dump(model.compiled.resolved, f, sort_keys=False, allow_unicode=True)
+        self.checkpointed_epoch = 0
         self.metrics_path = os.path.join(self.path, "metrics.jsonl")
         open(self.metrics_path, "w").close()
 
@@ -48,7 +49,11 @@ class RunDirectory:
         """Write weights and optimizer state atomically (never a pickle)."""
         state = {k.replace("/", ":"): v for k, v in self.model.executor.state().items()}
         state["epoch"] = np.array(self.model.epoch)
-        _atomic_write(os.path.join(self.path, "weights.npz"), lambda tmp: np.savez(open(tmp, "wb"), **state))
+        def write(tmp):
+            with open(tmp, "wb") as f:  # a file object: np.savez would append '.npz' to a name
+                np.savez(f, **state)
+        _atomic_write(os.path.join(self.path, "weights.npz"), write)
+        self.checkpointed_epoch = self.model.epoch
 
     def manifest(self, status, run_seconds, message=""):
         import numba
@@ -58,7 +63,7 @@ class RunDirectory:
         plan = self.model.plan
         data = {
             "name": plan.name, "spec": os.path.abspath(self.spec_path), "status": status, "message": message,
-            "seed": plan.seed, "dtype": plan.dtype, "epochs_completed": self.model.epoch,
+            "seed": plan.seed, "dtype": plan.dtype, "epochs_completed": self.checkpointed_epoch,
             "plan_hash": self.model.executor.source_hash,
             "timings": {"compile_seconds": round(self.model.compile_seconds, 4),
                         "run_seconds": round(run_seconds, 4)},

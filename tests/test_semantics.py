@@ -1,0 +1,176 @@
+"""Execution semantics a user relies on: order independence, clamps, divergence reports, data, API."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+import ngdsl
+from ngdsl.compiler import SpecError
+
+from conftest import ROOT, load, run_cli, spec_path
+
+
+def _reordered(path, tmp_path):
+    with open(path) as f:
+        spec = yaml.safe_load(f)
+    for section in ("components", "cables"):
+        spec[section] = dict(reversed(list(spec[section].items())))
+    out = tmp_path / os.path.basename(path)
+    out.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return str(out)
+
+
+@pytest.mark.parametrize("spec", ["pc_digits.yaml", "bp_digits.yaml", "eqprop_xor.yaml", "kwta_clusters.yaml"])
+def test_results_do_not_depend_on_the_order_things_are_written(spec, tmp_path):
+    a = ngdsl.load(spec_path(spec), set=["dtype=float64"])
+    b = ngdsl.load(_reordered(spec_path(spec), tmp_path), set=["dtype=float64"])
+    x, y = a.data.x_train[:8], a.data.y_train[:8]
+    ua, ub = a.updates(x, y), b.updates(x, y)
+    for name in ua:
+        np.testing.assert_array_equal(ua[name], ub[name])
+
+
+def test_graph_has_a_node_per_component_and_an_edge_per_cable():
+    model = load("pc_digits.yaml")
+    g = model.graph
+    assert set(g.nodes) == {"x", "y", "z1", "z2", "e1", "e2"}
+    assert g.nodes["z1"]["kind"] == "state" and g.nodes["z1"]["size"] == 128 and g.nodes["z1"]["line"] == 10
+    edges = {k: (u, v) for u, v, k in g.edges(keys=True)}
+    assert edges["W2t"] == ("e2", "z1") and g.edges["e2", "z1", "W2t"]["tied"] == "W2"
+    assert edges["e1.feedback"] == ("e1", "z1") and g.edges["e1", "z1", "e1.feedback"]["implied"]
+
+
+def test_hard_clamp_holds_and_readout_is_a_copy():
+    model = load("pc_digits.yaml", "dtype=float64")
+    x = model.data.x_test[:3]
+    out = model.predict(x)
+    out[:] = 123.0
+    assert not np.allclose(model.predict(x), 123.0)
+
+
+DIVERGING = """ngdsl: 1
+name: runaway
+data: {dataset: xor, repeat: 8, test_fraction: 0.25, batch: 4}
+components:
+  x: {kind: input, size: 2}
+  h: {kind: state, size: 3, dt: 0.5}
+  o: {kind: error, size: 1, target: y}
+  y: {kind: input, size: 1}
+cables:
+  W: {from: x, to: h, rule: none}
+  R: {from: h, to: h, transform: fixed, init: {dist: constant, scale: 20.0}}   # runaway excitation
+  V: {from: h, to: o.mu, rule: hebbian}
+schedule:
+  train:
+    - {phase: settle, steps: STEPS, clamp: {x: data.x, y: data.y}}
+    - {update: [V]}
+  predict:
+    - {phase: settle, steps: 5, clamp: {x: data.x}, read: o.mu}
+train: {epochs: 3}
+metrics: [mse]
+"""
+
+
+def _diverging(tmp_path, steps=400):
+    path = tmp_path / "diverge.yaml"
+    path.write_text(DIVERGING.replace("STEPS", str(steps)))
+    return str(path)
+
+
+def test_divergence_names_component_phase_and_step(tmp_path):
+    model = ngdsl.load(_diverging(tmp_path))
+    with pytest.raises(ngdsl.Divergence) as info:
+        model.fit()
+    # h grows about tenfold per step, so float32 overflows within a few dozen of the 400 steps
+    match = re.fullmatch(r"cable 'R' became NaN or Inf in phase 'settle' of schedule.train at step (\d+)", str(info.value))
+    assert match and 10 < int(match.group(1)) < 60
+
+
+def test_cli_run_stops_on_divergence_and_keeps_last_good_weights(tmp_path):
+    result = run_cli("run", _diverging(tmp_path), "--out", str(tmp_path / "runs"), "--quiet")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert re.search(r"error: cable 'R' became NaN or Inf in phase 'settle' of schedule.train at step \d+ \(epoch 1\)",
+                     result.stderr)
+    (run,) = os.listdir(tmp_path / "runs")
+    manifest = json.loads((tmp_path / "runs" / run / "manifest.json").read_text())
+    assert manifest["status"] == "diverged"
+    with np.load(tmp_path / "runs" / run / "weights.npz") as w:
+        completed = int(w["epoch"])
+        assert all(np.all(np.isfinite(w[k])) for k in w.files)
+    assert completed == manifest["epochs_completed"]
+
+
+def test_interrupted_run_keeps_completed_epochs(tmp_path):
+    out = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "ngdsl", "run", spec_path("eqprop_digits.yaml"), "--epochs",
+                             "1000", "--out", str(out), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        runs = os.listdir(out) if out.exists() else []
+        if runs and (out / runs[0] / "metrics.jsonl").exists() and (out / runs[0] / "metrics.jsonl").read_text():
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in stderr
+    assert "interrupted during epoch" in stderr
+    run = out / os.listdir(out)[0]
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["epochs_completed"] >= 1
+    with np.load(run / "weights.npz") as w:
+        assert int(w["epoch"]) == manifest["epochs_completed"]
+
+
+def test_npz_dataset_relative_to_the_spec(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 5))
+    labels = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    np.savez(tmp_path / "toy.npz", inputs=x, labels=labels)
+    text = open(spec_path("bp_digits.yaml")).read()
+    text = text.replace("data: {dataset: digits, test_fraction: 0.2, batch: 32}",
+                        "data: {dataset: npz, path: toy.npz, x: inputs, y: labels, batch: 20}")
+    text = text.replace("size: 64}", "size: 5}").replace("y:  {kind: input, size: 10}", "y:  {kind: input, size: 2}")
+    (tmp_path / "toy.yaml").write_text(text)
+    model = ngdsl.load(str(tmp_path / "toy.yaml"), set=["train.epochs=30"])
+    model.fit()
+    assert model.history[-1]["test_accuracy"] >= 0.9
+
+
+def test_npz_with_nan_is_a_clean_data_error(tmp_path):
+    x = np.ones((10, 64))
+    x[3, 7] = np.nan
+    np.savez(tmp_path / "bad.npz", x=x, y=np.arange(10) % 10)
+    text = open(spec_path("bp_digits.yaml")).read().replace(
+        "data: {dataset: digits, test_fraction: 0.2, batch: 32}", "data: {dataset: npz, path: bad.npz}")
+    (tmp_path / "bad.yaml").write_text(text)
+    result = run_cli("run", str(tmp_path / "bad.yaml"), "--out", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "error: data: data.x has a NaN or Inf (first at row 3, column 7)" in result.stderr
+
+
+def test_missing_npz_is_a_spec_error(tmp_path):
+    text = open(spec_path("bp_digits.yaml")).read().replace(
+        "data: {dataset: digits, test_fraction: 0.2, batch: 32}", "data: {dataset: npz, path: missing.npz}")
+    (tmp_path / "m.yaml").write_text(text)
+    with pytest.raises(SpecError) as info:
+        ngdsl.load(str(tmp_path / "m.yaml"))
+    (d,) = info.value.diagnostics
+    assert d.line == 7 and "cannot read the data" in d.message and "missing.npz" in d.message
+
+
+def test_python_api_fit_predict_evaluate():
+    model = load("bp_digits.yaml", "train.epochs=2")
+    history = model.fit()
+    assert [h["epoch"] for h in history] == [1, 2]
+    scores = model.evaluate()
+    assert set(scores) == {"train_accuracy", "test_accuracy"}
+    assert model.predict(model.data.x_test[:5]).shape == (5, 10)
