@@ -30,8 +30,10 @@ class Compiled:
     resolved: dict
 
 
-def compile_text(text: str, file: str = "<spec>", base_dir: str = ".") -> Compiled:
-    """Compile spec text; raises :class:`SpecError` listing every problem of the first failing pass."""
+def compile_text(text: str, file: str = "<spec>", base_dir: str = ".", optimize: bool = True) -> Compiled:
+    """Compile spec text; raises :class:`SpecError` listing every problem of the first failing pass.
+
+    ``optimize=False`` keeps every operator where the semantics put it (no hoisting, no sharing)."""
     data, smap = parse_yaml(text, file)
     if not isinstance(data, dict):
         raise SpecError([Diagnostic("a spec is a mapping of keys (ngdsl, name, components, ...)", file, 1, 1)])
@@ -45,10 +47,10 @@ def compile_text(text: str, file: str = "<spec>", base_dir: str = ".") -> Compil
     problems = algebraic_loops(graph, file)
     if problems:
         raise SpecError(problems)
-    return Compiled(circuit, graph, lower(circuit, graph), circuit.resolved)
+    return Compiled(circuit, graph, lower(circuit, graph, optimize), circuit.resolved)
 
 
-def compile_file(path: str, text: str = None) -> Compiled:
+def compile_file(path: str, text: str = None, optimize: bool = True) -> Compiled:
     """Compile the spec at ``path`` (data paths resolve relative to its folder)."""
     if text is None:
         try:
@@ -56,4 +58,4 @@ def compile_file(path: str, text: str = None) -> Compiled:
                 text = f.read()
         except OSError as exc:
             raise SpecError([Diagnostic(f"cannot read the spec: {exc.strerror}", path, 0, 0)]) from None
-    return compile_text(text, path, os.path.dirname(os.path.abspath(path)))
+    return compile_text(text, path, os.path.dirname(os.path.abspath(path)), optimize)

@@ -58,19 +58,27 @@ class Clear:
 
 
 @dataclass(frozen=True)
-class Project:
-    """``target += gate ⊙ scale·T(source) (+ bias)``, T the cable's transform."""
+class MatMul:
+    """``out = W·source`` (``Wᵀ·source`` when transposed; ``−‖source − w_i‖²`` for neg_sqdist)."""
 
     cable: str
     source: Signal
-    target: Signal
-    transform: str          # 'dense' | 'identity'
-    weight: Optional[str]   # parameter name holding the matrix (None for identity)
+    weight: str             # parameter name holding the matrix
     transpose: bool
-    scale: float
     response: str           # 'dot' | 'neg_sqdist'
+    out: Signal
+
+
+@dataclass(frozen=True)
+class Accumulate:
+    """``target += gate ⊙ scale·(value + bias)``; the first cable into a cleared sum writes instead."""
+
+    cable: str
+    value: Signal
+    target: Signal
+    scale: float
     gate: Optional[Signal]
-    bias: Optional[str]     # parameter name of the bias, added after the transform
+    bias: Optional[str]     # parameter name of the cable's bias
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 from . import language
 from .graph import depths, instant_order
-from .ops import (Activate, Assign, Clamp, Clear, ComputeError, Combine, Integrate, OjaDecay, InstarDecay,
-                  Outer, Project, Signal, Store, Update, Zero)
+from .ops import (Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Combine, Integrate, InstarDecay, MatMul,
+                  OjaDecay, Outer, Signal, Store, Update, Zero)
+from .optimize import eliminate_common, hoist, reads, writes
 from .resolve import PhaseSpec
 
 
@@ -29,11 +30,14 @@ class Parameter:
 
 @dataclass(frozen=True)
 class PhasePlan:
-    """One phase: ``setup`` once, ``step`` ``steps`` times, ``settle`` once, then ``store``."""
+    """One phase: ``setup`` and ``hoisted`` once, ``step`` ``steps`` times, ``settle`` once, then ``store``.
+
+    ``hoisted`` holds what the steps would recompute unchanged (loop-invariant operators)."""
 
     name: str
     steps: int
     setup: tuple
+    hoisted: tuple
     step: tuple
     settle: tuple
     store: Store = None
@@ -86,37 +90,42 @@ def _canonical(signal: Signal, components) -> Signal:
 
 
 class Planner:
-    def __init__(self, circuit, graph):
-        self.circuit, self.graph = circuit, graph
+    def __init__(self, circuit, graph, optimize=True):
+        self.circuit, self.graph, self.optimize = circuit, graph, optimize
         self.components = circuit.components
         self.order = instant_order(graph)
-        self.incoming = {}  # target Signal -> [Project]
+        self.incoming = {}  # target Signal -> [(MatMul or None, Accumulate)]
         for comp in self.components.values():
             target = getattr(comp, "target", None)
             if comp.kind == "error" and target is not None:
-                self._add(Project(f"{comp.name}.target", self.sig(target), Signal(comp.name, "target"),
-                                  "identity", None, False, 1.0, "dot", None, None))
+                self._add(None, Accumulate(f"{comp.name}.target", self.sig(target), Signal(comp.name, "target"),
+                                           1.0, None, None))
                 if comp.opts.get("feedback"):
-                    self._add(Project(f"{comp.name}.feedback", Signal(comp.name, "e"), Signal(target.component, "in"),
-                                      "identity", None, False, -1.0, "dot", None, None))
+                    self._add(None, Accumulate(f"{comp.name}.feedback", Signal(comp.name, "e"),
+                                               Signal(target.component, "in"), -1.0, None, None))
         for name in sorted(circuit.cables):
             c = circuit.cables[name]
-            gate = c.opts.get("gate")
-            weight = c.owner or (name if c.transform in ("dense", "fixed") else None)
-            self._add(Project(name, self.sig(c.source), c.target,
-                              "identity" if c.transform == "identity" else "dense", weight,
-                              bool(c.opts.get("transpose")), float(c.opts.get("scale", 1.0)),
-                              c.opts.get("response", "dot"), self.sig(_parse(gate)) if gate else None,
-                              f"{name}.bias" if c.opts.get("bias") else None))
+            gate = self.sig(_parse(c.opts["gate"])) if c.opts.get("gate") else None
+            bias = f"{name}.bias" if c.opts.get("bias") else None
+            value, matmul = self.sig(c.source), None
+            if c.transform != "identity":
+                matmul = MatMul(name, value, c.owner or name, bool(c.opts.get("transpose")),
+                                c.opts.get("response", "dot"), Signal(name, "product"))
+                value = matmul.out
+            self._add(matmul, Accumulate(name, value, c.target, float(c.opts.get("scale", 1.0)), gate, bias))
 
     def sig(self, signal):
         return _canonical(signal, self.components)
 
-    def _add(self, project):
-        self.incoming.setdefault(project.target, []).append(project)
+    def _add(self, matmul, accumulate):
+        self.incoming.setdefault(accumulate.target, []).append((matmul, accumulate))
 
-    def projections(self, target, keep=lambda p: True):
-        return [Clear(target)] + [p for p in self.incoming.get(target, []) if keep(p)]
+    def projections(self, target, keep=lambda matmul, accumulate: True):
+        ops = [Clear(target)]
+        for matmul, accumulate in self.incoming.get(target, []):
+            if keep(matmul, accumulate):
+                ops += [op for op in (matmul, accumulate) if op is not None]
+        return ops
 
     def sweep(self):
         ops = []
@@ -155,12 +164,17 @@ class Planner:
         for name in free:
             c = self.components[name]
             nudge, beta = spec.clamps.get(name, (None, 0.0))
-            step.append(Integrate(name, c.opts["dt"] / c.opts["tau"], float(c.opts["leak"]), nudge, beta))
+            step.append(Integrate(name, c.opts["dt"] / c.opts["tau"], float(c.opts["leak"]), nudge, beta or 0.0))
         settle = [self.activate(n) for n in free] + self.sweep()
+        hoisted = []
+        if self.optimize:
+            invariant, step = hoist(step)
+            settle = [op for op in settle if op not in invariant]  # the loop left their values as they were
+            setup, hoisted = eliminate_common(setup, invariant)
         store = None
         if spec.snapshot:
             store = Store(spec.snapshot, tuple(sorted(snapshot_signals.get(spec.snapshot, ()), key=str)))
-        return PhasePlan(spec.name, spec.steps, tuple(setup), tuple(step), tuple(settle), store,
+        return PhasePlan(spec.name, spec.steps, tuple(setup), tuple(hoisted), tuple(step), tuple(settle), store,
                          self.sig(spec.read) if spec.read else None)
 
     def feedforward(self, free, hard):
@@ -182,8 +196,11 @@ class Planner:
                     ops.append(Assign(name, Signal(predicted[name], "mu")))
                 else:
                     target = Signal(name, "in")
-                    ops += [Clear(target)] + [_without_self_gate(p, name) for p in self.incoming.get(target, [])
-                                              if dist.get(p.source.component, 1 << 30) < level]
+                    ops.append(Clear(target))
+                    for matmul, acc in self.incoming.get(target, []):
+                        source = (matmul.source if matmul else acc.value).component
+                        if dist.get(source, 1 << 30) < level:
+                            ops += [op for op in (matmul, _without_self_gate(acc, name)) if op is not None]
                     ops.append(Assign(name, target))
                 ops.append(self.activate(name))
         return ops
@@ -224,11 +241,11 @@ def _parse(text):
     return Signal(name, compartment)
 
 
-def _without_self_gate(project, name):
-    if project.gate is not None and project.gate.component == name:
-        return Project(project.cable, project.source, project.target, project.transform, project.weight,
-                       project.transpose, project.scale, project.response, None, project.bias)
-    return project
+def _without_self_gate(accumulate, name):
+    if accumulate.gate is not None and accumulate.gate.component == name:
+        return Accumulate(accumulate.cable, accumulate.value, accumulate.target, accumulate.scale, None,
+                          accumulate.bias)
+    return accumulate
 
 
 def _map_factors(term, fn):
@@ -257,42 +274,36 @@ def _term_signals(terms):
 
 
 def _op_signals(op):
-    if isinstance(op, Project):
-        yield from (s for s in (op.source, op.target, op.gate) if s is not None)
-    elif isinstance(op, Activate):
-        yield from (Signal(op.component, c) for c in ("z", "phi", "dphi"))
-    elif isinstance(op, ComputeError):
-        yield from (Signal(op.component, c) for c in ("e", "mu", "target"))
-    elif isinstance(op, Integrate):
-        yield from (Signal(op.component, "z"), Signal(op.component, "in"))
-    elif isinstance(op, (Clamp, Zero)):
+    yield from reads(op)
+    yield from writes(op)
+    if isinstance(op, Activate):
         yield Signal(op.component, "z")
-    elif isinstance(op, Assign):
-        yield from (Signal(op.component, "z"), op.source)
-    elif isinstance(op, Clear):
-        yield op.target
-    elif isinstance(op, Store):
-        for s in op.signals:
-            yield s
-            yield Signal(s.component, s.compartment, op.snapshot)
+    elif isinstance(op, ComputeError):
+        yield from (Signal(op.component, "mu"), Signal(op.component, "target"))
 
 
-def lower(circuit, graph) -> Plan:
-    """Build the execution plan of a resolved, loop-free circuit."""
-    planner = Planner(circuit, graph)
+def _size(signal, circuit):
+    if signal.compartment == "product":  # a cable's matrix product, sized like its destination
+        return circuit.cables[signal.component].shape[0]
+    return circuit.components[signal.component].size
+
+
+def lower(circuit, graph, optimize=True) -> Plan:
+    """Build the execution plan of a resolved, loop-free circuit (``optimize``: hoist and share work)."""
+    planner = Planner(circuit, graph, optimize)
     routines = {name: planner.routine(name, entries) for name, entries in circuit.schedule.items()}
     signals = {}
     for routine in routines.values():
         for seg in routine.segments:
             for phase in seg.phases:
-                for op in phase.setup + phase.step + phase.settle + ((phase.store,) if phase.store else ()):
+                for op in phase.setup + phase.hoisted + phase.step + phase.settle + ((phase.store,) if phase.store else ()):
                     for s in _op_signals(op):
-                        signals[s] = circuit.components[s.component].size
+                        signals[s] = _size(s, circuit)
                 if phase.read:
-                    signals[phase.read] = circuit.components[phase.read.component].size
+                    signals[phase.read] = _size(phase.read, circuit)
             for up in seg.updates:
                 for s in _term_signals(up.terms):
-                    signals[s] = circuit.components[s.component].size
+                    signals[s] = _size(s, circuit)
     parameters = {}
     for name in sorted(circuit.cables):
         c = circuit.cables[name]

@@ -3,22 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compiler.ops import (Activate, Assign, Clamp, ComputeError, Decay, InstarDecay, Integrate, OjaDecay, Outer,
-                           Project, Store, Zero)
+from .compiler.ops import (Accumulate, Activate, Assign, Clamp, ComputeError, Decay, InstarDecay, Integrate, MatMul,
+                           OjaDecay, Outer, Store, Zero)
 
 
 def _op(op) -> str:
-    if isinstance(op, Project):
-        if op.transform == "identity":
-            what = f"{op.scale:g}·{op.source}" if op.scale != 1 else str(op.source)
-        else:
-            what = f"{op.weight}{'ᵀ' if op.transpose else ''}·{op.source}"
-            if op.response == "neg_sqdist":
-                what = f"−‖{op.source} − {op.weight}‖²"
-            if op.bias:
-                what = f"({what} + {op.bias})"
-            if op.scale != 1:
-                what = f"{op.scale:g}·{what}"
+    if isinstance(op, MatMul):
+        if op.response == "neg_sqdist":
+            return f"{op.out} = −‖{op.source} − {op.weight}‖²"
+        return f"{op.out} = {op.weight}{'ᵀ' if op.transpose else ''}·{op.source}"
+    if isinstance(op, Accumulate):
+        what = f"({op.value} + {op.bias})" if op.bias else str(op.value)
+        if op.scale != 1:
+            what = f"{op.scale:g}·{what}"
         if op.gate is not None:
             what += f" ⊙ {op.gate}"
         return f"{op.target} ⇐ {what}   [{op.cable}]"
@@ -86,7 +83,8 @@ def describe(model_or_compiled, code=False) -> str:
         for seg in routine.segments:
             for phase in seg.phases:
                 out.append(f"  phase '{phase.name}': {phase.steps} step(s)")
-                for title, ops in (("once at start", phase.setup), ("every step", phase.step),
+                for title, ops in (("once per phase", phase.setup),
+                                   ("once per phase, hoisted out of the step loop", phase.hoisted), ("every step", phase.step),
                                    ("after the last step", phase.settle)):
                     if ops:
                         out.append(f"    {title}:")

@@ -73,10 +73,13 @@ class Model:
         return self.executor.updates(np.ascontiguousarray(x, dtype=dtype), np.ascontiguousarray(y, dtype=dtype))
 
 
-def load(path: str, set=None, jit: bool = True) -> Model:
-    """Compile the spec at ``path`` and build its model; ``set`` lists ``key=value`` overrides."""
+def load(path: str, set=None, jit: bool = True, optimize: bool = True) -> Model:
+    """Compile the spec at ``path`` and build its model.
+
+    ``set`` lists ``key=value`` overrides; ``jit=False`` runs the generated code in the interpreter
+    (the reference executor); ``optimize=False`` compiles the plan without hoisting or sharing."""
     text = None
     if set:
         with open(path, encoding="utf-8") as f:
             text = _overrides.apply(f.read(), path, set)
-    return Model(compile_file(os.fspath(path), text), jit=jit)
+    return Model(compile_file(os.fspath(path), text, optimize), jit=jit)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..compiler.ops import (Activate, Assign, Clamp, Clear, Combine, ComputeError, Decay, InstarDecay,
-                            Integrate, OjaDecay, Outer, Project, Signal, Store, Zero)
+from ..compiler.ops import (Accumulate, Activate, Assign, Clamp, Clear, Combine, ComputeError, Decay, InstarDecay,
+                            Integrate, MatMul, OjaDecay, Outer, Signal, Store, Zero)
 from . import library
 
 
@@ -80,7 +80,7 @@ class SegmentWriter:
         return name
 
     def width(self, s):
-        return self.plan.signals.get(Signal(s.component, s.compartment)) or self.plan.components[s.component]["size"]
+        return self.plan.signals[Signal(s.component, s.compartment)]
 
     # ---- emission -----------------------------------------------------------------------
     def raw(self, line):
@@ -131,8 +131,6 @@ class SegmentWriter:
         if isinstance(op, Clear):
             cleared.add(op.target)   # the first cable into it writes instead of adding
             return
-        if isinstance(op, Project):
-            return self.project(op, cleared)
         self.zero_unfed(cleared)
         w = lambda s: self.width(s)  # noqa: E731
         if isinstance(op, Activate):
@@ -183,34 +181,31 @@ class SegmentWriter:
                 snap = self.sig(Signal(s.component, s.compartment, op.snapshot))
                 self.loop("B", w(s), f"{snap}[r, c] = {self.sig(s)}[r, c]", snap, f"snapshot '{op.snapshot}'")
 
-    def project(self, op, cleared):
+    def matmul(self, op, into=None):
+        """Emit a cable's matrix product into its product buffer (or straight into ``into``)."""
+        out = into or self.sig(op.out)
+        weight, src = self.par(op.weight), self.sig(op.source)
+        if op.response == "neg_sqdist":
+            self.helpers.add("neg_sqdist")
+            self.raw(f"neg_sqdist({src}, {weight}, {out})  # {op.cable}")
+        else:
+            self.raw(f"np.dot({src}, {weight if op.transpose else weight + '.T'}, {out})  # {op.cable}")
+        if self.checks:
+            self.loop("B", self.width(op.out), "pass", out, f"cable '{op.cable}'")
+
+    def accumulate(self, op, cleared, written=False):
+        """``target (+)= gate ⊙ scale·(value + bias)``; ``written``: the value is already in target."""
         target = self.sig(op.target)
         first = op.target in cleared
         cleared.discard(op.target)
         n, what = self.width(op.target), f"cable '{op.cable}'"
-        src = self.sig(op.source)
-        if op.transform == "identity":
-            value = f"{src}[r, c]"
-        else:
-            weight = self.par(op.weight)
-            plain = op.scale == 1.0 and op.gate is None and op.response == "dot"
-            if op.response == "neg_sqdist":
-                self.helpers.add("neg_sqdist")
-                buf = target if first and plain else self.temp(f"t_{op.cable}", 0, n)
-                self.raw(f"neg_sqdist({src}, {weight}, {buf})  # {op.cable}")
-            else:
-                buf = target if first and plain else self.temp(f"t_{op.cable}", 0, n)
-                matrix = weight if op.transpose else f"{weight}.T"
-                self.raw(f"np.dot({src}, {matrix}, {buf})  # {op.cable}")
-            if buf == target:
-                if op.bias is not None:
-                    self.loop("B", n, f"{target}[r, c] += {self.par(op.bias)}[c]", target, what)
-                elif self.checks:
-                    self.loop("B", n, f"pass", target, what)
-                return
-            value = f"{buf}[r, c]"
-            if op.bias is not None:  # the bias is part of the transform: scaled and gated with it
-                value = f"({value} + {self.par(op.bias)}[c])"
+        if written:
+            if op.bias is not None:
+                self.loop("B", n, f"{target}[r, c] += {self.par(op.bias)}[c]", target, what)
+            return
+        value = f"{self.sig(op.value)}[r, c]"
+        if op.bias is not None:  # the bias is part of the transform: scaled and gated with it
+            value = f"({value} + {self.par(op.bias)}[c])"
         if op.scale != 1.0:
             value = f"{_num(op.scale)} * {value}"
         if op.gate is not None:
@@ -225,8 +220,23 @@ class SegmentWriter:
 
     def ops(self, ops):
         cleared = set()
-        for op in ops:
-            self.op(op, cleared)
+        i = 0
+        while i < len(ops):
+            op = ops[i]
+            after = ops[i + 1] if i + 1 < len(ops) else None
+            if isinstance(op, MatMul):
+                # A product that is the plain first term of a cleared sum is written straight into it.
+                direct = (isinstance(after, Accumulate) and after.value == op.out and after.target in cleared
+                          and after.scale == 1.0 and after.gate is None)
+                self.matmul(op, self.sig(after.target) if direct else None)
+                if direct:
+                    self.accumulate(after, cleared, written=True)
+                    i += 1
+            elif isinstance(op, Accumulate):
+                self.accumulate(op, cleared)
+            else:
+                self.op(op, cleared)
+            i += 1
         self.zero_unfed(cleared)
 
     # ---- updates ------------------------------------------------------------------------
@@ -284,6 +294,9 @@ class SegmentWriter:
             self.phase = phase.name
             self.raw(f"# phase '{phase.name}': setup")
             self.ops(phase.setup)
+            if phase.hoisted:
+                self.raw(f"# phase '{phase.name}': computed once, unchanged by the steps")
+                self.ops(phase.hoisted)
             if phase.step:
                 self.raw(f"for step in range(steps[{i}]):")
                 self.indent += 1

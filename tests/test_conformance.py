@@ -33,3 +33,16 @@ def test_same_seed_same_results(spec):
     assert first.history[0].keys() == second.history[0].keys()
     assert {k: v for k, v in first.history[0].items() if k != "seconds"} == \
            {k: v for k, v in second.history[0].items() if k != "seconds"}
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS)
+def test_optimised_plan_equals_unoptimised_plan(spec):
+    import ngdsl
+    from conftest import spec_path
+    optimised = ngdsl.load(spec_path(spec), set=["dtype=float64"])
+    plain = ngdsl.load(spec_path(spec), set=["dtype=float64"], optimize=False)
+    x, y = optimised.data.x_train[:8], optimised.data.y_train[:8]
+    a, b = optimised.updates(x, y), plain.updates(x, y)
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-12, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(optimised.predict(x), plain.predict(x), rtol=1e-12, atol=1e-12)

@@ -1,0 +1,101 @@
+"""Plan optimisations that hold for every spec: loop-invariant hoisting and common-subexpression
+elimination. Both only drop or move operators; the values computed are unchanged."""
+from __future__ import annotations
+
+from .ops import (Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Integrate, MatMul, Signal, Store,
+                  Zero)
+
+
+def reads(op):
+    """Signals an operator reads."""
+    if isinstance(op, MatMul):
+        return {op.source}
+    if isinstance(op, Accumulate):
+        return {op.value} | ({op.gate} if op.gate else set())
+    if isinstance(op, Activate):
+        return {Signal(op.component, "z")}
+    if isinstance(op, ComputeError):
+        return {Signal(op.component, "mu"), Signal(op.component, "target")}
+    if isinstance(op, Integrate):
+        return {Signal(op.component, "in"), Signal(op.component, "z")}
+    if isinstance(op, Assign):
+        return {op.source}
+    if isinstance(op, Store):
+        return set(op.signals)
+    return set()
+
+
+def writes(op):
+    """Signals an operator writes."""
+    if isinstance(op, MatMul):
+        return {op.out}
+    if isinstance(op, (Accumulate, Clear)):
+        return {op.target}
+    if isinstance(op, Activate):
+        return {Signal(op.component, "phi"), Signal(op.component, "dphi")}
+    if isinstance(op, ComputeError):
+        return {Signal(op.component, "e")}
+    if isinstance(op, (Integrate, Clamp, Assign, Zero)):
+        return {Signal(op.component, "z")}
+    if isinstance(op, Store):
+        return {Signal(s.component, s.compartment, op.snapshot) for s in op.signals}
+    return set()
+
+
+def hoist(step):
+    """Split a step's operators into (invariant, varying): invariant ones read only values that no
+    step changes (clamped inputs, weights, values computed from them) and move out of the loop."""
+    varying_ops, varying = set(), set()
+    changed = True
+    while changed:
+        changed = False
+        for i, op in enumerate(step):
+            if i in varying_ops:
+                continue
+            if isinstance(op, Integrate) or reads(op) & varying or writes(op) & varying:
+                varying_ops.add(i)
+                varying |= writes(op)
+                changed = True
+    return ([op for i, op in enumerate(step) if i not in varying_ops],
+            [op for i, op in enumerate(step) if i in varying_ops])
+
+
+def _units(ops):
+    """Group a cleared sum with the cables accumulating into it: they stand or fall together."""
+    units, i = [], 0
+    while i < len(ops):
+        op = ops[i]
+        if isinstance(op, Clear):
+            j = i + 1
+            while j < len(ops) and (isinstance(ops[j], MatMul) or
+                                    (isinstance(ops[j], Accumulate) and ops[j].target == op.target)):
+                j += 1
+            units.append(tuple(ops[i:j]))
+            i = j
+        else:
+            units.append((op,))
+            i += 1
+    return units
+
+
+def eliminate_common(*blocks):
+    """Drop operator groups that recompute a value still held (same operators, same input versions).
+
+    The blocks run one after another; each is returned with its redundant groups removed."""
+    version, made, counter, result = {}, {}, 0, []
+    for ops in blocks:
+        out = []
+        for unit in _units(list(ops)):
+            written = set().union(*(writes(op) for op in unit))
+            internal = {op.out for op in unit if isinstance(op, MatMul)}
+            inputs = set().union(*(reads(op) for op in unit)) - internal
+            key = (unit, tuple(sorted((str(s), version.get(s, 0)) for s in inputs)))
+            if key in made and all(version.get(s, 0) == v for s, v in made[key].items()):
+                continue
+            out += unit
+            for s in written:
+                counter += 1
+                version[s] = counter
+            made[key] = {s: version[s] for s in written}
+        result.append(out)
+    return result
