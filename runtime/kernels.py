@@ -8,6 +8,9 @@ import os
 import sys
 import tempfile
 
+#: How kernels are jitted. Generated sources name these options, so a change recompiles.
+JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}  # numpy: x/0 gives inf, no branch
+
 _loaded = {}
 
 
@@ -52,7 +55,7 @@ def load(source: str, names, jit: bool = True):
             functions = [n for n, v in vars(module).items()
                          if callable(v) and getattr(v, "__module__", None) == module_name]
             for name in functions:  # helpers too: kernels resolve them as jitted globals
-                setattr(module, name, numba.njit(cache=True, nogil=True)(getattr(module, name)))
+                setattr(module, name, numba.njit(**JIT_OPTIONS)(getattr(module, name)))
         _loaded[key] = module
     module = _loaded[key]
     return {name: getattr(module, name) for name in names}

@@ -1,0 +1,181 @@
+"""``python -m benchmarks [--quick] [NAME ...]``: step time of the numba runtime against the
+reference executor, the BLAS floor and plain NumPy, measured interleaved in one process; compile
+and warm-start times and memory in fresh processes; scaling exponents in T, batch and width."""
+from __future__ import annotations
+
+import os
+
+# One BLAS thread, one core (set before numpy loads): numpy's and numba's OpenBLAS pools would
+# otherwise spin against each other between interleaved calls on a 2-core machine.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import ngdsl
+
+from .floor import Floor
+from .numpy_pc import NumpyPC
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@dataclass
+class Workload:
+    name: str
+    spec: str
+    steps: list            # override keys of the phases' steps (scaled together for the T exponent)
+    width: tuple           # (override template, small, large) for the width exponent
+    numpy: bool = False    # compare with the plain NumPy PC implementation
+    overrides: list = field(default_factory=list)
+
+    @property
+    def path(self):
+        return os.path.join(HERE, "specs", self.spec)
+
+
+WORKLOADS = [
+    Workload("pc-mlp 784-256-256-10", "pc_mlp.yaml", ["schedule.train[0].steps"],
+             ("components.{z1,z2}.size", 128, 512), numpy=True),
+    Workload("pc-mlp 64-128-10", "pc_mlp_small.yaml", ["schedule.train[0].steps"],
+             ("components.{z1}.size", 64, 256), numpy=True),
+    Workload("bp-mlp 784-256-256-10", "bp_mlp.yaml", [],
+             ("components.{h1,h2,d1,d2}.size", 128, 512)),
+    Workload("eqprop 784-500-10", "eqprop_mlp.yaml", ["schedule.train[0].steps", "schedule.train[1].steps"],
+             ("components.{h}.size", 250, 1000)),
+]
+
+
+def _width_overrides(template, value):
+    head, names = template.split("{")
+    names, tail = names.split("}")
+    return [f"{head}{n}{tail}={value}" for n in names.split(",")]
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _median_ms(samples):
+    return 1000 * float(np.median(samples))
+
+
+def trial_time(workload, overrides, batch, reps):
+    model = ngdsl.load(workload.path, set=workload.overrides + overrides)
+    x, y = _batch(model, batch)
+    model.executor.train_batch(x, y)
+    return float(np.median([_timed(lambda: model.executor.train_batch(x, y)) for _ in range(reps)]))
+
+
+def _batch(model, batch):
+    idx = np.arange(batch) % len(model.data.x_train)
+    return np.ascontiguousarray(model.data.x_train[idx]), np.ascontiguousarray(model.data.y_train[idx])
+
+
+def probe(workload, cache):
+    env = dict(os.environ, NGDSL_CACHE=cache)
+    out = subprocess.run([sys.executable, "-m", "benchmarks.probe", workload.path, *workload.overrides],
+                         capture_output=True, text=True, env=env, cwd=os.path.dirname(HERE), check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def exponent(t_small, t_large, ratio):
+    return math.log(t_large / t_small) / math.log(ratio)
+
+
+def measure(workload, reps, quick):
+    model = ngdsl.load(workload.path, set=workload.overrides)
+    plan = model.plan
+    batch = model.data.batch
+    x, y = _batch(model, batch)
+    floor = Floor(plan, batch, np.dtype(plan.dtype))
+    contenders = {"numba": lambda: model.executor.train_batch(x, y), "floor": floor}
+    if workload.numpy:
+        phase = plan.routines["train"].segments[0].phases[0]
+        weights = [model.weights[n].copy() for n in sorted(n for n in model.weights if not n.endswith(".bias"))]
+        rate = next(op.rate for op in phase.step if type(op).__name__ == "Integrate")
+        lr = plan.train["optimizer"]["sgd"]["lr"]
+        numpy_pc = NumpyPC(weights, phase.steps, rate, lr)
+        contenders["numpy"] = lambda: numpy_pc.trial(x, y)
+    for fn in contenders.values():
+        fn()
+    samples = {k: [] for k in contenders}
+    for _ in range(reps):   # interleaved, so drift on a shared machine hits every contender alike
+        for name, fn in contenders.items():
+            samples[name].append(_timed(fn))
+    row = {k: _median_ms(v) for k, v in samples.items()}
+    reference = ngdsl.load(workload.path, set=workload.overrides, jit=False)
+    row["reference"] = 1000 * _timed(lambda: reference.executor.train_batch(x, y))
+    row["floor_gmac"] = floor.multiply_adds / 1e9
+
+    with tempfile.TemporaryDirectory() as cache:
+        cold = probe(workload, cache)
+        warm = probe(workload, cache)
+    row.update(cold_compile=cold["compile_seconds"], warm_start=warm["compile_seconds"],
+               warm_ready=warm["ready_seconds"], peak_mb=warm["peak_mb"], rss_mb=warm["rss_mb"])
+
+    scale_reps = max(3, reps // 3)
+    if workload.steps:
+        steps = [plan.routines["train"].segments[0].phases[i].steps for i in range(len(workload.steps))]
+        small = [f"{k}={max(1, s // 2)}" for k, s in zip(workload.steps, steps)]
+        large = [f"{k}={max(1, s // 2) * 4}" for k, s in zip(workload.steps, steps)]
+        row["exp_T"] = exponent(trial_time(workload, small, batch, scale_reps),
+                                trial_time(workload, large, batch, scale_reps), 4)
+    row["exp_batch"] = exponent(trial_time(workload, [], 32, scale_reps), trial_time(workload, [], 128, scale_reps), 4)
+    if not quick:
+        template, lo, hi = workload.width
+        small_model = ngdsl.load(workload.path, set=workload.overrides + _width_overrides(template, lo))
+        large_model = ngdsl.load(workload.path, set=workload.overrides + _width_overrides(template, hi))
+        weights = [sum(a.size for a in m.weights.values()) for m in (small_model, large_model)]
+        times = []
+        for m in (small_model, large_model):
+            xb, yb = _batch(m, batch)
+            m.executor.train_batch(xb, yb)
+            times.append(float(np.median([_timed(lambda: m.executor.train_batch(xb, yb)) for _ in range(scale_reps)])))
+        row["exp_weights"] = exponent(times[0], times[1], weights[1] / weights[0])
+    return row
+
+
+def report(name, row):
+    lines = [f"== {name}",
+             f"  ms/step   numba {row['numba']:.3f}   reference (no JIT) {row['reference']:.1f}   "
+             f"BLAS floor {row['floor']:.3f} ({row['floor_gmac']:.3f} GMAC)"
+             + (f"   numpy {row['numpy']:.3f}" if "numpy" in row else ""),
+             f"  ratios    numba/floor {row['numba'] / row['floor']:.2f}   reference/numba {row['reference'] / row['numba']:.0f}"
+             + (f"   numpy/numba {row['numpy'] / row['numba']:.2f}" if "numpy" in row else ""),
+             f"  compile   cold {row['cold_compile']:.2f} s   warm start {row['warm_start']:.3f} s "
+             f"(process ready in {row['warm_ready']:.2f} s)",
+             f"  memory    peak {row['peak_mb']:.0f} MB   resident per epoch {row['rss_mb']} MB"]
+    exps = [f"{k[4:]} {row[k]:.2f}" for k in ("exp_T", "exp_batch", "exp_weights") if k in row]
+    lines.append(f"  scaling exponents   {'   '.join(exps)}")
+    print("\n".join(lines), flush=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    p.add_argument("names", nargs="*", help="workloads to run (substring match); default all")
+    p.add_argument("--reps", type=int, default=30, help="interleaved repetitions (default 30)")
+    p.add_argument("--quick", action="store_true", help="skip the width exponent")
+    args = p.parse_args(argv)
+    chosen = [w for w in WORKLOADS if not args.names or any(n in w.name for n in args.names)]
+    print(f"ngdsl {ngdsl.__version__}, numpy {np.__version__}; pinned to 1 of {os.cpu_count()} cores, 1 BLAS thread; "
+          f"medians of {args.reps} interleaved trials (one trial = all settling steps + the update)", flush=True)
+    for workload in chosen:
+        report(workload.name, measure(workload, args.reps, args.quick))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The BLAS floor of a plan: the matrix products one training trial executes, run back to back
+in numpy with preallocated outputs, in the same layouts as the generated kernels."""
+from __future__ import annotations
+
+import numpy as np
+
+from ngdsl.compiler.ops import InstarDecay, MatMul, OjaDecay, Outer
+
+
+def trial_products(plan, batch):
+    """(a_shape, b_shape, b_transposed, times) of every product in one trial of schedule.train."""
+    products = []
+    sizes = plan.signals
+    for segment in plan.routines["train"].segments:
+        for phase in segment.phases:
+            for ops, times in ((phase.setup, 1), (phase.hoisted, 1), (phase.step, phase.steps), (phase.settle, 1)):
+                for op in ops:
+                    if isinstance(op, MatMul) and op.response == "dot" and times:
+                        rows, cols = plan.parameters[op.weight].shape
+                        k = sizes[op.source]
+                        products.append(((batch, k), (rows, cols), not op.transpose, times))
+        for up in segment.updates:
+            rows, cols = plan.parameters[up.weight].shape
+            for term in up.terms:
+                if isinstance(term, Outer):
+                    products.append(((rows, batch), (batch, cols), False, 1))
+                elif isinstance(term, OjaDecay):
+                    products += [((rows, batch), (batch, rows), False, 1), ((rows, rows), (rows, cols), False, 1)]
+                elif isinstance(term, InstarDecay):
+                    pass
+    return products
+
+
+class Floor:
+    """Callable running a plan's products once (one trial's worth)."""
+
+    def __init__(self, plan, batch, dtype):
+        rng = np.random.default_rng(0)
+        self.calls = []
+        for a_shape, b_shape, transposed, times in trial_products(plan, batch):
+            a = rng.standard_normal(a_shape).astype(dtype)
+            b = rng.standard_normal(b_shape).astype(dtype)
+            b = b.T if transposed else b
+            out = np.empty((a.shape[0], b.shape[1]), dtype=dtype)
+            self.calls.append((a, b, out, times))
+        self.multiply_adds = sum(a.shape[0] * a.shape[1] * b.shape[1] * t for a, b, _, t in self.calls)
+
+    def __call__(self):
+        for a, b, out, times in self.calls:
+            for _ in range(times):
+                np.dot(a, b, out)
