@@ -92,11 +92,15 @@ class Activate:
 
 @dataclass(frozen=True)
 class ComputeError:
-    """``e = precision·(target − mu)``, or ``target − softmax(mu)`` for the softmax loss."""
+    """``e = precision·(target − mu)``, or ``target − softmax(mu)`` for the softmax loss.
+
+    ``target`` is the error's own target compartment, or the signal it copies when nothing else
+    reads that compartment (the copy is then not made)."""
 
     component: str
     loss: str
     precision: float
+    target: Signal
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ def reads(op):
     if isinstance(op, Activate):
         return {Signal(op.component, "z")}
     if isinstance(op, ComputeError):
-        return {Signal(op.component, "mu"), Signal(op.component, "target")}
+        return {Signal(op.component, "mu"), op.target}
     if isinstance(op, Integrate):
         return {Signal(op.component, "in"), Signal(op.component, "z")}
     if isinstance(op, Assign):

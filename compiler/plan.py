@@ -95,11 +95,17 @@ class Planner:
         self.components = circuit.components
         self.order = instant_order(graph)
         self.incoming = {}  # target Signal -> [(MatMul or None, Accumulate)]
+        self.error_targets = {}  # error -> the signal its ComputeError reads as target
+        referenced = _referenced_signals(circuit)
+        driven = {c.target for c in circuit.cables.values()}
         for comp in self.components.values():
             target = getattr(comp, "target", None)
+            own = Signal(comp.name, "target")
+            if comp.kind == "error" and target is not None and (own in referenced or own in driven):
+                self._add(None, Accumulate(f"{comp.name}.target", self.sig(target), own, 1.0, None, None))
+            elif comp.kind == "error" and target is not None:
+                self.error_targets[comp.name] = self.sig(target)  # read in place: no copy
             if comp.kind == "error" and target is not None:
-                self._add(None, Accumulate(f"{comp.name}.target", self.sig(target), Signal(comp.name, "target"),
-                                           1.0, None, None))
                 if comp.opts.get("feedback"):
                     self._add(None, Accumulate(f"{comp.name}.feedback", Signal(comp.name, "e"),
                                                Signal(target.component, "in"), -1.0, None, None))
@@ -138,7 +144,8 @@ class Planner:
                 ops += self.projections(Signal(name, "mu"))
                 if Signal(name, "target") in self.incoming:
                     ops += self.projections(Signal(name, "target"))
-                ops.append(ComputeError(name, comp.opts["loss"], float(comp.opts["precision"])))
+                ops.append(ComputeError(name, comp.opts["loss"], float(comp.opts["precision"]),
+                                        self.error_targets.get(name, Signal(name, "target"))))
         return ops
 
     def activate(self, name):
@@ -236,6 +243,20 @@ class Planner:
         return Routine(name, tuple(segments))
 
 
+def _referenced_signals(circuit):
+    """Every signal the spec names as a cable source, gate, rule factor or readout."""
+    out = set()
+    for c in circuit.cables.values():
+        out.add(c.source)
+        if c.opts.get("gate"):
+            out.add(_parse(c.opts["gate"]))
+        for signal in _term_signals(getattr(c, "update", {}).get("terms", ())):
+            out.add(Signal(signal.component, signal.compartment))
+    for entries in circuit.schedule.values():
+        out |= {e.read for e in entries if getattr(e, "read", None)}
+    return out
+
+
 def _parse(text):
     name, _, compartment = text.partition(".")
     return Signal(name, compartment)
@@ -276,10 +297,6 @@ def _term_signals(terms):
 def _op_signals(op):
     yield from reads(op)
     yield from writes(op)
-    if isinstance(op, Activate):
-        yield Signal(op.component, "z")
-    elif isinstance(op, ComputeError):
-        yield from (Signal(op.component, "mu"), Signal(op.component, "target"))
 
 
 def _size(signal, circuit):

@@ -24,9 +24,9 @@ def _op(op) -> str:
         return f"{op.component}.phi = {act}({op.component}.z)"
     if isinstance(op, ComputeError):
         if op.loss == "softmax":
-            return f"{op.component}.e = {op.component}.target − softmax({op.component}.mu)"
+            return f"{op.component}.e = {op.target} − softmax({op.component}.mu)"
         p = f"{op.precision:g}·" if op.precision != 1 else ""
-        return f"{op.component}.e = {p}({op.component}.target − {op.component}.mu)"
+        return f"{op.component}.e = {p}({op.target} − {op.component}.mu)"
     if isinstance(op, Integrate):
         extra = f" − {op.leak:g}·z" if op.leak else ""
         if op.nudge is not None and op.beta:

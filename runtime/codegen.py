@@ -149,7 +149,7 @@ class SegmentWriter:
                 self.loop("B", n, f"{ps} = {phi_expr.format(z=zs)}", self.sig(phi), what)
                 self.loop("B", n, f"{self.sig(dphi)}[r, c] = {dphi_expr.format(z=zs, phi=ps)}", self.sig(dphi), what)
         elif isinstance(op, ComputeError):
-            e, mu, t = (self.sig(Signal(op.component, c)) for c in ("e", "mu", "target"))
+            e, mu, t = self.sig(Signal(op.component, "e")), self.sig(Signal(op.component, "mu")), self.sig(op.target)
             n, what = w(Signal(op.component, "e")), f"component '{op.component}'"
             if op.loss == "softmax":
                 self.helpers.add("softmax_rows")

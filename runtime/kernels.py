@@ -9,7 +9,9 @@ import sys
 import tempfile
 
 #: How kernels are jitted. Generated sources name these options, so a change recompiles.
-JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}  # numpy: x/0 gives inf, no branch
+# error_model numpy: x/0 gives inf without a branch, so loops with divisions vectorise;
+# fastmath contract only: fused multiply-adds, no assumptions about NaN or Inf (divergence checks rely on them).
+JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 _loaded = {}
 
