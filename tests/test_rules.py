@@ -1,0 +1,110 @@
+"""Rules and optimizers against closed forms and numpy references."""
+import numpy as np
+import pytest
+
+import ngdsl
+from ngdsl.runtime.library import tanh_f32
+
+SOFT_BOUND = """ngdsl: 1
+name: soft-bound
+data: {dataset: xor, repeat: 4, test_fraction: 0.0, batch: 4}
+dtype: float64
+components:
+  x: {kind: input, size: 2}
+  y: {kind: state, size: 3}
+cables:
+  W: {from: x, to: y, init: {dist: constant, scale: 0.05}, rule: {hebbian: {w_max: 1.0, decay: 0.1}}}
+schedule:
+  train:
+    - {phase: hold, steps: 0, clamp: {x: 0.5, y: 0.8}}
+    - {update: [W]}
+train: {epochs: 300, optimizer: {sgd: {lr: 0.1}}}
+"""
+
+
+def test_hebbian_with_soft_bounds_and_decay_reaches_its_fixed_point(write_spec):
+    # τ dW/dt = (w_max − W) ⊙ C − γW with C = post·pre = 0.4  ⇒  W* = w_max·C/(C + γ) = 0.8
+    model = ngdsl.load(write_spec(SOFT_BOUND))
+    trajectory = []
+    model.fit(on_epoch=lambda r: trajectory.append(model.weights["W"].copy()))
+    np.testing.assert_allclose(model.weights["W"], 0.8, atol=1e-9)
+    assert all(np.all((w >= 0) & (w < 1.0)) for w in trajectory)
+
+
+def test_plain_hebbian_update_is_the_outer_product(write_spec):
+    model = ngdsl.load(write_spec(SOFT_BOUND.replace("{hebbian: {w_max: 1.0, decay: 0.1}}", "hebbian")))
+    delta = model.updates(model.data.x_train[:4], model.data.y_train[:4])["W"]
+    np.testing.assert_allclose(delta, np.full((3, 2), 0.8 * 0.5))
+
+
+DELTA = """ngdsl: 1
+name: delta
+dtype: float64
+data: {dataset: blobs, n: 200, centers: 2, features: 3, test_fraction: 0.25, batch: 10}
+components:
+  x: {kind: input, size: 3}
+  t: {kind: input, size: 2}
+  y: {kind: rate, size: 2, activation: sigmoid}
+cables:
+  W: {from: x, to: y, bias: true, init: {dist: normal, scale: 0.3}, rule: {delta: {target: t}}}
+schedule:
+  train:
+    - {phase: forward, steps: 0, clamp: {x: data.x, t: data.y}}
+    - {update: [W]}
+  predict:
+    - {phase: forward, steps: 0, clamp: {x: data.x}, read: y}
+train: {epochs: 20, optimizer: {sgd: {lr: 0.5}}}
+metrics: [accuracy]
+"""
+
+
+def test_delta_rule_is_the_gradient_of_the_squared_error(write_spec):
+    model = ngdsl.load(write_spec(DELTA))
+    x, t = model.data.x_train[:10], model.data.y_train[:10]
+    updates = model.updates(x, t)
+    w, b = model.weights["W"], model.weights["W.bias"]
+    y = 1 / (1 + np.exp(-(x @ w.T + b)))
+    d = (t - y) * y * (1 - y)                  # −∂(½‖y − t‖²)/∂h
+    np.testing.assert_allclose(updates["W"], d.T @ x / 10, rtol=1e-12)
+    np.testing.assert_allclose(updates["W.bias"], d.mean(0), rtol=1e-12)
+    model.fit()
+    assert model.history[-1]["test_accuracy"] >= 0.95
+
+
+@pytest.mark.parametrize("optimizer", ["{sgd: {lr: 0.1}}", "{momentum: {lr: 0.1, momentum: 0.5}}",
+                                       "{adam: {lr: 0.01}}"])
+def test_optimizers_follow_their_update_equations(write_spec, optimizer):
+    model = ngdsl.load(write_spec(DELTA.replace("{sgd: {lr: 0.5}}", optimizer)))
+    (name, hyper), = __import__("yaml").safe_load(optimizer).items()
+    w = model.weights["W"].copy()
+    velocity, m, v = np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)
+    for t, (x, y) in enumerate([(model.data.x_train[i:i + 10], model.data.y_train[i:i + 10]) for i in (0, 10, 20)], 1):
+        delta = model.updates(x, y)["W"]
+        model.executor.train_batch(x, y)
+        if name == "sgd":
+            w = w + hyper["lr"] * delta
+        elif name == "momentum":
+            velocity = hyper["momentum"] * velocity + delta
+            w = w + hyper["lr"] * velocity
+        else:
+            m = 0.9 * m - 0.1 * delta
+            v = 0.999 * v + 0.001 * delta ** 2
+            w = w - hyper["lr"] * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        np.testing.assert_allclose(model.weights["W"], w, rtol=1e-12, atol=1e-15)
+
+
+def test_vectorisable_tanh_matches_numpy_within_one_ulp():
+    x = np.concatenate([np.linspace(-12, 12, 400_001), [0.0, 1e-30, -1e-7, 9.1, 9.2, -50.0]]).astype(np.float32)
+    ours = np.array([tanh_f32(float(v)) for v in x]).astype(np.float32)
+    ref = np.tanh(x)
+    ulps = np.abs(ours.astype(np.float64) - ref) / np.spacing(np.maximum(np.abs(ref), np.float32(1e-38)))
+    assert ulps.max() <= 1.0
+    assert np.isnan(tanh_f32(float("nan")))
+
+
+def test_float32_kernels_use_the_vectorisable_tanh_and_float64_numpys():
+    from conftest import spec_path
+    source32 = ngdsl.load(spec_path("dfa_digits.yaml")).executor.source
+    source64 = ngdsl.load(spec_path("dfa_digits.yaml"), set=["dtype=float64"]).executor.source
+    assert "tanh_f32(s_h1__z[r, c])" in source32
+    assert "np.tanh(s_h1__z[r, c])" in source64 and "tanh_f32" not in source64
