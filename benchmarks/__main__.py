@@ -73,11 +73,16 @@ def _median_ms(samples):
     return 1000 * float(np.median(samples))
 
 
-def trial_time(workload, overrides, batch, reps):
+def trial_times(workload, overrides, batch, reps):
+    """Median seconds of one trial of the numba runtime and of its BLAS floor, interleaved."""
     model = ngdsl.load(workload.path, set=workload.overrides + overrides)
     x, y = _batch(model, batch)
-    model.executor.train_batch(x, y)
-    return float(np.median([_timed(lambda: model.executor.train_batch(x, y)) for _ in range(reps)]))
+    floor = Floor(model.plan, batch, np.dtype(model.plan.dtype))
+    run = lambda: model.executor.train_batch(x, y)  # noqa: E731
+    run()
+    floor()
+    samples = [(_timed(run), _timed(floor)) for _ in range(reps)]
+    return tuple(float(np.median(column)) for column in zip(*samples)), sum(a.size for a in model.weights.values())
 
 
 def _batch(model, batch):
@@ -127,25 +132,23 @@ def measure(workload, reps, quick):
     row.update(cold_compile=cold["compile_seconds"], warm_start=warm["compile_seconds"],
                warm_ready=warm["ready_seconds"], peak_mb=warm["peak_mb"], rss_mb=warm["rss_mb"])
 
-    scale_reps = max(3, reps // 3)
+    scale_reps = max(5, reps // 2)
     if workload.steps:
+        # Linear in T means a constant cost per step: the exponent of the T-dependent part of a trial.
         steps = [plan.routines["train"].segments[0].phases[i].steps for i in range(len(workload.steps))]
-        small = [f"{k}={max(1, s // 2)}" for k, s in zip(workload.steps, steps)]
-        large = [f"{k}={max(1, s // 2) * 4}" for k, s in zip(workload.steps, steps)]
-        row["exp_T"] = exponent(trial_time(workload, small, batch, scale_reps),
-                                trial_time(workload, large, batch, scale_reps), 4)
-    row["exp_batch"] = exponent(trial_time(workload, [], 32, scale_reps), trial_time(workload, [], 128, scale_reps), 4)
+        at = lambda k: [f"{key}={k * max(1, s // 2)}" for key, s in zip(workload.steps, steps)]  # noqa: E731
+        (t0, _), _ = trial_times(workload, at(0), batch, scale_reps)
+        (t1, _), _ = trial_times(workload, at(1), batch, scale_reps)
+        (t4, _), _ = trial_times(workload, at(4), batch, scale_reps)
+        row["exp_T"] = (exponent(t1 - t0, t4 - t0, 4),)
+    (n1, f1), _ = trial_times(workload, [], 32, scale_reps)
+    (n4, f4), _ = trial_times(workload, [], 128, scale_reps)
+    row["exp_batch"] = (exponent(n1, n4, 4), exponent(f1, f4, 4))
     if not quick:
         template, lo, hi = workload.width
-        small_model = ngdsl.load(workload.path, set=workload.overrides + _width_overrides(template, lo))
-        large_model = ngdsl.load(workload.path, set=workload.overrides + _width_overrides(template, hi))
-        weights = [sum(a.size for a in m.weights.values()) for m in (small_model, large_model)]
-        times = []
-        for m in (small_model, large_model):
-            xb, yb = _batch(m, batch)
-            m.executor.train_batch(xb, yb)
-            times.append(float(np.median([_timed(lambda: m.executor.train_batch(xb, yb)) for _ in range(scale_reps)])))
-        row["exp_weights"] = exponent(times[0], times[1], weights[1] / weights[0])
+        (n1, f1), w1 = trial_times(workload, _width_overrides(template, lo), batch, scale_reps)
+        (n4, f4), w4 = trial_times(workload, _width_overrides(template, hi), batch, scale_reps)
+        row["exp_weights"] = (exponent(n1, n4, w4 / w1), exponent(f1, f4, w4 / w1))
     return row
 
 
@@ -159,7 +162,8 @@ def report(name, row):
              f"  compile   cold {row['cold_compile']:.2f} s   warm start {row['warm_start']:.3f} s "
              f"(process ready in {row['warm_ready']:.2f} s)",
              f"  memory    peak {row['peak_mb']:.0f} MB   resident per epoch {row['rss_mb']} MB"]
-    exps = [f"{k[4:]} {row[k]:.2f}" for k in ("exp_T", "exp_batch", "exp_weights") if k in row]
+    exps = [f"{k[4:]} {v[0]:.2f}" + (f" (floor {v[1]:.2f})" if len(v) > 1 else "")
+            for k, v in ((k, row[k]) for k in ("exp_T", "exp_batch", "exp_weights") if k in row)]
     lines.append(f"  scaling exponents   {'   '.join(exps)}")
     print("\n".join(lines), flush=True)
 

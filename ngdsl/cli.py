@@ -79,7 +79,8 @@ def cmd_run(args):
     run.plot()
     final = model.history[-1] if model.history else {}
     rows = [("metric", "value")] + [(k, f"{v:.4f}") for k, v in final.items() if k not in ("epoch", "seconds")]
-    rows += [("epochs", model.epoch), ("compile time", f"{model.compile_seconds:.2f} s"),
+    rows += [("epochs", model.epoch),
+             ("compile time", f"{model.compile_seconds:.2f} s ({model.executor.kernel_cache} kernel cache)"),
              ("run time", f"{run_seconds:.2f} s")]
     print(_table(rows))
     print(f"run directory: {run.path}")

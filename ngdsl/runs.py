@@ -66,6 +66,7 @@ class RunDirectory:
             "seed": plan.seed, "dtype": plan.dtype, "epochs_completed": self.checkpointed_epoch,
             "plan_hash": self.model.executor.source_hash,
             "timings": {"compile_seconds": round(self.model.compile_seconds, 4),
+                        "kernel_cache": self.model.executor.kernel_cache,
                         "run_seconds": round(run_seconds, 4)},
             "versions": {"ngdsl": __version__, "numpy": numpy.__version__, "numba": numba.__version__,
                          "python": platform.python_version()},

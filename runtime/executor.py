@@ -34,11 +34,12 @@ def init_parameters(plan, rng, dtype):
 class Executor:
     """Runs the routines of a plan; ``jit=False`` runs the same generated code in Python (the reference)."""
 
-    def __init__(self, plan, widths, jit=True, dtype=None):
+    def __init__(self, plan, widths, jit=True):
         self.plan, self.widths, self.jit = plan, widths, jit
-        self.dtype = np.dtype(dtype or plan.dtype)
+        self.dtype = np.dtype(plan.dtype)
         self.source, self.kernels, _ = codegen.generate(plan)
         self.source_hash = kernels.digest(self.source)
+        self.kernel_cache = "warm" if kernels.is_cached(self.source) else "cold"
         self.functions = kernels.load(self.source, [k.name for k in self.kernels.values()], jit)
         self.params = init_parameters(plan, np.random.default_rng(plan.seed), self.dtype)
         learnable = {n: self.params[n] for n, p in plan.parameters.items() if p.learnable}

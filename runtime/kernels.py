@@ -28,6 +28,11 @@ def digest(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:20]
 
 
+def is_cached(source: str) -> bool:
+    """Whether this source was generated (and so compiled) before: the next load starts warm."""
+    return os.path.exists(os.path.join(cache_dir(), f"ngdsl_{digest(source)}.py"))
+
+
 def source_path(source: str) -> str:
     path = os.path.join(cache_dir(), f"ngdsl_{digest(source)}.py")
     if not os.path.exists(path):

@@ -22,7 +22,8 @@ def test_run_trains_and_writes_a_run_directory(tmp_path):
     assert os.listdir(run / "plots") == ["learning_curve.png"]
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["epochs_completed"] == 2
-    assert set(manifest["timings"]) == {"compile_seconds", "run_seconds"}
+    assert set(manifest["timings"]) == {"compile_seconds", "kernel_cache", "run_seconds"}
+    assert manifest["timings"]["kernel_cache"] in ("cold", "warm")
     lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     assert [l["epoch"] for l in lines] == [1, 2]
     with np.load(run / "weights.npz", allow_pickle=False) as w:
@@ -41,7 +42,7 @@ def test_run_with_set_override(tmp_path):
 def test_check_ok():
     result = run_cli("check", spec_path("pc_digits.yaml"))
     assert result.returncode == 0
-    assert "ok — 6 components, 3 cables" in result.stdout
+    assert "ok — 5 components, 3 cables" in result.stdout
 
 
 @pytest.mark.parametrize("ext", ["svg", "png", "dot"])

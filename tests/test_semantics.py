@@ -40,7 +40,7 @@ def test_results_do_not_depend_on_the_order_things_are_written(spec, tmp_path):
 def test_graph_has_a_node_per_component_and_an_edge_per_cable():
     model = load("pc_digits.yaml")
     g = model.graph
-    assert set(g.nodes) == {"x", "y", "z1", "z2", "e1", "e2"}
+    assert set(g.nodes) == {"x", "z1", "z2", "e1", "e2"}
     assert g.nodes["z1"]["kind"] == "state" and g.nodes["z1"]["size"] == 128 and g.nodes["z1"]["line"] == 10
     edges = {k: (u, v) for u, v, k in g.edges(keys=True)}
     assert edges["W2t"] == ("e2", "z1") and g.edges["e2", "z1", "W2t"]["tied"] == "W2"
@@ -164,7 +164,7 @@ def test_missing_npz_is_a_spec_error(tmp_path):
     with pytest.raises(SpecError) as info:
         ngdsl.load(str(tmp_path / "m.yaml"))
     (d,) = info.value.diagnostics
-    assert d.line == 7 and "cannot read the data" in d.message and "missing.npz" in d.message
+    assert d.line == 8 and "cannot read the data" in d.message and "missing.npz" in d.message
 
 
 def test_python_api_fit_predict_evaluate():
