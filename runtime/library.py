@@ -19,6 +19,7 @@ ACTIVATIONS = {
 #: float32 plans use these instead: arithmetic only, so the compiler can vectorise the loops.
 FAST_FLOAT32 = {
     "tanh": ("tanh_f32({z})", "1.0 - {phi} * {phi}"),
+    "sigmoid": ("sigmoid_f32({z})", "{phi} * (1.0 - {phi})"),
 }
 
 
@@ -32,6 +33,20 @@ def tanh_f32(x):
     q = ((((11.452758623535063 * t + 122.2515913958689) * t + 284.2265924153874) * t
           + 200.2071373079548) * t + 39.277875770199415) * t + 1.0
     return x * p / q
+
+
+def sigmoid_f32(x):
+    """1/(1 + exp(−x)) with exp(−|x|) = p(|x|/128)^128, p a degree-12 polynomial (relative error
+    < 4e-15): arithmetic only, float32 results correctly rounded on [−105, ∞), saturating below."""
+    t = min(abs(x), 105.0) * 0.0078125
+    e = (((((((((((9.142512544530123e-11 * t - 1.687751617731349e-08) * t + 2.585825171345031e-07) * t
+                  - 2.7344685654932498e-06) * t + 2.4784269526761226e-05) * t - 0.00019840318499500889) * t
+               + 0.0013888853241214479) * t - 0.00833333242902019) * t + 0.041666666515358115) * t
+            - 0.16666666665077798) * t + 0.4999999999990434) * t - 0.9999999999999717) * t + 0.999999999999999
+    for _ in range(7):
+        e = e * e
+    s = 1.0 / (1.0 + e)
+    return s if x >= 0.0 else e * s
 
 
 def softmax_rows(x, out):
@@ -87,7 +102,7 @@ def zero_diagonal(g):
         g[i, i] = 0.0
 
 
-HELPERS = {f.__name__: f for f in (tanh_f32, softmax_rows, kwta_mask, neg_sqdist, sub_scaled_rows, zero_diagonal)}
+HELPERS = {f.__name__: f for f in (tanh_f32, sigmoid_f32, softmax_rows, kwta_mask, neg_sqdist, sub_scaled_rows, zero_diagonal)}
 
 
 def source(name: str) -> str:

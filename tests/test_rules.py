@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import ngdsl
-from ngdsl.runtime.library import tanh_f32
+from ngdsl.runtime.library import sigmoid_f32, tanh_f32
 
 SOFT_BOUND = """ngdsl: 1
 name: soft-bound
@@ -100,6 +100,16 @@ def test_vectorisable_tanh_matches_numpy_within_one_ulp():
     ulps = np.abs(ours.astype(np.float64) - ref) / np.spacing(np.maximum(np.abs(ref), np.float32(1e-38)))
     assert ulps.max() <= 1.0
     assert np.isnan(tanh_f32(float("nan")))
+
+
+def test_vectorisable_sigmoid_is_correctly_rounded_within_one_ulp():
+    x = np.concatenate([np.linspace(-104, 40, 400_001), [0.0, 1e-30, -1e30, 1e30]]).astype(np.float32)
+    ours = np.array([sigmoid_f32(float(v)) for v in x]).astype(np.float32)
+    with np.errstate(over="ignore"):  # exp(1e30) = inf: the exact sigmoid is 0 there
+        exact = (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
+    ulps = np.abs(ours.astype(np.float64) - exact) / np.spacing(np.maximum(exact, np.float32(1e-45)))
+    assert ulps.max() <= 1.0
+    assert np.isnan(sigmoid_f32(float("nan")))
 
 
 def test_float32_kernels_use_the_vectorisable_tanh_and_float64_numpys():
