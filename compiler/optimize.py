@@ -99,3 +99,35 @@ def eliminate_common(*blocks):
             made[key] = {s: version[s] for s in written}
         result.append(out)
     return result
+
+
+def _depends(earlier, later):
+    """Whether ``later`` must stay after ``earlier`` (a read or write of what the other writes)."""
+    def touched(op):
+        extra = {op.target} if isinstance(op, Accumulate) else set()  # accumulating reads the sum
+        return reads(op) | extra
+    w1, w2 = writes(earlier), writes(later)
+    return bool(w1 & (touched(later) | w2) or touched(earlier) & w2)
+
+
+def order_for_fusion(ops, width):
+    """Reorder operators, within their dependencies, so that elementwise operators over signals of
+    the same width stand next to each other (the code generator fuses neighbours into one loop).
+
+    ``width(op)`` is the row width of an elementwise operator, or None for anything else."""
+    ops = list(ops)
+    deps = [{i for i in range(j) if _depends(ops[i], ops[j])} for j in range(len(ops))]
+    done, out, last = set(), [], None
+    while len(out) < len(ops):
+        ready = [j for j in range(len(ops)) if j not in done and deps[j] <= done]
+        follow = [j for j in ready if last is not None and isinstance(ops[j], Accumulate)
+                  and isinstance(ops[last], MatMul) and ops[j].value == ops[last].out]
+        same = [j for j in ready if last is not None and width(ops[j]) is not None
+                and width(ops[j]) == width(ops[last])]
+        free = [j for j in ready if isinstance(ops[j], Clear)]
+        pick = (follow or same or free or ready)[0]
+        done.add(pick)
+        out.append(ops[pick])
+        if not isinstance(ops[pick], Clear):
+            last = pick
+    return out

@@ -10,7 +10,7 @@ from . import language
 from .graph import depths, instant_order
 from .ops import (Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Combine, Integrate, InstarDecay, MatMul,
                   OjaDecay, Outer, Signal, Store, Update, Zero)
-from .optimize import eliminate_common, hoist, reads, writes
+from .optimize import eliminate_common, hoist, order_for_fusion, reads, writes
 from .resolve import PhaseSpec
 
 
@@ -123,6 +123,12 @@ class Planner:
     def sig(self, signal):
         return _canonical(signal, self.components)
 
+    def elementwise_width(self, op):
+        """Row width of an elementwise operator (what it writes), None for products and the rest."""
+        if isinstance(op, (MatMul, Clear, Store)):
+            return None
+        return next((_size(s, self.circuit) for s in writes(op)), None)
+
     def _add(self, matmul, accumulate):
         self.incoming.setdefault(accumulate.target, []).append((matmul, accumulate))
 
@@ -152,11 +158,16 @@ class Planner:
         c = self.components[name]
         return Activate(name, c.opts["activation"], c.opts["kwta"])
 
-    def phase(self, spec: PhaseSpec, snapshot_signals):
+    def phase(self, spec: PhaseSpec, snapshot_signals, first=False):
         states = [n for n in sorted(self.components) if self.components[n].kind == "state"]
         hard = {n for n, (_, beta) in spec.clamps.items() if beta is None}
         free = [n for n in states if n not in hard]
         setup = []
+        if first:  # every trial starts from zero registers: unclamped inputs, and states the init keeps
+            setup += [Zero(n) for n in sorted(self.components)
+                      if self.components[n].kind == "input" and n not in hard]
+            if spec.init == "keep":
+                setup += [op for n in free for op in (Zero(n), self.activate(n))]
         for name in sorted(hard):
             setup.append(Clamp(name, spec.clamps[name][0]))
             if self.components[name].kind == "state":
@@ -178,6 +189,8 @@ class Planner:
             invariant, step = hoist(step)
             settle = [op for op in settle if op not in invariant]  # the loop left their values as they were
             setup, hoisted = eliminate_common(setup, invariant)
+            setup, hoisted, step, settle = (order_for_fusion(ops, self.elementwise_width)
+                                            for ops in (setup, hoisted, step, settle))
         store = None
         if spec.snapshot:
             store = Store(spec.snapshot, tuple(sorted(snapshot_signals.get(spec.snapshot, ()), key=str)))
@@ -234,7 +247,7 @@ class Planner:
         segments, phases = [], []
         for i, entry in enumerate(entries):
             if isinstance(entry, PhaseSpec):
-                phases.append(self.phase(entry, snapshot_signals))
+                phases.append(self.phase(entry, snapshot_signals, first=not (segments or phases)))
             else:
                 segments.append(Segment(tuple(phases), updates_by_entry[i]))
                 phases = []

@@ -10,17 +10,22 @@ from conftest import SPECS, load
 ALL_SPECS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(SPECS, "*.yaml")))
 
 
+@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-9), ("float32", 1e-2)])
 @pytest.mark.parametrize("spec", ALL_SPECS)
-def test_jit_equals_reference(spec):
-    jitted, reference = load(spec, jit=True), load(spec, jit=False)
+def test_jit_equals_reference(spec, dtype, tolerance):
+    # Only rounding may differ: the kernels fuse multiply-adds, the interpreter does not. In float32
+    # a contrastive update (a difference of two phases' statistics) amplifies that rounding.
+    jitted, reference = load(spec, f"dtype={dtype}", jit=True), load(spec, f"dtype={dtype}", jit=False)
     x, y = jitted.data.x_train[:4], jitted.data.y_train[:4]
     a, b = jitted.updates(x, y), reference.updates(x, y)
     assert a.keys() == b.keys() and a
     for name in a:
-        np.testing.assert_allclose(a[name], b[name], rtol=2e-4, atol=2e-6, err_msg=name)
+        np.testing.assert_allclose(a[name], b[name], rtol=tolerance, atol=tolerance * np.abs(b[name]).max(),
+                                   err_msg=name)
     for model in (jitted, reference):  # one optimizer step, then the predictions
         model.executor.train_batch(x, y)
-    np.testing.assert_allclose(jitted.predict(x), reference.predict(x), rtol=2e-4, atol=2e-5)
+    pa, pb = jitted.predict(x), reference.predict(x)
+    np.testing.assert_allclose(pa, pb, rtol=tolerance, atol=tolerance * np.abs(pb).max())
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS)
