@@ -114,20 +114,31 @@ def order_for_fusion(ops, width):
     """Reorder operators, within their dependencies, so that elementwise operators over signals of
     the same width stand next to each other (the code generator fuses neighbours into one loop).
 
-    ``width(op)`` is the row width of an elementwise operator, or None for anything else."""
-    ops = list(ops)
+    ``width(op)`` is the row width of an elementwise operator, or None for anything else. A Clear
+    stays directly before the first cable into its sum, which then writes instead of adding."""
+    attached, pending = {}, {}   # index of a cable -> the Clear that travels with it
+    for i, op in enumerate(ops):
+        if isinstance(op, Clear):
+            pending[op.target] = i
+        elif isinstance(op, Accumulate) and op.target in pending:
+            attached[i] = pending.pop(op.target)
+    moved = set(attached.values())
+    kept = [i for i in range(len(ops)) if i not in moved]
+    clears = {k: ops[attached[i]] for k, i in enumerate(kept) if i in attached}
+    ops = [ops[i] for i in kept]
     deps = [{i for i in range(j) if _depends(ops[i], ops[j])} for j in range(len(ops))]
     done, out, last = set(), [], None
-    while len(out) < len(ops):
+    while len(done) < len(ops):
         ready = [j for j in range(len(ops)) if j not in done and deps[j] <= done]
         follow = [j for j in ready if last is not None and isinstance(ops[j], Accumulate)
                   and isinstance(ops[last], MatMul) and ops[j].value == ops[last].out]
         same = [j for j in ready if last is not None and width(ops[j]) is not None
                 and width(ops[j]) == width(ops[last])]
-        free = [j for j in ready if isinstance(ops[j], Clear)]
-        pick = (follow or same or free or ready)[0]
+        pick = (follow or same or ready)[0]
         done.add(pick)
-        out.append(ops[pick])
-        if not isinstance(ops[pick], Clear):
-            last = pick
+        op = ops[pick]
+        if pick in clears:
+            out.append(clears[pick])
+        out.append(op)
+        last = pick
     return out
