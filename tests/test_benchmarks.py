@@ -1,0 +1,38 @@
+"""The benchmark runner works end to end (it measures; this only checks that it runs and reports)."""
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ngdsl
+from ngdsl.compiler.ops import MatMul
+
+from conftest import ROOT
+
+sys.path.insert(0, ROOT)
+from benchmarks.floor import Floor, trial_products  # noqa: E402
+
+
+def test_floor_counts_the_products_one_trial_executes():
+    model = ngdsl.load(f"{ROOT}/benchmarks/specs/pc_mlp_small.yaml")
+    products = trial_products(model.plan, 64)
+    phase = model.plan.routines["train"].segments[0].phases[0]
+    per_step = [op for op in phase.step if isinstance(op, MatMul)]
+    assert sum(t for *_, t in products if t == phase.steps) == len(per_step) * phase.steps
+    assert "W1" not in {op.weight for op in per_step}            # hoisted: once per phase
+    floor = Floor(model.plan, 64, np.float32)
+    macs = sum(a[0] * a[1] * b[1 if not tr else 0] * t for a, b, tr, t in products)
+    assert floor.multiply_adds == macs
+
+
+@pytest.mark.slow
+def test_benchmark_runner_reports_every_measure():
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "--reps", "3", "--quick", "64-128-10"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for pattern in (r"numba [\d.]+ +reference \(no JIT\) [\d.]+ +BLAS floor [\d.]+", r"numpy/numba [\d.]+",
+                    r"cold [\d.]+ s +warm start [\d.]+ s", r"resident per epoch \[", r"T [\d.-]+ +batch [\d.-]+"):
+        assert re.search(pattern, out), pattern
