@@ -74,7 +74,8 @@ def _median_ms(samples):
 
 
 def trial_times(workload, overrides, batch, reps):
-    """Median seconds of one trial of the numba runtime and of its BLAS floor, interleaved."""
+    """Median seconds of one trial of the numba runtime and of its BLAS floor (interleaved), and the
+    floor's multiply-adds."""
     model = ngdsl.load(workload.path, set=workload.overrides + overrides)
     x, y = _batch(model, batch)
     floor = Floor(model.plan, batch, np.dtype(model.plan.dtype))
@@ -82,7 +83,8 @@ def trial_times(workload, overrides, batch, reps):
     run()
     floor()
     samples = [(_timed(run), _timed(floor)) for _ in range(reps)]
-    return tuple(float(np.median(column)) for column in zip(*samples)), sum(a.size for a in model.weights.values())
+    numba_s, floor_s = (float(np.median(column)) for column in zip(*samples))
+    return numba_s, floor_s, floor.multiply_adds
 
 
 def _batch(model, batch):
@@ -137,19 +139,23 @@ def measure(workload, reps, quick):
         # Linear in T means a constant cost per step: the exponent of the T-dependent part of a trial.
         steps = [plan.routines["train"].segments[0].phases[i].steps for i in range(len(workload.steps))]
         at = lambda k: [f"{key}={k * max(1, s // 2)}" for key, s in zip(workload.steps, steps)]  # noqa: E731
-        (t0, _), _ = trial_times(workload, at(0), batch, scale_reps)
-        (t1, _), _ = trial_times(workload, at(1), batch, scale_reps)
-        (t4, _), _ = trial_times(workload, at(4), batch, scale_reps)
-        row["exp_T"] = (exponent(t1 - t0, t4 - t0, 4),)
-    (n1, f1), _ = trial_times(workload, [], 32, scale_reps)
-    (n4, f4), _ = trial_times(workload, [], 128, scale_reps)
-    row["exp_batch"] = (exponent(n1, n4, 4), exponent(f1, f4, 4))
+        t0, t1, t4 = (trial_times(workload, at(k), batch, scale_reps)[0] for k in (0, 1, 4))
+        row["T"] = exponent(t1 - t0, t4 - t0, 4)
+    small, large = trial_times(workload, [], 32, scale_reps), trial_times(workload, [], 128, scale_reps)
+    row["batch"] = _scaling(small, large, 4)
     if not quick:
         template, lo, hi = workload.width
-        (n1, f1), w1 = trial_times(workload, _width_overrides(template, lo), batch, scale_reps)
-        (n4, f4), w4 = trial_times(workload, _width_overrides(template, hi), batch, scale_reps)
-        row["exp_weights"] = (exponent(n1, n4, w4 / w1), exponent(f1, f4, w4 / w1))
+        small = trial_times(workload, _width_overrides(template, lo), batch, scale_reps)
+        large = trial_times(workload, _width_overrides(template, hi), batch, scale_reps)
+        row["width"] = _scaling(small, large, large[2] / small[2])
     return row
+
+
+def _scaling(small, large, ratio):
+    """Exponents of numba's and the floor's time against ``ratio`` (the growth of the work), and
+    numba / floor at both ends."""
+    return (exponent(small[0], large[0], ratio), exponent(small[1], large[1], ratio),
+            small[0] / small[1], large[0] / large[1])
 
 
 def report(name, row):
@@ -162,9 +168,12 @@ def report(name, row):
              f"  compile   cold {row['cold_compile']:.2f} s   warm start {row['warm_start']:.3f} s "
              f"(process ready in {row['warm_ready']:.2f} s)",
              f"  memory    peak {row['peak_mb']:.0f} MB   resident per epoch {row['rss_mb']} MB"]
-    exps = [f"{k[4:]} {v[0]:.2f}" + (f" (floor {v[1]:.2f})" if len(v) > 1 else "")
-            for k, v in ((k, row[k]) for k in ("exp_T", "exp_batch", "exp_weights") if k in row)]
-    lines.append(f"  scaling exponents   {'   '.join(exps)}")
+    if "T" in row:
+        lines.append(f"  scaling   T: exponent {row['T']:.2f} (of the T-dependent part)")
+    for key, what in (("batch", "batch 32→128"), ("width", "width, against executed multiply-adds")):
+        if key in row:
+            e, ef, r1, r2 = row[key]
+            lines.append(f"  scaling   {what}: exponent {e:.2f} (floor {ef:.2f}); numba/floor {r1:.2f} → {r2:.2f}")
     print("\n".join(lines), flush=True)
 
 

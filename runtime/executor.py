@@ -47,7 +47,7 @@ class Executor:
         self.optimizer = optimizers.make(plan.train["optimizer"], learnable)
         self.steps = {key: np.array([p.steps for p in plan.routines[key[0]].segments[key[1]].phases], dtype=np.int64)
                       for key in self.kernels}
-        self._buffers, self._temps = {}, {}
+        self._buffers, self._temps, self._bound_args = {}, {}, {}
         self.compile_seconds = None
 
     # ---- buffers ------------------------------------------------------------------------
@@ -70,23 +70,14 @@ class Executor:
         self.compile_seconds = time.perf_counter() - start
         return self.compile_seconds
 
-    def _args(self, kernel, bufs, x, y, grads=None):
+    def _args(self, kernel, batch, x, y, bufs=None, grads=None):
+        """A kernel's arguments in order (``bufs`` and ``grads`` default to the executor's own)."""
+        bufs = self.buffers(batch) if bufs is None else bufs
         grads = self.grads if grads is None else grads
-        out = []
-        for kind, what in kernel.args:
-            if kind == "data":
-                out.append(x if what == "x" else y)
-            elif kind == "steps":
-                out.append(self.steps[(kernel.routine, kernel.segment)])
-            elif kind == "signal":
-                out.append(bufs[what])
-            elif kind == "param":
-                out.append(self.params[what])
-            elif kind == "grad":
-                out.append(grads[what])
-            else:
-                out.append(self.temp(what, len(x)))
-        return out
+        source = {"data": lambda w: x if w == "x" else y, "steps": lambda w: self.steps[(kernel.routine, kernel.segment)],
+                  "signal": bufs.__getitem__, "param": self.params.__getitem__, "grad": grads.__getitem__,
+                  "temp": lambda w: self.temp(w, batch)}
+        return [source[kind](what) for kind, what in kernel.args]
 
     def temp(self, spec, batch):
         """Scratch space of a kernel: (name, rows, cols), rows 0 meaning the batch size."""
@@ -96,12 +87,19 @@ class Executor:
             self._temps[key] = np.zeros((rows or batch, cols), dtype=self.dtype)
         return self._temps[key]
 
+    def _bound(self, kernel, batch):
+        """A kernel's arguments after the two data arrays: persistent arrays, bound once per batch size."""
+        key = (kernel.name, batch)
+        if key not in self._bound_args:
+            self._bound_args[key] = self._args(kernel, batch, None, None)[2:]
+        return self._bound_args[key]
+
     def _run(self, routine, x, y, apply=None):
         bufs = self.buffers(len(x))  # the plan zeroes what a trial must start from
         plan = self.plan.routines[routine]
         for index, segment in enumerate(plan.segments):
             kernel = self.kernels[(routine, index)]
-            self.functions[kernel.name](*self._args(kernel, bufs, x, y))
+            self.functions[kernel.name](x, y, *self._bound(kernel, len(x)))
             if segment.updates and apply is not None:
                 apply(segment)
         return bufs
@@ -143,7 +141,7 @@ class Executor:
         with np.errstate(all="ignore"):
             for index, _ in enumerate(self.plan.routines[routine].segments):
                 kernel = kernels_[(routine, index)]
-                code, step = functions[kernel.name](*self._args(kernel, bufs, x, y, grads))
+                code, step = functions[kernel.name](*self._args(kernel, len(x), x, y, bufs, grads))
                 if code:
                     what, phase = codes[(routine, index)][code - 1]
                     return f"{what} became NaN or Inf in phase '{phase}' of schedule.{routine} at step {step}"
