@@ -56,6 +56,9 @@ class Clear:
 
     target: Signal
 
+    def __str__(self):
+        return f"{self.target} = 0   (a sum, cleared)"
+
 
 @dataclass(frozen=True)
 class MatMul:
@@ -67,6 +70,11 @@ class MatMul:
     transpose: bool
     response: str           # 'dot' | 'neg_sqdist'
     out: Signal
+
+    def __str__(self):
+        if self.response == "neg_sqdist":
+            return f"{self.out} = −‖{self.source} − {self.weight}‖²"
+        return f"{self.out} = {self.weight}{'ᵀ' if self.transpose else ''}·{self.source}"
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,14 @@ class Accumulate:
     gate: Optional[Signal]
     bias: Optional[str]     # parameter name of the cable's bias
 
+    def __str__(self):
+        what = f"({self.value} + {self.bias})" if self.bias else str(self.value)
+        if self.scale != 1:
+            what = f"{self.scale:g}·{what}"
+        if self.gate is not None:
+            what += f" ⊙ {self.gate}"
+        return f"{self.target} ⇐ {what}   [{self.cable}]"
+
 
 @dataclass(frozen=True)
 class Activate:
@@ -88,6 +104,10 @@ class Activate:
     component: str
     activation: str
     kwta: int  # 0: no competition; k > 0: phi is the k-winners mask
+
+    def __str__(self):
+        act = f"kwta(k={self.kwta})" if self.kwta else self.activation
+        return f"{self.component}.phi = {act}({self.component}.z)"
 
 
 @dataclass(frozen=True)
@@ -102,6 +122,12 @@ class ComputeError:
     precision: float
     target: Signal
 
+    def __str__(self):
+        if self.loss == "softmax":
+            return f"{self.component}.e = {self.target} − softmax({self.component}.mu)"
+        p = f"{self.precision:g}·" if self.precision != 1 else ""
+        return f"{self.component}.e = {p}({self.target} − {self.component}.mu)"
+
 
 @dataclass(frozen=True)
 class Integrate:
@@ -113,6 +139,12 @@ class Integrate:
     nudge: Optional[DataSource] = None
     beta: float = 0.0
 
+    def __str__(self):
+        extra = f" − {self.leak:g}·z" if self.leak else ""
+        if self.nudge is not None and self.beta:
+            extra += f" + {self.beta:g}·({self.nudge} − z)"
+        return f"{self.component}.z += {self.rate:g}·({self.component}.in{extra})"
+
 
 @dataclass(frozen=True)
 class Clamp:
@@ -120,6 +152,9 @@ class Clamp:
 
     component: str
     source: DataSource
+
+    def __str__(self):
+        return f"{self.component}.z = {self.source}   (clamp)"
 
 
 @dataclass(frozen=True)
@@ -129,12 +164,18 @@ class Assign:
     component: str
     source: Signal
 
+    def __str__(self):
+        return f"{self.component}.z = {self.source}   (feed-forward init)"
+
 
 @dataclass(frozen=True)
 class Zero:
     """Reset a register's ``z`` to zero."""
 
     component: str
+
+    def __str__(self):
+        return f"{self.component}.z = 0"
 
 
 @dataclass(frozen=True)
@@ -143,6 +184,9 @@ class Store:
 
     snapshot: str
     signals: tuple
+
+    def __str__(self):
+        return f"snapshot '{self.snapshot}' ← {', '.join(map(str, self.signals))}"
 
 
 # ---- update terms ----------------------------------------------------------------------
@@ -155,12 +199,18 @@ class Outer:
     pre: Factor
     coef: float = 1.0
 
+    def __str__(self):
+        return f"{self.coef:+g}·⟨{self.post} ⊗ {self.pre}⟩"
+
 
 @dataclass(frozen=True)
 class Decay:
     """``ΔW −= coef · W``."""
 
     coef: float
+
+    def __str__(self):
+        return f"−{self.coef:g}·W"
 
 
 @dataclass(frozen=True)
@@ -170,6 +220,9 @@ class OjaDecay:
     post: Factor
     coef: float = 1.0
 
+    def __str__(self):
+        return f"−{self.coef:g}·⟨{self.post} ⊗ {self.post}⟩·W"
+
 
 @dataclass(frozen=True)
 class InstarDecay:
@@ -177,6 +230,9 @@ class InstarDecay:
 
     post: Factor
     coef: float = 1.0
+
+    def __str__(self):
+        return f"−{self.coef:g}·diag⟨{self.post}⟩·W"
 
 
 @dataclass(frozen=True)
@@ -190,3 +246,7 @@ class Update:
     terms: tuple
     w_max: Optional[float] = None  # soft bound: Hebbian terms are scaled by (w_max − W)
     mask: Optional[str] = None     # 'zero_diagonal': the update keeps the diagonal at zero
+
+    def __str__(self):
+        bound = f" ⊙ ({self.w_max:g} − W)" if self.w_max is not None else ""
+        return f"update {self.weight} [{self.rule}]: ΔW = {' '.join(map(str, self.terms))}{bound}"

@@ -3,57 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compiler.ops import (Accumulate, Activate, Assign, Clamp, ComputeError, Decay, InstarDecay, Integrate, MatMul,
-                           OjaDecay, Outer, Store, Zero)
-
-
-def _op(op) -> str:
-    if isinstance(op, MatMul):
-        if op.response == "neg_sqdist":
-            return f"{op.out} = −‖{op.source} − {op.weight}‖²"
-        return f"{op.out} = {op.weight}{'ᵀ' if op.transpose else ''}·{op.source}"
-    if isinstance(op, Accumulate):
-        what = f"({op.value} + {op.bias})" if op.bias else str(op.value)
-        if op.scale != 1:
-            what = f"{op.scale:g}·{what}"
-        if op.gate is not None:
-            what += f" ⊙ {op.gate}"
-        return f"{op.target} ⇐ {what}   [{op.cable}]"
-    if isinstance(op, Activate):
-        act = f"kwta(k={op.kwta})" if op.kwta else op.activation
-        return f"{op.component}.phi = {act}({op.component}.z)"
-    if isinstance(op, ComputeError):
-        if op.loss == "softmax":
-            return f"{op.component}.e = {op.target} − softmax({op.component}.mu)"
-        p = f"{op.precision:g}·" if op.precision != 1 else ""
-        return f"{op.component}.e = {p}({op.target} − {op.component}.mu)"
-    if isinstance(op, Integrate):
-        extra = f" − {op.leak:g}·z" if op.leak else ""
-        if op.nudge is not None and op.beta:
-            extra += f" + {op.beta:g}·({op.nudge} − z)"
-        return f"{op.component}.z += {op.rate:g}·({op.component}.in{extra})"
-    if isinstance(op, Clamp):
-        return f"{op.component}.z = {op.source}   (clamp)"
-    if isinstance(op, Assign):
-        return f"{op.component}.z = {op.source}   (feed-forward init)"
-    if isinstance(op, Zero):
-        return f"{op.component}.z = 0"
-    if isinstance(op, Store):
-        return f"snapshot '{op.snapshot}' ← {', '.join(map(str, op.signals))}"
-    return ""
-
-
-def _term(t) -> str:
-    if isinstance(t, Outer):
-        return f"{t.coef:+g}·⟨{t.post} ⊗ {t.pre}⟩"
-    if isinstance(t, Decay):
-        return f"−{t.coef:g}·W"
-    if isinstance(t, OjaDecay):
-        return f"−{t.coef:g}·⟨{t.post} ⊗ {t.post}⟩·W"
-    if isinstance(t, InstarDecay):
-        return f"−{t.coef:g}·diag⟨{t.post}⟩·W"
-    return str(t)
-
+from .compiler.ops import Clear
 
 def describe(model_or_compiled, code=False) -> str:
     """A printable account of the compiled circuit and its plans (with ``code``, the kernels too)."""
@@ -88,15 +38,12 @@ def describe(model_or_compiled, code=False) -> str:
                                    ("after the last step", phase.settle)):
                     if ops:
                         out.append(f"    {title}:")
-                        out += [f"      {line}" for line in map(_op, ops) if line]
+                        out += [f"      {op}" for op in ops if not isinstance(op, Clear)]
                 if phase.store:
-                    out.append(f"    then {_op(phase.store)}")
+                    out.append(f"    then {phase.store}")
                 if phase.read:
                     out.append(f"    read {phase.read}")
-            for up in seg.updates:
-                terms = " ".join(_term(t) for t in up.terms)
-                bound = f" ⊙ ({up.w_max:g} − W)" if up.w_max is not None else ""
-                out.append(f"  update {up.weight} [{up.rule}]: ΔW = {terms}{bound}")
+            out += [f"  {up}" for up in seg.updates]
     if code:
         out += ["", "generated code:", "", model_or_compiled.executor.source]
     return "\n".join(out) + "\n"

@@ -129,60 +129,71 @@ class SegmentWriter:
 
     # ---- phase operators ----------------------------------------------------------------
     def op(self, op, cleared):
+        """Emit one phase operator (products and cables are emitted by :meth:`ops`)."""
         if isinstance(op, Clear):
             cleared.add(op.target)   # the first cable into it writes instead of adding
             return
         self.zero_unfed(cleared)
-        w = lambda s: self.width(s)  # noqa: E731
-        if isinstance(op, Activate):
-            z, phi, dphi = (Signal(op.component, c) for c in ("z", "phi", "dphi"))
-            n, what = w(z), f"component '{op.component}'"
-            if op.kwta:
-                self.helpers.add("kwta_mask")
-                self.raw(f"kwta_mask({self.sig(z)}, {op.kwta}, {self.sig(phi)})")
-                self.loop("B", n, f"{self.sig(dphi)}[r, c] = 0.0", self.sig(dphi), what)
-            else:
-                fast = library.FAST_FLOAT32 if self.plan.dtype == "float32" else {}
-                phi_expr, dphi_expr = fast.get(op.activation) or library.ACTIVATIONS[op.activation]
-                self.helpers |= {name for name in library.HELPERS if name + "(" in phi_expr}
-                zs, ps = f"{self.sig(z)}[r, c]", f"{self.sig(phi)}[r, c]"
-                self.loop("B", n, f"{ps} = {phi_expr.format(z=zs)}", self.sig(phi), what)
-                self.loop("B", n, f"{self.sig(dphi)}[r, c] = {dphi_expr.format(z=zs, phi=ps)}", self.sig(dphi), what)
-        elif isinstance(op, ComputeError):
-            e, mu, t = self.sig(Signal(op.component, "e")), self.sig(Signal(op.component, "mu")), self.sig(op.target)
-            n, what = w(Signal(op.component, "e")), f"component '{op.component}'"
-            if op.loss == "softmax":
-                self.helpers.add("softmax_rows")
-                self.raw(f"softmax_rows({mu}, {e})")
-                self.loop("B", n, f"{e}[r, c] = {t}[r, c] - {e}[r, c]", e, what)
-            else:
-                scale = "" if op.precision == 1.0 else f"{_num(op.precision)} * "
-                self.loop("B", n, f"{e}[r, c] = {scale}({t}[r, c] - {mu}[r, c])", e, what)
-        elif isinstance(op, Integrate):
-            z, drive = self.sig(Signal(op.component, "z")), self.sig(Signal(op.component, "in"))
-            expr = f"{drive}[r, c]"
-            if op.leak:
-                expr += f" - {_num(op.leak)} * {z}[r, c]"
-            if op.nudge is not None and op.beta:
-                target = f"data_{op.nudge.stream}[r, c]" if op.nudge.stream else _num(op.nudge.constant)
-                expr += f" + {_num(op.beta)} * ({target} - {z}[r, c])"
-            self.loop("B", w(Signal(op.component, "z")), f"{z}[r, c] += {_num(op.rate)} * ({expr})", z,
-                      f"component '{op.component}'")
-        elif isinstance(op, Clamp):
-            z = self.sig(Signal(op.component, "z"))
-            value = f"data_{op.source.stream}[r, c]" if op.source.stream else _num(op.source.constant)
-            self.loop("B", w(Signal(op.component, "z")), f"{z}[r, c] = {value}", z, f"data clamped to '{op.component}'")
-        elif isinstance(op, Assign):
-            z = self.sig(Signal(op.component, "z"))
-            self.loop("B", w(Signal(op.component, "z")), f"{z}[r, c] = {self.sig(op.source)}[r, c]", z,
-                      f"component '{op.component}'")
-        elif isinstance(op, Zero):
-            z = self.sig(Signal(op.component, "z"))
-            self.loop("B", w(Signal(op.component, "z")), f"{z}[r, c] = 0.0", z, f"component '{op.component}'")
-        elif isinstance(op, Store):
-            for s in op.signals:
-                snap = self.sig(Signal(s.component, s.compartment, op.snapshot))
-                self.loop("B", w(s), f"{snap}[r, c] = {self.sig(s)}[r, c]", snap, f"snapshot '{op.snapshot}'")
+        getattr(self, _EMITTERS[type(op)])(op)
+
+    def assign_elementwise(self, target, line, what):
+        self.loop("B", self.width(target), line, self.sig(target), what)
+
+    def emit_activate(self, op):
+        z, phi, dphi = (Signal(op.component, c) for c in ("z", "phi", "dphi"))
+        what = f"component '{op.component}'"
+        if op.kwta:
+            self.helpers.add("kwta_mask")
+            self.raw(f"kwta_mask({self.sig(z)}, {op.kwta}, {self.sig(phi)})")
+            self.assign_elementwise(dphi, f"{self.sig(dphi)}[r, c] = 0.0", what)
+            return
+        fast = library.FAST_FLOAT32 if self.plan.dtype == "float32" else {}
+        phi_expr, dphi_expr = fast.get(op.activation) or library.ACTIVATIONS[op.activation]
+        self.helpers |= {name for name in library.HELPERS if name + "(" in phi_expr}
+        zs, ps = f"{self.sig(z)}[r, c]", f"{self.sig(phi)}[r, c]"
+        self.assign_elementwise(phi, f"{ps} = {phi_expr.format(z=zs)}", what)
+        self.assign_elementwise(dphi, f"{self.sig(dphi)}[r, c] = {dphi_expr.format(z=zs, phi=ps)}", what)
+
+    def emit_error(self, op):
+        e_signal = Signal(op.component, "e")
+        e, mu, t = self.sig(e_signal), self.sig(Signal(op.component, "mu")), self.sig(op.target)
+        what = f"component '{op.component}'"
+        if op.loss == "softmax":
+            self.helpers.add("softmax_rows")
+            self.raw(f"softmax_rows({mu}, {e})")
+            self.assign_elementwise(e_signal, f"{e}[r, c] = {t}[r, c] - {e}[r, c]", what)
+        else:
+            scale = "" if op.precision == 1.0 else f"{_num(op.precision)} * "
+            self.assign_elementwise(e_signal, f"{e}[r, c] = {scale}({t}[r, c] - {mu}[r, c])", what)
+
+    def emit_integrate(self, op):
+        z_signal = Signal(op.component, "z")
+        z, drive = self.sig(z_signal), self.sig(Signal(op.component, "in"))
+        expr = f"{drive}[r, c]"
+        if op.leak:
+            expr += f" - {_num(op.leak)} * {z}[r, c]"
+        if op.nudge is not None and op.beta:
+            target = f"data_{op.nudge.stream}[r, c]" if op.nudge.stream else _num(op.nudge.constant)
+            expr += f" + {_num(op.beta)} * ({target} - {z}[r, c])"
+        self.assign_elementwise(z_signal, f"{z}[r, c] += {_num(op.rate)} * ({expr})", f"component '{op.component}'")
+
+    def emit_clamp(self, op):
+        z = Signal(op.component, "z")
+        value = f"data_{op.source.stream}[r, c]" if op.source.stream else _num(op.source.constant)
+        self.assign_elementwise(z, f"{self.sig(z)}[r, c] = {value}", f"data clamped to '{op.component}'")
+
+    def emit_assign(self, op):
+        z = Signal(op.component, "z")
+        self.assign_elementwise(z, f"{self.sig(z)}[r, c] = {self.sig(op.source)}[r, c]", f"component '{op.component}'")
+
+    def emit_zero(self, op):
+        z = Signal(op.component, "z")
+        self.assign_elementwise(z, f"{self.sig(z)}[r, c] = 0.0", f"component '{op.component}'")
+
+    def emit_store(self, op):
+        for s in op.signals:
+            snap = Signal(s.component, s.compartment, op.snapshot)
+            self.assign_elementwise(snap, f"{self.sig(snap)}[r, c] = {self.sig(s)}[r, c]", f"snapshot '{op.snapshot}'")
 
     def matmul(self, op, into=None):
         """Emit a cable's matrix product into its product buffer (or straight into ``into``)."""
@@ -324,6 +335,10 @@ class SegmentWriter:
                  "param": param_name, "grad": grad_name, "temp": lambda v: v[0]}
         header = f"def {name}({', '.join(names[k](v) for k, v in args)}):"
         return Kernel(name, tuple(args), self.routine, self.index), [header] + self.lines
+
+
+_EMITTERS = {Activate: "emit_activate", ComputeError: "emit_error", Integrate: "emit_integrate", Clamp: "emit_clamp",
+             Assign: "emit_assign", Zero: "emit_zero", Store: "emit_store"}
 
 
 def _first_signal(f):

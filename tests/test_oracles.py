@@ -8,6 +8,21 @@ def cosine(a, b):
     return float(np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
+def descent_by_finite_differences(weights, indices, loss, eps):
+    """−∂loss/∂w at the given flat indices of ``weights`` (modified in place and restored)."""
+    flat = weights.reshape(-1)
+    out = []
+    for i in indices:
+        keep = flat[i]
+        flat[i] = keep + eps
+        up = loss()
+        flat[i] = keep - eps
+        down = loss()
+        flat[i] = keep
+        out.append(-(up - down) / (2 * eps))
+    return np.array(out)
+
+
 def softmax(a):
     e = np.exp(a - a.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
@@ -23,18 +38,9 @@ def test_bp_updates_equal_finite_differences():
 
     rng = np.random.default_rng(0)
     for name, delta in updates.items():
-        w = model.weights[name].reshape(-1)
-        picks = rng.choice(w.size, size=min(25, w.size), replace=False)
-        fd = []
-        for i in picks:
-            keep = w[i]
-            w[i] = keep + 1e-6
-            up = loss()
-            w[i] = keep - 1e-6
-            down = loss()
-            w[i] = keep
-            fd.append(-(up - down) / 2e-6)
-        fd, got = np.array(fd), delta.reshape(-1)[picks]
+        picks = rng.choice(delta.size, size=min(25, delta.size), replace=False)
+        fd = descent_by_finite_differences(model.weights[name], picks, loss, 1e-6)
+        got = delta.reshape(-1)[picks]
         assert np.linalg.norm(fd - got) / np.linalg.norm(fd) < 1e-6, name
 
 
@@ -116,16 +122,7 @@ def test_eqprop_update_approaches_the_gradient_as_beta_goes_to_zero():
         return float(np.mean(0.5 * np.sum((y - model.predict(x)) ** 2, axis=1)))
 
     for name, delta in updates.items():
-        w = model.weights[name].reshape(-1)
-        fd = np.zeros(w.size)
-        for i in range(w.size):
-            keep = w[i]
-            w[i] = keep + 1e-5
-            up = cost()
-            w[i] = keep - 1e-5
-            down = cost()
-            w[i] = keep
-            fd[i] = -(up - down) / 2e-5
+        fd = descent_by_finite_differences(model.weights[name], range(delta.size), cost, 1e-5)
         assert cosine(delta.reshape(-1), fd) > 0.999, name
         assert np.linalg.norm(delta.reshape(-1) - fd) / np.linalg.norm(fd) < 0.01, name
 

@@ -30,7 +30,6 @@ class Rule(ABC):
     def lower(self, params: dict, factors) -> dict:
         """Return the keyword arguments of an :class:`~ngdsl.compiler.ops.Update`
         (``terms`` and optionally ``w_max``); ``factors`` resolves factor references."""
-        raise NotImplementedError  # each registered rule defines lower
 
 
 def register(cls):
