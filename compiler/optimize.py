@@ -137,8 +137,10 @@ def order_for_fusion(ops, width):
         pick = (follow or same or ready)[0]
         done.add(pick)
         op = ops[pick]
-        if pick in clears:
-            out.append(clears[pick])
+        consumer = next((j for j in clears if isinstance(op, MatMul) and ops[j].value == op.out), None)
+        for j in (pick, consumer):  # a product's cleared sum is cleared before it, so it can write there
+            if j in clears:
+                out.append(clears.pop(j))
         out.append(op)
         last = pick
     return out

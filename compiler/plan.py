@@ -176,14 +176,17 @@ class Planner:
             setup += [op for n in free for op in (Zero(n), self.activate(n))]
         elif spec.init == "feedforward":
             setup += self.feedforward(free, hard)
-        step = [self.activate(n) for n in free] + self.sweep()
+        # Setup leaves every state's phi consistent with its z, so a step can end by activating the
+        # states it advanced: the next step, and the settled sweep, start from consistent values.
+        step = self.sweep()
         for name in free:
             step += self.projections(Signal(name, "in"))
         for name in free:
             c = self.components[name]
             nudge, beta = spec.clamps.get(name, (None, 0.0))
             step.append(Integrate(name, c.opts["dt"] / c.opts["tau"], float(c.opts["leak"]), nudge, beta or 0.0))
-        settle = [self.activate(n) for n in free] + self.sweep()
+        step += [self.activate(n) for n in free]
+        settle = self.sweep()
         hoisted = []
         if self.optimize:
             invariant, step = hoist(step)

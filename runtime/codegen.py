@@ -8,6 +8,7 @@ reference executor.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..compiler.ops import (Accumulate, Activate, Assign, Clamp, Clear, Combine, ComputeError, Decay, InstarDecay,
@@ -54,6 +55,11 @@ class _Loop:
     cols: int
     line: str       # uses r and c as the row and column index
     target: str
+    group: str = ""  # statements fuse only with neighbours of the same shape and group
+
+    @property
+    def key(self):
+        return (self.rows, self.cols, self.group)
 
 
 class SegmentWriter:
@@ -88,8 +94,8 @@ class SegmentWriter:
         self.flush()
         self.lines.append("    " * self.indent + line)
 
-    def loop(self, rows, cols, line, target, what):
-        self.pending.append(_Loop(rows, cols, line, target))
+    def loop(self, rows, cols, line, target, what, group=""):
+        self.pending.append(_Loop(rows, cols, line, target, group))
         if self.checks:
             self.flush()
             self.codes.append((what, self.phase))
@@ -102,13 +108,12 @@ class SegmentWriter:
         i = 0
         while i < len(self.pending):
             j = i
-            while j < len(self.pending) and (self.pending[j].rows, self.pending[j].cols) == (
-                    self.pending[i].rows, self.pending[i].cols):
+            while j < len(self.pending) and self.pending[j].key == self.pending[i].key:
                 j += 1
             rows = "batch" if self.pending[i].rows == "B" else self.pending[i].rows
             self.lines.append(f"{pad}for r in range({rows}):")
             self.lines.append(f"{pad}    for c in range({self.pending[i].cols}):")
-            self.lines += [f"{pad}        {p.line}" for p in self.pending[i:j]]
+            self.lines += [f"{pad}        {line}" for line in _through_locals([p.line for p in self.pending[i:j]])]
             i = j
         self.pending = []
 
@@ -136,8 +141,8 @@ class SegmentWriter:
         self.zero_unfed(cleared)
         getattr(self, _EMITTERS[type(op)])(op)
 
-    def assign_elementwise(self, target, line, what):
-        self.loop("B", self.width(target), line, self.sig(target), what)
+    def assign_elementwise(self, target, line, what, group=""):
+        self.loop("B", self.width(target), line, self.sig(target), what, group)
 
     def emit_activate(self, op):
         z, phi, dphi = (Signal(op.component, c) for c in ("z", "phi", "dphi"))
@@ -149,10 +154,13 @@ class SegmentWriter:
             return
         fast = library.FAST_FLOAT32 if self.plan.dtype == "float32" else {}
         phi_expr, dphi_expr = fast.get(op.activation) or library.ACTIVATIONS[op.activation]
-        self.helpers |= {name for name in library.HELPERS if name + "(" in phi_expr}
+        used = {name for name in library.HELPERS if name + "(" in phi_expr}
+        self.helpers |= used
+        # A transcendental activation is a loop of its own: fused with cheap statements it vectorises worse.
+        group = f"activate {op.component}" if used or "np." in phi_expr else ""
         zs, ps = f"{self.sig(z)}[r, c]", f"{self.sig(phi)}[r, c]"
-        self.assign_elementwise(phi, f"{ps} = {phi_expr.format(z=zs)}", what)
-        self.assign_elementwise(dphi, f"{self.sig(dphi)}[r, c] = {dphi_expr.format(z=zs, phi=ps)}", what)
+        self.assign_elementwise(phi, f"{ps} = {phi_expr.format(z=zs)}", what, group)
+        self.assign_elementwise(dphi, f"{self.sig(dphi)}[r, c] = {dphi_expr.format(z=zs, phi=ps)}", what, group)
 
     def emit_error(self, op):
         e_signal = Signal(op.component, "e")
@@ -335,6 +343,30 @@ class SegmentWriter:
                  "param": param_name, "grad": grad_name, "temp": lambda v: v[0]}
         header = f"def {name}({', '.join(names[k](v) for k, v in args)}):"
         return Kernel(name, tuple(args), self.routine, self.index), [header] + self.lines
+
+
+_ELEMENT = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\[r, c\]")
+_STATEMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[r, c\] (=|\+=|-=|\*=) (.*)$")
+
+
+def _through_locals(lines):
+    """Rewrite a fused loop body so each element is loaded once and later statements use the
+    values earlier ones computed, instead of re-reading arrays the compiler must assume may alias."""
+    out, local = [], {}
+    for line in lines:
+        match = _STATEMENT.match(line)
+        if not match:
+            out.append(line)
+            continue
+        target, op, expr = match.groups()
+        for name in dict.fromkeys(_ELEMENT.findall(expr) + ([target] if op != "=" else [])):
+            if name not in local:
+                local[name] = f"v_{name}"
+                out.append(f"v_{name} = {name}[r, c]")
+        expr = _ELEMENT.sub(lambda m: local[m.group(1)], expr)
+        local[target] = f"v_{target}"
+        out += [f"v_{target} = {expr if op == '=' else f'v_{target} {op[0]} ({expr})'}", f"{target}[r, c] = v_{target}"]
+    return out
 
 
 _EMITTERS = {Activate: "emit_activate", ComputeError: "emit_error", Integrate: "emit_integrate", Clamp: "emit_clamp",
