@@ -37,7 +37,7 @@ def cmd_run(args):
     from tqdm import tqdm
 
     from .model import Model
-    from .runs import RunDirectory
+    from .runs import ResumeError, RunDirectory
     from .runtime import Divergence
 
     compiled = _compile(args)
@@ -45,7 +45,12 @@ def cmd_run(args):
         compiled.plan.train["epochs"] = args.epochs
     print(f"compiling '{compiled.plan.name}' ...", file=sys.stderr)
     model = Model(compiled)
-    run = RunDirectory(args.out, model, args.spec)
+    try:
+        run = RunDirectory.reopen(args.resume, model, args.spec) if args.resume else \
+            RunDirectory(args.out, model, args.spec)
+    except ResumeError as exc:
+        print(f"{args.spec}: error: {exc}", file=sys.stderr)
+        return 2
     epochs = compiled.plan.train["epochs"]
     n_batches = -(-len(model.data.x_train) // model.data.batch)
     status, message, start = "completed", "", time.perf_counter()
@@ -58,7 +63,7 @@ def cmd_run(args):
         bar.set_postfix(shown)
 
     try:
-        for epoch in range(epochs):
+        for epoch in range(model.epoch, epochs):
             bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
                        disable=args.quiet, file=sys.stderr, leave=True)
             model.fit(1, on_epoch=on_epoch, on_batch=lambda: bar.update(1))
@@ -139,6 +144,8 @@ def parser():
     s.add_argument("--epochs", type=int, help="override train.epochs")
     s.add_argument("--out", default="runs", help="folder for run directories (default: runs)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument("--resume", metavar="RUN_DIR", help="continue that run from its last checkpoint, up to the "
+                   "spec's (or --epochs) total epochs, bit-identically to an uninterrupted run")
     s.set_defaults(func=cmd_run)
     s = spec_command("viz", "draw the compiled circuit")
     s.add_argument("-o", "--output", default="circuit.svg", help=".svg, .png or .dot (default circuit.svg)")

@@ -67,6 +67,15 @@ class Model:
                 out[f"{split}_{metric}"] = METRICS[metric](pred, y)
         return out
 
+    def restore(self, state: dict, history: list):
+        """Continue from a checkpoint: parameters, optimizer state and the epochs already trained."""
+        self.executor.load_state(state)
+        self.history = list(history)
+        for _ in range(len(history)):  # replay the shuffles, so the next epoch sees the same batches
+            if self.data.shuffle:
+                self.rng.permutation(len(self.data.x_train))
+        self.epoch = len(history)
+
     def updates(self, x, y) -> dict:
         """ΔW and Δb that one training trial forms on a batch (not applied)."""
         dtype = self.executor.dtype

@@ -22,8 +22,53 @@ def _atomic_write(path, write):
             os.remove(tmp)
 
 
+def _first_difference(a, b, path=""):
+    """The dotted path of the first place two plain-data trees differ ('' when equal)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in list(a) + [k for k in b if k not in a]:
+            found = _first_difference(a.get(key), b.get(key), f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+        return ""
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return next((d for i, (x, y) in enumerate(zip(a, b)) if (d := _first_difference(x, y, f"{path}[{i}]"))), "")
+    return "" if a == b else (path or "the spec")
+
+
+class ResumeError(Exception):
+    """A run directory cannot be continued with this spec."""
+
+
 class RunDirectory:
     """``<root>/<name>-<timestamp>/`` holding everything a run produces."""
+
+    @classmethod
+    def reopen(cls, path, model, spec_path):
+        """The run directory ``path``, with ``model`` restored to its last checkpoint."""
+        try:
+            with np.load(os.path.join(path, "weights.npz"), allow_pickle=False) as arrays:
+                state = {k.replace(":", "/"): arrays[k] for k in arrays.files if k != "epoch"}
+                epoch = int(arrays["epoch"])
+            with open(os.path.join(path, "metrics.jsonl"), encoding="utf-8") as f:
+                history = [json.loads(line) for line in f if line.strip()][:epoch]
+            with open(os.path.join(path, "spec.resolved.yaml"), encoding="utf-8") as f:
+                then = yaml.safe_load(f)
+        except (OSError, ValueError, KeyError, yaml.YAMLError) as exc:
+            raise ResumeError(f"cannot resume from '{path}': {exc}") from None
+        now = json.loads(json.dumps(model.compiled.resolved))  # the same plain types as the YAML
+        for spec in (then, now):
+            spec.get("train", {}).pop("epochs", None)  # the one thing a resumed run may change
+        changed = _first_difference(then, now)
+        if changed:
+            raise ResumeError(f"cannot resume from '{path}': the spec differs from that run's at '{changed}'")
+        model.restore(state, history)
+        self = cls.__new__(cls)
+        self.path, self.model, self.spec_path = path, model, spec_path
+        self.checkpointed_epoch = epoch
+        self.metrics_path = os.path.join(path, "metrics.jsonl")
+        with open(self.metrics_path, "w", encoding="utf-8") as f:  # drop records past the checkpoint
+            f.writelines(json.dumps(h) + "\n" for h in history)
+        return self
 
     def __init__(self, root, model, spec_path):
         stamp = time.strftime("%Y%m%d-%H%M%S")

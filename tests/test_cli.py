@@ -89,3 +89,37 @@ def test_inspect_code_shows_generated_kernels():
     result = run_cli("inspect", spec_path("bp_digits.yaml"), "--code")
     assert result.returncode == 0, result.stderr
     assert "def train_0(" in result.stdout and "np.dot(" in result.stdout
+
+
+def _weights(run_dir):
+    with np.load(os.path.join(run_dir, "weights.npz")) as w:
+        return {k: w[k] for k in w.files}
+
+
+def _metrics(run_dir):
+    lines = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+    return [{k: v for k, v in line.items() if k != "seconds"} for line in lines]
+
+
+@pytest.mark.parametrize("spec", ["pc_digits.yaml", "eqprop_xor.yaml"])
+def test_resume_continues_bit_identically(tmp_path, spec):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert run_cli("run", spec_path(spec), "--epochs", "4", "--out", str(straight), "--quiet").returncode == 0
+    assert run_cli("run", spec_path(spec), "--epochs", "2", "--out", str(split), "--quiet").returncode == 0
+    (first,), (second,) = os.listdir(straight), os.listdir(split)
+    result = run_cli("run", spec_path(spec), "--epochs", "4", "--resume", str(split / second), "--quiet")
+    assert result.returncode == 0, result.stderr
+    a, b = _weights(straight / first), _weights(split / second)
+    assert a.keys() == b.keys() and int(b["epoch"]) == 4
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)   # Adam's moments included
+    assert _metrics(straight / first) == _metrics(split / second)
+
+
+def test_resume_refuses_a_changed_spec(tmp_path):
+    assert run_cli("run", spec_path("eqprop_xor.yaml"), "--epochs", "1", "--out", str(tmp_path), "--quiet").returncode == 0
+    (run,) = os.listdir(tmp_path)
+    result = run_cli("run", spec_path("eqprop_xor.yaml"), "--set", "components.h.size=6", "--resume",
+                     str(tmp_path / run), "--quiet")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "the spec differs from that run's at 'components.h.size'" in result.stderr
