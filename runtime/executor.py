@@ -6,6 +6,7 @@ import time
 import numpy as np
 
 from . import codegen, kernels, optimizers
+from .inplace import all_finite
 
 
 class Divergence(Exception):
@@ -110,7 +111,7 @@ class Executor:
         def apply(segment):
             names = [n for up in segment.updates for n in (up.weight, up.bias) if n]
             for name in names:
-                if not np.all(np.isfinite(self.grads[name])):
+                if not all_finite(self.grads[name]):
                     raise Divergence(self.diagnose("train", x, y, name))
             for name in names:
                 self.optimizer.step(name, self.params[name], self.grads[name], self.plan.parameters[name].lr)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .inplace import add_scaled
+
 
 class SGD:
     """W ← W + lr·ΔW."""
@@ -11,7 +13,7 @@ class SGD:
         self.lr = lr
 
     def step(self, name, w, delta, lr):
-        w += (lr or self.lr) * delta
+        add_scaled(w, delta, lr or self.lr)
 
     def state(self):
         return {}
