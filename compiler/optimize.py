@@ -144,3 +144,27 @@ def order_for_fusion(ops, width):
         out.append(op)
         last = pick
     return out
+
+
+def _exposed_reads(ops):
+    """Signals the operators read before writing them (their value comes from before the list)."""
+    exposed, written = set(), set()
+    for op in ops:
+        exposed |= (reads(op) | ({op.target} if isinstance(op, Accumulate) else set())) - written
+        written |= writes(op)
+    return exposed
+
+
+def drop_dead_setup(setup, hoisted, step, settle):
+    """Remove setup operators whose results every path overwrites before reading: the loop may run
+    zero or more times, and whatever follows the phase may read anything the phase leaves."""
+    overwritten = set().union(*(writes(op) for op in list(hoisted) + list(settle)))
+    dead = overwritten - _exposed_reads(list(hoisted) + list(step)) - _exposed_reads(list(hoisted) + list(settle))
+    kept = []
+    for op in reversed(setup):
+        if writes(op) and writes(op) <= dead:
+            continue
+        partial = {op.target} if isinstance(op, Accumulate) else set()
+        dead = (dead | (writes(op) - partial)) - reads(op) - partial
+        kept.append(op)
+    return kept[::-1]

@@ -10,7 +10,7 @@ from . import language
 from .graph import depths, instant_order
 from .ops import (Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Combine, Integrate, InstarDecay, MatMul,
                   OjaDecay, Outer, Signal, Store, Update, Zero)
-from .optimize import eliminate_common, hoist, order_for_fusion, reads, writes
+from .optimize import drop_dead_setup, eliminate_common, hoist, order_for_fusion, reads, writes
 from .resolve import PhaseSpec
 
 
@@ -192,6 +192,7 @@ class Planner:
             invariant, step = hoist(step)
             settle = [op for op in settle if op not in invariant]  # the loop left their values as they were
             setup, hoisted = eliminate_common(setup, invariant)
+            setup = drop_dead_setup(setup, hoisted, step, settle)
             setup, hoisted, step, settle = (order_for_fusion(ops, self.elementwise_width)
                                             for ops in (setup, hoisted, step, settle))
         store = None
