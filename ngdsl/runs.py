@@ -129,12 +129,14 @@ class RunDirectory:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
 
         fig, ax = plt.subplots(figsize=(6, 4))
         epochs = [h["epoch"] for h in history]
         for key in keys:
             ax.plot(epochs, [h[key] for h in history], marker="o", label=key)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(self.model.plan.name)
         ax.grid(alpha=0.3)
         ax.legend()
