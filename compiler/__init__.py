@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from .diagnostics import Diagnostic, SpecError, did_you_mean
-from .graph import algebraic_loops, build_graph
+from .graph import algebraic_loops, build_graph, unconnected
 from .plan import Plan, lower
 from .resolve import Circuit, resolve
 from .schema import build_schema, validate
@@ -28,6 +28,7 @@ class Compiled:
     graph: nx.MultiDiGraph
     plan: Plan
     resolved: dict
+    warnings: list
 
 
 def compile_text(text: str, file: str = "<spec>", base_dir: str = ".", optimize: bool = True) -> Compiled:
@@ -47,7 +48,7 @@ def compile_text(text: str, file: str = "<spec>", base_dir: str = ".", optimize:
     problems = algebraic_loops(graph, file)
     if problems:
         raise SpecError(problems)
-    return Compiled(circuit, graph, lower(circuit, graph, optimize), circuit.resolved)
+    return Compiled(circuit, graph, lower(circuit, graph, optimize), circuit.resolved, unconnected(graph, file))
 
 
 def compile_file(path: str, text: str = None, optimize: bool = True) -> Compiled:

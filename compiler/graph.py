@@ -59,6 +59,13 @@ def algebraic_loops(g: nx.MultiDiGraph, file: str):
     return found
 
 
+def unconnected(g: nx.MultiDiGraph, file: str):
+    """A warning for every component no cable touches: it takes part in nothing."""
+    return [Diagnostic(f"component '{n}' is connected to no cable; it takes part in nothing", file, d["line"], d["col"],
+                       "warning")
+            for n, d in sorted(g.nodes(data=True), key=lambda nd: nd[1]["line"]) if g.degree(n) == 0]
+
+
 def depths(g: nx.MultiDiGraph, sources):
     """Shortest cable distance of every component from ``sources`` (unreachable ones are absent)."""
     return nx.multi_source_dijkstra_path_length(g, set(sources), weight=lambda u, v, d: 1) if sources else {}

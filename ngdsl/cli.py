@@ -17,7 +17,10 @@ def _compile(args):
     if args.set:
         with open(args.spec, encoding="utf-8") as f:
             text = overrides.apply(f.read(), args.spec, args.set)
-    return compile_file(args.spec, text)
+    compiled = compile_file(args.spec, text)
+    for warning in compiled.warnings:
+        print(warning, file=sys.stderr)
+    return compiled
 
 
 def cmd_check(args):

@@ -122,6 +122,14 @@ def test_cli_check_prints_diagnostics_without_traceback(write_spec):
         "1 error"]
 
 
+def test_unconnected_component_is_a_warning(write_spec):
+    path = write_spec(BASE.replace("  d:  {kind: rate, size: 16}", "  d:  {kind: rate, size: 16}\n  u:  {kind: input, size: 3}"))
+    result = run_cli("check", path)
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        f"{path}:10:3: warning: component 'u' is connected to no cable; it takes part in nothing"]
+
+
 def test_missing_spec_file_is_a_clean_error(tmp_path):
     result = run_cli("check", str(tmp_path / "nope.yaml"))
     assert result.returncode == 2
