@@ -4,9 +4,8 @@ The plan is plain data (see :mod:`ops`); the runtime turns it into code without 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from . import language
 from .graph import depths, instant_order
 from .ops import (Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Combine, Integrate, InstarDecay, MatMul,
                   OjaDecay, Outer, Signal, Store, Update, Zero)
@@ -79,7 +78,6 @@ class Plan:
     data: dict
     train: dict
     metrics: tuple
-    ops_count: dict = field(default_factory=dict)
 
 
 def _canonical(signal: Signal, components) -> Signal:
@@ -132,11 +130,11 @@ class Planner:
     def _add(self, matmul, accumulate):
         self.incoming.setdefault(accumulate.target, []).append((matmul, accumulate))
 
-    def projections(self, target, keep=lambda matmul, accumulate: True):
+    def projections(self, target):
+        """Clear a sum, then every cable into it."""
         ops = [Clear(target)]
         for matmul, accumulate in self.incoming.get(target, []):
-            if keep(matmul, accumulate):
-                ops += [op for op in (matmul, accumulate) if op is not None]
+            ops += [op for op in (matmul, accumulate) if op is not None]
         return ops
 
     def sweep(self):

@@ -124,7 +124,7 @@ class Resolver:
         components = {n: self._component(n, c) for n, c in r["components"].items()}
         components = {n: c for n, c in components.items() if c}
         self.components = components
-        for name, comp in components.items():
+        for comp in components.values():
             if comp.kind == "error":
                 self._error_target(comp)
         cables = {}

@@ -36,7 +36,7 @@ class Executor:
     """Runs the routines of a plan; ``jit=False`` runs the same generated code in Python (the reference)."""
 
     def __init__(self, plan, widths, jit=True):
-        self.plan, self.widths, self.jit = plan, widths, jit
+        self.plan, self.widths = plan, widths
         self.dtype = np.dtype(plan.dtype)
         self.source, self.kernels, _ = codegen.generate(plan)
         self.source_hash = kernels.digest(self.source)
