@@ -16,7 +16,8 @@ class Diagnostic:
     severity: str = "error"
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.severity}: {self.message}"
+        where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file  # line 0: no place in the text
+        return f"{where}: {self.severity}: {self.message}"
 
 
 class SpecError(Exception):

@@ -16,9 +16,14 @@ def apply(text: str, file: str, overrides) -> str:
         return text
     data = yaml.safe_load(text)
     for item in overrides:
+        if isinstance(item, str) and "=" not in item:
+            raise SpecError([Diagnostic(f"--set {item}: write it as key=value", file, 0, 0)])
         path, value = item.split("=", 1) if isinstance(item, str) else item
         if isinstance(value, str):
-            value = yaml.safe_load(value)
+            try:
+                value = yaml.safe_load(value)
+            except yaml.YAMLError:
+                raise SpecError([Diagnostic(f"--set {path}: '{value}' is not a YAML value", file, 0, 0)]) from None
         keys = [m.group(1) if m.group(1) is not None else int(m.group(2)) for m in _PART.finditer(path)]
         node = data
         try:

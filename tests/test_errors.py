@@ -135,3 +135,16 @@ def test_missing_spec_file_is_a_clean_error(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "cannot read the spec: No such file or directory" in result.stderr
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.epochs=[x", "--set train.epochs: '[x' is not a YAML value"),
+    ("train.epochs", "--set train.epochs: write it as key=value"),
+    ("train.nope.x=3", "--set train.nope.x: no such place in the spec"),
+])
+def test_bad_set_overrides_are_clean_errors(override, message):
+    from conftest import spec_path
+    path = spec_path("pc_digits.yaml")
+    result = run_cli("check", path, "--set", override)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"{path}: error: {message}", "1 error"]
