@@ -178,6 +178,12 @@ def main(argv=None):
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # e.g. a run folder that cannot be written
+        print(f"{getattr(args, 'spec', 'ngdsl')}: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
