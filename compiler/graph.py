@@ -15,7 +15,7 @@ def build_graph(circuit) -> nx.MultiDiGraph:
         g.add_node(name, kind=comp.kind, size=comp.size, stateful=comp.kind in language.STATEFUL,
                    line=comp.pos[0], col=comp.pos[1], **attrs)
     for name, comp in circuit.components.items():
-        target = getattr(comp, "target", None)
+        target = comp.target
         if comp.kind == "error" and target is not None:
             g.add_edge(target.component, name, key=f"{name}.target", transform="identity", implied=True,
                        source=target.compartment, target="target", scale=1.0, learnable=False, rule="",

@@ -97,7 +97,7 @@ class Planner:
         referenced = _referenced_signals(circuit)
         driven = {c.target for c in circuit.cables.values()}
         for comp in self.components.values():
-            target = getattr(comp, "target", None)
+            target = comp.target
             own = Signal(comp.name, "target")
             if comp.kind == "error" and target is not None and (own in referenced or own in driven):
                 self._add(None, Accumulate(f"{comp.name}.target", self.sig(target), own, 1.0, None, None))
@@ -206,7 +206,7 @@ class Planner:
         dist = depths(self.graph, hard)
         predicted = {}
         for name, comp in self.components.items():
-            target = getattr(comp, "target", None)
+            target = comp.target
             if comp.kind == "error" and target is not None and comp.opts["loss"] == "gaussian" \
                     and target.compartment == "z" and Signal(name, "mu") in self.incoming:
                 predicted[target.component] = name
@@ -235,7 +235,7 @@ class Planner:
                 ups = []
                 for cable_name in entry.cables:
                     cable = self.circuit.cables[cable_name]
-                    lowered = getattr(cable, "update", None)
+                    lowered = cable.update
                     if lowered is None:
                         continue
                     terms = tuple(_map_factors(t, self.sig) for t in lowered["terms"])
@@ -265,7 +265,7 @@ def _referenced_signals(circuit):
         out.add(c.source)
         if c.opts.get("gate"):
             out.add(_parse(c.opts["gate"]))
-        for signal in _term_signals(getattr(c, "update", {}).get("terms", ())):
+        for signal in _term_signals((c.update or {}).get("terms", ())):
             out.add(Signal(signal.component, signal.compartment))
     for entries in circuit.schedule.values():
         out |= {e.read for e in entries if getattr(e, "read", None)}

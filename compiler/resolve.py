@@ -41,6 +41,7 @@ class Component:
     size: int
     opts: dict
     pos: tuple
+    target: Signal = None    # an error's target signal
 
     @property
     def output(self) -> str:
@@ -59,6 +60,7 @@ class Cable:
     owner: str = ""                # cable whose storage this one uses ('' for none)
     rule: str = ""
     rule_params: dict = field(default_factory=dict)
+    update: dict = None      # the lowered rule (Update keyword arguments), once an update lists the cable
 
     @property
     def learnable(self) -> bool:
@@ -180,7 +182,7 @@ class Resolver:
         if "target" in spec:
             target = self.signal(spec["target"], path + ("target",), f"error '{comp.name}' targets", default="z")
             if target:
-                spec["target"] = str(target).replace(".z", "") if target.compartment == "z" else str(target)
+                spec["target"] = target.component if target.compartment == "z" else str(target)
                 tsize = self.components[target.component].size
                 if comp.size == 0:
                     comp.size = spec["size"] = tsize
@@ -194,7 +196,6 @@ class Resolver:
                 comp.target = target
         else:
             spec.setdefault("feedback", False)
-            comp.target = None
             if comp.size == 0:
                 self.error(path, f"error '{comp.name}' needs a 'size' or a 'target'")
 
