@@ -30,7 +30,7 @@ def build_graph(circuit) -> nx.MultiDiGraph:
                    implied=False, source=cable.source.compartment, target=cable.target.compartment,
                    scale=o.get("scale", 1.0), learnable=cable.learnable, rule=cable.rule, tied=cable.owner,
                    transpose=bool(o.get("transpose")), gate=o.get("gate") or "", bias=bool(o.get("bias")),
-                   mask=o.get("mask") or "", response=o.get("response", "dot"),
+                   mask=", ".join(f"{k}={v}" for k, v in (o.get("mask") or {}).items()), response=o.get("response", "dot"),
                    lateral=cable.source.component == cable.target.component,
                    shape=f"{cable.shape[0]}x{cable.shape[1]}", line=cable.pos[0], col=cable.pos[1])
     return g

@@ -245,7 +245,6 @@ class Update:
     rule: str
     terms: tuple
     w_max: Optional[float] = None  # soft bound: Hebbian terms are scaled by (w_max − W)
-    mask: Optional[str] = None     # 'zero_diagonal': the update keeps the diagonal at zero
 
     def __str__(self):
         bound = f" ⊙ ({self.w_max:g} − W)" if self.w_max is not None else ""

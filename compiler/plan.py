@@ -24,7 +24,7 @@ class Parameter:
     scale: float
     learnable: bool
     lr: float = 0.0          # 0: the optimizer's learning rate
-    mask: str = ""
+    mask: tuple = ()         # (('zero_diagonal', True), ('groups', n), ('band', w)): connections that exist
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ class Planner:
                             snapshot_signals.setdefault(signal.snapshot, set()).add(
                                 Signal(signal.component, signal.compartment))
                     ups.append(Update(cable_name, cable_name, f"{cable_name}.bias" if cable.opts.get("bias") else None,
-                                      cable.rule, terms, lowered.get("w_max"), cable.opts.get("mask")))
+                                      cable.rule, terms, lowered.get("w_max")))
                 updates_by_entry[i] = tuple(ups)
         segments, phases = [], []
         for i, entry in enumerate(entries):
@@ -343,7 +343,7 @@ def lower(circuit, graph, optimize=True) -> Plan:
             continue
         init = c.opts["init"]
         parameters[name] = Parameter(name, name, c.shape, init["dist"], float(init["scale"]), c.learnable,
-                                     float(c.opts.get("lr", 0.0)), c.opts.get("mask") or "")
+                                     float(c.opts.get("lr", 0.0)), tuple(sorted((c.opts.get("mask") or {}).items())))
         if c.opts.get("bias"):
             parameters[f"{name}.bias"] = Parameter(f"{name}.bias", name, (c.shape[0],), "constant", 0.0,
                                                    c.learnable, float(c.opts.get("lr", 0.0)))

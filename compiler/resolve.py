@@ -252,8 +252,14 @@ class Resolver:
             spec.setdefault("transpose", False)
         if transform == "identity" and shape[0] != shape[1]:
             self.error(path, f"identity cable '{name}' joins sizes {shape[1]} and {shape[0]}; they must be equal")
-        if spec.get("mask") == "zero_diagonal" and shape[0] != shape[1]:
-            self.error(path + ("mask",), f"a zero diagonal needs a square cable; '{name}' is {shape[0]}x{shape[1]}")
+        if "mask" in spec:
+            mask = {"zero_diagonal": True} if spec["mask"] == "zero_diagonal" else dict(spec["mask"])
+            spec["mask"] = mask
+            if shape[0] != shape[1]:
+                self.error(path + ("mask",), f"a mask needs a square (lateral) cable; '{name}' is {shape[0]}x{shape[1]}")
+            elif shape[0] % mask.get("groups", 1):
+                self.error(path + ("mask", "groups"), f"{mask['groups']} groups do not divide the {shape[0]} units "
+                           f"of cable '{name}'")
         gate = spec.get("gate")
         if gate is not None:
             gate_signal = (Signal(target.component, "dphi") if gate == "dphi"

@@ -296,9 +296,6 @@ class SegmentWriter:
                 post = self.materialise(t.post, f"t_{up.cable}_instar_post")
                 self.helpers.add("sub_scaled_rows")
                 self.raw(f"sub_scaled_rows({g}, {post}, {_num(t.coef)} * inv_batch, {W})")
-        if up.mask == "zero_diagonal":
-            self.helpers.add("zero_diagonal")
-            self.raw(f"zero_diagonal({g})")
         if up.bias:
             gb = grad_name(up.bias)
             self.grads.add(up.bias)

@@ -26,10 +26,25 @@ def init_parameters(plan, rng, dtype):
         else:  # xavier: uniform with variance 2 / (fan_in + fan_out)
             limit = p.scale * np.sqrt(6.0 / (p.shape[0] + p.shape[-1]))
             a = rng.uniform(-limit, limit, p.shape)
-        if p.mask == "zero_diagonal":
-            np.fill_diagonal(a, 0.0)
-        params[name] = np.ascontiguousarray(a, dtype=dtype)
+        params[name] = np.ascontiguousarray(a * connections(p.shape, p.mask), dtype=dtype)
     return params
+
+
+def connections(shape, mask):
+    """1 where a masked (lateral) cable has a connection, 0 where it has none."""
+    if not mask:
+        return 1.0
+    mask = dict(mask)
+    i, j = np.indices(shape)
+    keep = np.ones(shape, dtype=bool)
+    if mask.get("zero_diagonal"):
+        keep &= i != j
+    if "groups" in mask:
+        size = shape[0] // mask["groups"]
+        keep &= i // size == j // size
+    if "band" in mask:
+        keep &= np.abs(i - j) <= mask["band"]
+    return keep.astype(float)
 
 
 class Executor:
@@ -48,6 +63,7 @@ class Executor:
         self.optimizer = optimizers.make(plan.train["optimizer"], learnable)
         self.steps = {key: np.array([p.steps for p in plan.routines[key[0]].segments[key[1]].phases], dtype=np.int64)
                       for key in self.kernels}
+        self.masks = {n: connections(p.shape, p.mask).astype(self.dtype) for n, p in plan.parameters.items() if p.mask}
         self._buffers, self._temps, self._bound_args = {}, {}, {}
         self.compile_seconds = None
 
@@ -115,8 +131,8 @@ class Executor:
                     raise Divergence(self.diagnose("train", x, y, name))
             for name in names:
                 self.optimizer.step(name, self.params[name], self.grads[name], self.plan.parameters[name].lr)
-                if self.plan.parameters[name].mask == "zero_diagonal":
-                    np.fill_diagonal(self.params[name], 0.0)
+                if name in self.masks:
+                    self.params[name] *= self.masks[name]
         self._run("train", x, y, apply)
 
     def predict_batch(self, x, y=None):

@@ -96,13 +96,7 @@ def sub_scaled_rows(g, post, scale, w):
             g[i, j] -= scale * total * w[i, j]
 
 
-def zero_diagonal(g):
-    """Set the diagonal of a square matrix to zero."""
-    for i in range(min(g.shape[0], g.shape[1])):
-        g[i, i] = 0.0
-
-
-HELPERS = {f.__name__: f for f in (tanh_f32, sigmoid_f32, softmax_rows, kwta_mask, neg_sqdist, sub_scaled_rows, zero_diagonal)}
+HELPERS = {f.__name__: f for f in (tanh_f32, sigmoid_f32, softmax_rows, kwta_mask, neg_sqdist, sub_scaled_rows)}
 
 
 def source(name: str) -> str:

@@ -118,3 +118,42 @@ def test_float32_kernels_use_the_vectorisable_tanh_and_float64_numpys():
     source64 = ngdsl.load(spec_path("dfa_digits.yaml"), set=["dtype=float64"]).executor.source
     assert "tanh_f32(v_s_h1__z)" in source32
     assert "np.tanh(v_s_h1__z)" in source64 and "tanh_f32" not in source64
+
+
+LATERAL = """ngdsl: 1
+name: lateral
+dtype: float64
+data: {dataset: blobs, n: 60, centers: 3, features: 6, test_fraction: 0.0, batch: 20}
+components:
+  x: {kind: input, size: 6}
+  h: {kind: state, size: 6, activation: tanh, leak: 1.0}
+cables:
+  F: {from: x, to: h, transform: fixed}
+  L: {from: h, to: h, init: {dist: uniform, scale: 0.5}, mask: MASK, rule: {hebbian: {decay: 0.1}}}
+schedule:
+  train:
+    - {phase: settle, steps: 5, clamp: {x: data.x}}
+    - {update: [L]}
+train: {epochs: 3, optimizer: {sgd: {lr: 0.05}}}
+"""
+
+
+@pytest.mark.parametrize("mask, allowed", [
+    ("zero_diagonal", lambda i, j: i != j),
+    ("{zero_diagonal: true, groups: 2}", lambda i, j: (i != j) & (i // 3 == j // 3)),
+    ("{band: 1}", lambda i, j: abs(i - j) <= 1),
+])
+def test_lateral_masks_keep_absent_connections_absent(write_spec, mask, allowed):
+    model = ngdsl.load(write_spec(LATERAL.replace("MASK", mask)))
+    model.fit()
+    i, j = np.indices((6, 6))
+    keep = allowed(i, j)
+    w = model.weights["L"]
+    assert np.all(w[~keep] == 0.0) and np.all(w[keep] != 0.0)
+
+
+def test_mask_groups_must_divide_the_layer(write_spec):
+    from ngdsl.compiler import SpecError
+    with pytest.raises(SpecError) as info:
+        ngdsl.load(write_spec(LATERAL.replace("MASK", "{groups: 4}")))
+    assert [d.message for d in info.value.diagnostics] == ["4 groups do not divide the 6 units of cable 'L'"]
