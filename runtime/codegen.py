@@ -347,22 +347,30 @@ _STATEMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[r, c\] (=|\+=|-=|\*=) (.*)$
 
 
 def _through_locals(lines):
-    """Rewrite a fused loop body so each element is loaded once and later statements use the
-    values earlier ones computed, instead of re-reading arrays the compiler must assume may alias."""
+    """Rewrite a fused loop body so that a value one statement writes and a later one reads is
+    kept in a local: a re-read of an array the compiler must assume may alias blocks vectorising."""
+    parsed = [_STATEMENT.match(line) for line in lines]
+    reused = set()
+    for i, match in enumerate(parsed):
+        if match:
+            later = [m for m in parsed[i + 1:] if m]
+            if any(match.group(1) in _ELEMENT.findall(m.group(3)) or (m.group(1) == match.group(1) and m.group(2) != "=")
+                   for m in later):
+                reused.add(match.group(1))
     out, local = [], {}
-    for line in lines:
-        match = _STATEMENT.match(line)
+    for line, match in zip(lines, parsed):
         if not match:
             out.append(line)
             continue
         target, op, expr = match.groups()
-        for name in dict.fromkeys(_ELEMENT.findall(expr) + ([target] if op != "=" else [])):
-            if name not in local:
-                local[name] = f"v_{name}"
-                out.append(f"v_{name} = {name}[r, c]")
-        expr = _ELEMENT.sub(lambda m: local[m.group(1)], expr)
-        local[target] = f"v_{target}"
-        out += [f"v_{target} = {expr if op == '=' else f'v_{target} {op[0]} ({expr})'}", f"{target}[r, c] = v_{target}"]
+        expr = _ELEMENT.sub(lambda m: local.get(m.group(1), m.group(0)), expr)
+        if op != "=":
+            expr = f"{local.get(target, f'{target}[r, c]')} {op[0]} ({expr})"
+        if target in reused:
+            local[target] = f"v_{target}"
+            out += [f"v_{target} = {expr}", f"{target}[r, c] = v_{target}"]
+        else:
+            out.append(f"{target}[r, c] = {expr}")
     return out
 
 

@@ -116,8 +116,8 @@ def test_float32_kernels_use_the_vectorisable_tanh_and_float64_numpys():
     from conftest import spec_path
     source32 = ngdsl.load(spec_path("dfa_digits.yaml")).executor.source
     source64 = ngdsl.load(spec_path("dfa_digits.yaml"), set=["dtype=float64"]).executor.source
-    assert "tanh_f32(v_s_h1__z)" in source32
-    assert "np.tanh(v_s_h1__z)" in source64 and "tanh_f32" not in source64
+    assert "tanh_f32(s_h1__z[r, c])" in source32
+    assert "np.tanh(s_h1__z[r, c])" in source64 and "tanh_f32" not in source64
 
 
 LATERAL = """ngdsl: 1
