@@ -21,13 +21,15 @@ from .kernels import JIT_OPTIONS
 class Kernel:
     """A generated function: its name and what each positional argument is.
 
-    Argument kinds: ('data', 'x'|'y'), ('steps', None), ('signal', Signal), ('param', name),
-    ('grad', name), ('temp', (name, rows, cols)) with rows 0 meaning the batch size."""
+    Argument kinds: ('data', 'x'|'y'), ('steps', None), ('consts', None), ('signal', Signal),
+    ('param', name), ('grad', name), ('temp', (name, rows, cols)) with rows 0 meaning the batch size.
+    ``consts`` holds the values of the named scalars (rates, scales, coefficients) in order."""
 
     name: str
     args: tuple
     routine: str
     segment: int
+    consts: tuple = ()
 
 
 def signal_name(s: Signal) -> str:
@@ -41,10 +43,6 @@ def param_name(name: str) -> str:
 
 def grad_name(name: str) -> str:
     return "g_" + name.replace(".", "__")
-
-
-def _num(x: float) -> str:
-    return repr(float(x))
 
 
 @dataclass
@@ -69,6 +67,7 @@ class SegmentWriter:
         self.plan, self.routine, self.index, self.segment, self.checks = plan, routine, index, segment, checks
         self.lines, self.pending, self.indent = [], [], 1
         self.helpers, self.signals, self.params, self.grads, self.temps = set(), {}, set(), set(), {}
+        self.consts = {}   # name -> value, in argument order
         self.codes = []    # check code - 1 -> (what, phase)
         self.phase = ""
 
@@ -81,6 +80,16 @@ class SegmentWriter:
     def par(self, name):
         self.params.add(name)
         return param_name(name)
+
+    def const(self, kind, owner, value):
+        """A named scalar argument: values are data, so changing one reuses the compiled kernel."""
+        base = f"{kind}_{owner.replace('.', '__')}"
+        name, n = base, 1
+        while name in self.consts:
+            n += 1
+            name = f"{base}_{n}"
+        self.consts[name] = float(value)
+        return name
 
     def temp(self, name, rows, cols):
         self.temps[name] = (name, rows, cols)
@@ -171,7 +180,7 @@ class SegmentWriter:
             self.raw(f"softmax_rows({mu}, {e})")
             self.assign_elementwise(e_signal, f"{e}[r, c] = {t}[r, c] - {e}[r, c]", what)
         else:
-            scale = "" if op.precision == 1.0 else f"{_num(op.precision)} * "
+            scale = "" if op.precision == 1.0 else f"{self.const('precision', op.component, op.precision)} * "
             self.assign_elementwise(e_signal, f"{e}[r, c] = {scale}({t}[r, c] - {mu}[r, c])", what)
 
     def emit_integrate(self, op):
@@ -179,15 +188,18 @@ class SegmentWriter:
         z, drive = self.sig(z_signal), self.sig(Signal(op.component, "in"))
         expr = f"{drive}[r, c]"
         if op.leak:
-            expr += f" - {_num(op.leak)} * {z}[r, c]"
+            expr += f" - {self.const('leak', op.component, op.leak)} * {z}[r, c]"
         if op.nudge is not None and op.beta:
-            target = f"data_{op.nudge.stream}[r, c]" if op.nudge.stream else _num(op.nudge.constant)
-            expr += f" + {_num(op.beta)} * ({target} - {z}[r, c])"
-        self.assign_elementwise(z_signal, f"{z}[r, c] += {_num(op.rate)} * ({expr})", f"component '{op.component}'")
+            target = (f"data_{op.nudge.stream}[r, c]" if op.nudge.stream
+                      else self.const("nudge", op.component, op.nudge.constant))
+            expr += f" + {self.const('beta', op.component, op.beta)} * ({target} - {z}[r, c])"
+        rate = self.const("rate", op.component, op.rate)
+        self.assign_elementwise(z_signal, f"{z}[r, c] += {rate} * ({expr})", f"component '{op.component}'")
 
     def emit_clamp(self, op):
         z = Signal(op.component, "z")
-        value = f"data_{op.source.stream}[r, c]" if op.source.stream else _num(op.source.constant)
+        value = (f"data_{op.source.stream}[r, c]" if op.source.stream
+                 else self.const("clamp", op.component, op.source.constant))
         self.assign_elementwise(z, f"{self.sig(z)}[r, c] = {value}", f"data clamped to '{op.component}'")
 
     def emit_assign(self, op):
@@ -228,8 +240,10 @@ class SegmentWriter:
         value = f"{self.sig(op.value)}[r, c]"
         if op.bias is not None:  # the bias is part of the transform: scaled and gated with it
             value = f"({value} + {self.par(op.bias)}[c])"
-        if op.scale != 1.0:
-            value = f"{_num(op.scale)} * {value}"
+        if op.scale == -1.0:  # 1 and -1 are structural (an error's feedback is −e); other scales are data
+            value = f"-{value}"
+        elif op.scale != 1.0:
+            value = f"{self.const('scale', op.cable, op.scale)} * {value}"
         if op.gate is not None:
             value = f"{value} * {self.sig(op.gate)}[r, c]"
         self.loop("B", n, f"{target}[r, c] {'=' if first else '+='} {value}", target, what)
@@ -269,40 +283,42 @@ class SegmentWriter:
         what = f"the update of '{up.cable}'"
         self.raw(f"# ΔW of '{up.cable}' ({up.rule})")
         outers = [t for t in up.terms if isinstance(t, Outer)]
+        coefs = [self.const("coef", up.cable, t.coef) for t in outers]
         for i, t in enumerate(outers):
             post = self.materialise(t.post, f"t_{up.cable}_post{i}")
             pre = self.materialise(t.pre, f"t_{up.cable}_pre{i}")
             buf = g if i == 0 else self.temp(f"t_{up.cable}_outer", rows, cols)
             self.raw(f"np.dot({post}.T, {pre}, {buf})")
             if i == 0:
-                self.loop(rows, cols, f"{g}[r, c] *= {_num(t.coef)} * inv_batch", g, what)
+                self.loop(rows, cols, f"{g}[r, c] *= {coefs[i]} * inv_batch", g, what)
             else:
-                self.loop(rows, cols, f"{g}[r, c] += {_num(t.coef)} * inv_batch * {buf}[r, c]", g, what)
+                self.loop(rows, cols, f"{g}[r, c] += {coefs[i]} * inv_batch * {buf}[r, c]", g, what)
         if not outers:
             self.loop(rows, cols, f"{g}[r, c] = 0.0", g, what)
         if up.w_max is not None:
-            self.loop(rows, cols, f"{g}[r, c] *= {_num(up.w_max)} - {W}[r, c]", g, what)
+            self.loop(rows, cols, f"{g}[r, c] *= {self.const('w_max', up.cable, up.w_max)} - {W}[r, c]", g, what)
         for t in up.terms:
             if isinstance(t, Decay):
-                self.loop(rows, cols, f"{g}[r, c] -= {_num(t.coef)} * {W}[r, c]", g, what)
+                self.loop(rows, cols, f"{g}[r, c] -= {self.const('decay', up.cable, t.coef)} * {W}[r, c]", g, what)
             elif isinstance(t, OjaDecay):
                 post = self.materialise(t.post, f"t_{up.cable}_oja_post")
                 square = self.temp(f"t_{up.cable}_oja_square", rows, rows)
                 product = self.temp(f"t_{up.cable}_oja_product", rows, cols)
                 self.raw(f"np.dot({post}.T, {post}, {square})")
                 self.raw(f"np.dot({square}, {W}, {product})")
-                self.loop(rows, cols, f"{g}[r, c] -= {_num(t.coef)} * inv_batch * {product}[r, c]", g, what)
+                coef = self.const("coef", up.cable, t.coef)
+                self.loop(rows, cols, f"{g}[r, c] -= {coef} * inv_batch * {product}[r, c]", g, what)
             elif isinstance(t, InstarDecay):
                 post = self.materialise(t.post, f"t_{up.cable}_instar_post")
                 self.helpers.add("sub_scaled_rows")
-                self.raw(f"sub_scaled_rows({g}, {post}, {_num(t.coef)} * inv_batch, {W})")
+                self.raw(f"sub_scaled_rows({g}, {post}, {self.const('coef', up.cable, t.coef)} * inv_batch, {W})")
         if up.bias:
             gb = grad_name(up.bias)
             self.grads.add(up.bias)
             self.raw(f"{gb}[:] = 0.0")
             for i, t in enumerate(outers):
                 post = self.materialise(t.post, f"t_{up.cable}_post{i}")
-                self.loop("B", rows, f"{gb}[c] += {_num(t.coef)} * inv_batch * {post}[r, c]", gb, what)
+                self.loop("B", rows, f"{gb}[c] += {coefs[i]} * inv_batch * {post}[r, c]", gb, what)
 
     # ---- whole function -----------------------------------------------------------------
     def write(self):
@@ -330,16 +346,18 @@ class SegmentWriter:
         for up in self.segment.updates:
             self.update(up)
         self.raw("return 0, 0")
+        unpack = [f"    {c} = consts[{i}]" for i, c in enumerate(self.consts)]
         name = f"{self.routine}_{self.index}"
-        args = ([("data", "x"), ("data", "y"), ("steps", None)]
+        args = ([("data", "x"), ("data", "y"), ("steps", None), ("consts", None)]
                 + [("signal", self.signals[n]) for n in sorted(self.signals)]
                 + [("param", p) for p in sorted(self.params)]
                 + [("grad", g) for g in sorted(self.grads)]
                 + [("temp", self.temps[t]) for t in sorted(self.temps)])
-        names = {"data": lambda v: f"data_{v}", "steps": lambda v: "steps", "signal": signal_name,
-                 "param": param_name, "grad": grad_name, "temp": lambda v: v[0]}
+        names = {"data": lambda v: f"data_{v}", "steps": lambda v: "steps", "consts": lambda v: "consts",
+                 "signal": signal_name, "param": param_name, "grad": grad_name, "temp": lambda v: v[0]}
         header = f"def {name}({', '.join(names[k](v) for k, v in args)}):"
-        return Kernel(name, tuple(args), self.routine, self.index), [header] + self.lines
+        kernel = Kernel(name, tuple(args), self.routine, self.index, tuple(self.consts.values()))
+        return kernel, [header] + unpack + self.lines
 
 
 _ELEMENT = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\[r, c\]")

@@ -61,6 +61,7 @@ class Executor:
         learnable = {n: self.params[n] for n, p in plan.parameters.items() if p.learnable}
         self.grads = {n: np.zeros_like(a) for n, a in learnable.items()}
         self.optimizer = optimizers.make(plan.train["optimizer"], learnable)
+        self.consts = {k.name: np.array(k.consts, dtype=np.float64) for k in self.kernels.values()}
         self.steps = {key: np.array([p.steps for p in plan.routines[key[0]].segments[key[1]].phases], dtype=np.int64)
                       for key in self.kernels}
         self.masks = {n: connections(p.shape, p.mask).astype(self.dtype) for n, p in plan.parameters.items() if p.mask}
@@ -92,6 +93,7 @@ class Executor:
         bufs = self.buffers(batch) if bufs is None else bufs
         grads = self.grads if grads is None else grads
         source = {"data": lambda w: x if w == "x" else y, "steps": lambda w: self.steps[(kernel.routine, kernel.segment)],
+                  "consts": lambda w: self.consts[kernel.name],
                   "signal": bufs.__getitem__, "param": self.params.__getitem__, "grad": grads.__getitem__,
                   "temp": lambda w: self.temp(w, batch)}
         return [source[kind](what) for kind, what in kernel.args]

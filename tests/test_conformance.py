@@ -51,3 +51,13 @@ def test_optimised_plan_equals_unoptimised_plan(spec):
     for name in a:
         np.testing.assert_allclose(a[name], b[name], rtol=1e-12, atol=1e-12, err_msg=name)
     np.testing.assert_allclose(optimised.predict(x), plain.predict(x), rtol=1e-12, atol=1e-12)
+
+
+def test_changing_a_value_reuses_the_compiled_kernels():
+    # dt, nudge strength, rule scale and learning rate are data: the generated source does not change
+    a = load("eqprop_xor.yaml", "train.epochs=1")
+    b = load("eqprop_xor.yaml", "train.epochs=1", "components.h.dt=0.1", "cables.W1.rule.contrastive.scale=3.0",
+             "schedule.train[1].clamp.o={value: data.y, beta: 0.3}", "train.optimizer={adam: {lr: 0.01}}")
+    assert a.executor.source == b.executor.source and b.executor.kernel_cache == "warm"
+    x, y = a.data.x_train, a.data.y_train
+    assert not np.allclose(a.updates(x, y)["W1"], b.updates(x, y)["W1"])
