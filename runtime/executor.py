@@ -13,21 +13,21 @@ class Divergence(Exception):
     """A value became NaN or Inf; the message names where (component or cable, phase, step)."""
 
 
+#: init distribution -> (rng, shape, scale) -> array
+INITIALIZERS = {
+    "constant": lambda rng, shape, scale: np.full(shape, scale),
+    "normal": lambda rng, shape, scale: scale * rng.standard_normal(shape),
+    "uniform": lambda rng, shape, scale: rng.uniform(-scale, scale, shape),
+    # uniform with variance 2 / (fan_in + fan_out), times scale
+    "xavier": lambda rng, shape, scale: rng.uniform(-1, 1, shape) * scale * np.sqrt(6.0 / (shape[0] + shape[-1])),
+}
+
+
 def init_parameters(plan, rng, dtype):
     """Initial parameter arrays, drawn in name order from ``rng``."""
-    params = {}
-    for name, p in plan.parameters.items():
-        if p.dist == "constant":
-            a = np.full(p.shape, p.scale)
-        elif p.dist == "normal":
-            a = p.scale * rng.standard_normal(p.shape)
-        elif p.dist == "uniform":
-            a = rng.uniform(-p.scale, p.scale, p.shape)
-        else:  # xavier: uniform with variance 2 / (fan_in + fan_out)
-            limit = p.scale * np.sqrt(6.0 / (p.shape[0] + p.shape[-1]))
-            a = rng.uniform(-limit, limit, p.shape)
-        params[name] = np.ascontiguousarray(a * connections(p.shape, p.mask), dtype=dtype)
-    return params
+    return {name: np.ascontiguousarray(INITIALIZERS[p.dist](rng, p.shape, p.scale) * connections(p.shape, p.mask),
+                                       dtype=dtype)
+            for name, p in plan.parameters.items()}
 
 
 def connections(shape, mask):
