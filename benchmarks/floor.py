@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ngdsl.compiler.ops import InstarDecay, MatMul, OjaDecay, Outer
+from ngdsl.compiler.ops import MatMul, OjaDecay, Outer
 
 
 def trial_products(plan, batch):
@@ -26,8 +26,6 @@ def trial_products(plan, batch):
                     products.append(((rows, batch), (batch, cols), False, 1))
                 elif isinstance(term, OjaDecay):
                     products += [((rows, batch), (batch, rows), False, 1), ((rows, rows), (rows, cols), False, 1)]
-                elif isinstance(term, InstarDecay):
-                    pass
     return products
 
 

@@ -49,21 +49,25 @@ class Dataset:
         return self._widths(params, base_dir)
 
 
-def _npz_widths(params, base_dir):
+def read_npz(params, base_dir):
+    """(x, y) of an npz dataset as 2-D float arrays; integer labels become one-hot. No pickles."""
     import numpy as np
 
-    path = os.path.join(base_dir, params["path"])
-    with np.load(path, allow_pickle=False) as arrays:
-        widths = []
+    with np.load(os.path.join(base_dir, params["path"]), allow_pickle=False) as arrays:
         for key in (params["x"], params["y"]):
             if key not in arrays.files:
                 raise KeyError(f"'{params['path']}' has no array '{key}' (it has {', '.join(arrays.files)})")
-            a = arrays[key]
-            if key == params["y"] and a.ndim == 1 and np.issubdtype(a.dtype, np.integer):
-                widths.append(int(a.max()) + 1 if a.size else 0)  # integer labels become one-hot
-            else:
-                widths.append(int(np.prod(a.shape[1:])) if a.ndim > 1 else 1)
-    return tuple(widths)
+        x, y = arrays[params["x"]], arrays[params["y"]]
+    if len(x) != len(y):
+        raise ValueError(f"'{params['path']}': x has {len(x)} rows but y has {len(y)}")
+    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
+        y = np.eye(int(y.max()) + 1 if y.size else 0)[y]
+    return x.reshape(len(x), -1).astype(float), y.reshape(len(y), -1).astype(float)
+
+
+def _npz_widths(params, base_dir):
+    x, y = read_npz(params, base_dir)
+    return x.shape[1], y.shape[1]
 
 
 _int = {"type": "integer", "minimum": 1}

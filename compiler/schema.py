@@ -1,6 +1,7 @@
 """The JSON Schema of the spec language, and schema validation turned into diagnostics."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -155,9 +156,14 @@ def _messages(error):
         yield path, f"{_where(path)}: {error.message}", False
 
 
+@functools.lru_cache(maxsize=1)
+def _validator():
+    return jsonschema.Draft202012Validator(build_schema())
+
+
 def validate(data, smap):
     """Diagnostics for every schema violation in ``data``, in source order."""
-    validator = jsonschema.Draft202012Validator(build_schema())
+    validator = _validator()
     found = {}
     for error in validator.iter_errors(data):
         for path, message, at_key in _messages(error):

@@ -43,8 +43,6 @@ def cmd_run(args):
     from .runtime import Divergence
 
     compiled = _compile(args)
-    if args.epochs is not None:
-        compiled.plan.train["epochs"] = args.epochs
     print(f"compiling '{compiled.plan.name}' ...", file=sys.stderr)
     model = Model(compiled)
     try:
@@ -53,7 +51,7 @@ def cmd_run(args):
     except ResumeError as exc:
         print(f"{args.spec}: error: {exc}", file=sys.stderr)
         return 2
-    epochs = compiled.plan.train["epochs"]
+    epochs = compiled.plan.train["epochs"] if args.epochs is None else args.epochs
     n_batches = -(-len(model.data.x_train) // model.data.batch)
     status, message, start = "completed", "", time.perf_counter()
     bar = None
@@ -112,11 +110,7 @@ def cmd_viz(args):
 def cmd_inspect(args):
     from .describe import describe
     compiled = _compile(args)
-    if args.code:
-        from .model import Model
-        print(describe(Model(compiled), code=True), end="")
-    else:
-        print(describe(compiled), end="")
+    print(describe(compiled, code=args.code), end="")
     return 0
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from .compiler.ops import Clear
 
 def describe(model_or_compiled, code=False) -> str:
-    """A printable account of the compiled circuit and its plans (with ``code``, the kernels too)."""
+    """A printable account of the compiled circuit and its plans (with ``code``, the generated kernels)."""
     compiled = getattr(model_or_compiled, "compiled", model_or_compiled)
     plan, g = compiled.plan, compiled.graph
     out = [f"model '{plan.name}' ({plan.dtype}, seed {plan.seed})", "", "components:"]
@@ -45,5 +45,6 @@ def describe(model_or_compiled, code=False) -> str:
                     out.append(f"    read {phase.read}")
             out += [f"  {up}" for up in seg.updates]
     if code:
-        out += ["", "generated code:", "", model_or_compiled.executor.source]
+        from .runtime.codegen import generate
+        out += ["", "generated code:", "", generate(plan)[0]]
     return "\n".join(out) + "\n"

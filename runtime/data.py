@@ -1,9 +1,10 @@
 """Datasets by name: each loader returns (x, y) as 2-D float64 arrays; splitting and batching."""
 from __future__ import annotations
 
-import os
 
 import numpy as np
+
+from ..compiler.language import read_npz
 
 
 class DataError(Exception):
@@ -41,18 +42,10 @@ def _gaussian(params, rng, base_dir):
 
 
 def _npz(params, rng, base_dir):
-    path = os.path.join(base_dir, params["path"])
     try:
-        with np.load(path, allow_pickle=False) as arrays:
-            x, y = arrays[params["x"]], arrays[params["y"]]
+        return read_npz(params, base_dir)
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(f"cannot read '{params['path']}': {exc}") from None
-    if len(x) != len(y):
-        raise DataError(f"'{params['path']}': x has {len(x)} rows but y has {len(y)}")
-    x = x.reshape(len(x), -1).astype(float)
-    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
-        y = _one_hot(y)
-    return x, y.reshape(len(y), -1).astype(float)
 
 
 def _one_hot(labels, n=None):

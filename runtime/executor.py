@@ -142,7 +142,7 @@ class Executor:
         y = np.zeros((len(x), self.widths[1]), self.dtype) if y is None else y
         bufs = self._run("predict", x, y)
         out = bufs[self.plan.routines["predict"].read].copy()
-        if not np.all(np.isfinite(out)):
+        if not all_finite(out):
             raise Divergence(self.diagnose("predict", x, y, None))
         return out
 

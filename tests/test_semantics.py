@@ -167,6 +167,17 @@ def test_missing_npz_is_a_spec_error(tmp_path):
     assert d.line == 8 and "cannot read the data" in d.message and "missing.npz" in d.message
 
 
+def test_npz_with_unequal_rows_is_a_spec_error(tmp_path):
+    np.savez(tmp_path / "short.npz", x=np.ones((10, 64)), y=np.arange(9) % 10)
+    text = open(spec_path("bp_digits.yaml")).read().replace(
+        "data: {dataset: digits, test_fraction: 0.2, batch: 32}", "data: {dataset: npz, path: short.npz}")
+    (tmp_path / "s.yaml").write_text(text)
+    with pytest.raises(SpecError) as info:
+        ngdsl.load(str(tmp_path / "s.yaml"))
+    (d,) = info.value.diagnostics
+    assert d.message == "cannot read the data: 'short.npz': x has 10 rows but y has 9"
+
+
 def test_python_api_fit_predict_evaluate():
     model = load("bp_digits.yaml", "train.epochs=2")
     history = model.fit()
