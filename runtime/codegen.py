@@ -284,9 +284,15 @@ class SegmentWriter:
         self.raw(f"# ΔW of '{up.cable}' ({up.rule})")
         outers = [t for t in up.terms if isinstance(t, Outer)]
         coefs = [self.const("coef", up.cable, t.coef) for t in outers]
+        held = {}  # factor -> its buffer: a combined factor is computed once per update
+
+        def buffer(factor):
+            if factor not in held:
+                held[factor] = self.materialise(factor, f"t_{up.cable}_factor{len(held)}")
+            return held[factor]
+
         for i, t in enumerate(outers):
-            post = self.materialise(t.post, f"t_{up.cable}_post{i}")
-            pre = self.materialise(t.pre, f"t_{up.cable}_pre{i}")
+            post, pre = buffer(t.post), buffer(t.pre)
             buf = g if i == 0 else self.temp(f"t_{up.cable}_outer", rows, cols)
             self.raw(f"np.dot({post}.T, {pre}, {buf})")
             if i == 0:
@@ -301,7 +307,7 @@ class SegmentWriter:
             if isinstance(t, Decay):
                 self.loop(rows, cols, f"{g}[r, c] -= {self.const('decay', up.cable, t.coef)} * {W}[r, c]", g, what)
             elif isinstance(t, OjaDecay):
-                post = self.materialise(t.post, f"t_{up.cable}_oja_post")
+                post = buffer(t.post)
                 square = self.temp(f"t_{up.cable}_oja_square", rows, rows)
                 product = self.temp(f"t_{up.cable}_oja_product", rows, cols)
                 self.raw(f"np.dot({post}.T, {post}, {square})")
@@ -309,7 +315,7 @@ class SegmentWriter:
                 coef = self.const("coef", up.cable, t.coef)
                 self.loop(rows, cols, f"{g}[r, c] -= {coef} * inv_batch * {product}[r, c]", g, what)
             elif isinstance(t, InstarDecay):
-                post = self.materialise(t.post, f"t_{up.cable}_instar_post")
+                post = buffer(t.post)
                 self.helpers.add("sub_scaled_rows")
                 self.raw(f"sub_scaled_rows({g}, {post}, {self.const('coef', up.cable, t.coef)} * inv_batch, {W})")
         if up.bias:
@@ -317,8 +323,7 @@ class SegmentWriter:
             self.grads.add(up.bias)
             self.raw(f"{gb}[:] = 0.0")
             for i, t in enumerate(outers):
-                post = self.materialise(t.post, f"t_{up.cable}_post{i}")
-                self.loop("B", rows, f"{gb}[c] += {coefs[i]} * inv_batch * {post}[r, c]", gb, what)
+                self.loop("B", rows, f"{gb}[c] += {coefs[i]} * inv_batch * {buffer(t.post)}[r, c]", gb, what)
 
     # ---- whole function -----------------------------------------------------------------
     def write(self):
