@@ -134,7 +134,10 @@ def order_for_fusion(ops, width):
                   and isinstance(ops[last], MatMul) and ops[j].value == ops[last].out]
         same = [j for j in ready if last is not None and width(ops[j]) is not None
                 and width(ops[j]) == width(ops[last])]
-        pick = (follow or same or ready)[0]
+        # Products go as early as they can: elementwise work waiting behind them then meets the
+        # elementwise work that needs them, in one loop.
+        products = [j for j in ready if isinstance(ops[j], MatMul)]
+        pick = (follow or same or products or ready)[0]
         done.add(pick)
         op = ops[pick]
         consumer = next((j for j in clears if isinstance(op, MatMul) and ops[j].value == op.out), None)
@@ -168,3 +171,57 @@ def drop_dead_setup(setup, hoisted, step, settle):
         dead = (dead | (writes(op) - partial)) - reads(op) - partial
         kept.append(op)
     return kept[::-1]
+
+
+def _live_before(ops, live):
+    """Signals live before ``ops`` given those live after them (every operator writes whole arrays)."""
+    for op in reversed(list(ops)):
+        partial = {op.target} if isinstance(op, Accumulate) else set()  # adds to what is there
+        live = (live - (writes(op) - partial)) | reads(op) | partial
+    return live
+
+
+def _phase_reads(phase):
+    """Signals a phase may read before writing them, whether its loop runs or not."""
+    tail = list(phase.settle) + ([phase.store] if phase.store else [])
+    head = list(phase.setup) + list(phase.hoisted)
+    return _exposed_reads(head + list(phase.step) + tail) | _exposed_reads(head + tail)
+
+
+def step_scratch(routines, factor_signals):
+    """Per (routine, segment, phase index): the signals a phase's step writes whose values no later
+    operator reads before overwriting them: not the next step, not the settled sweep, nor a later
+    phase, update or trial (of any routine: they share buffers), nor the routine's readout.
+
+    A step need not store such a value in memory when it also consumes it in the same loop.
+    ``factor_signals(update)`` gives the signals an update's terms read."""
+    across_trials = set()
+    for routine in routines.values():
+        for segment in routine.segments:
+            for phase in segment.phases:
+                across_trials |= _phase_reads(phase)
+                across_trials |= {phase.read} if phase.read else set()
+            for up in segment.updates:
+                across_trials |= set(factor_signals(up))
+    scratch = {}
+    for name, routine in routines.items():
+        live = set(across_trials)
+        for s_index in reversed(range(len(routine.segments))):
+            segment = routine.segments[s_index]
+            for up in segment.updates:
+                live |= set(factor_signals(up))
+            for p_index in reversed(range(len(segment.phases))):
+                phase = segment.phases[p_index]
+                if phase.read:
+                    live = live | {phase.read}
+                after_loop = _live_before(list(phase.settle) + ([phase.store] if phase.store else []), live)
+                head = set(after_loop)
+                while True:  # the end of a step is followed by another step or by the settled sweep
+                    grown = after_loop | _live_before(phase.step, head)
+                    if grown == head:
+                        break
+                    head = grown
+                written = set().union(*(writes(op) for op in phase.step)) if phase.step else set()
+                scratch[(name, s_index, p_index)] = frozenset(written - head)
+                live = _live_before(list(phase.setup) + list(phase.hoisted), head)
+    return scratch

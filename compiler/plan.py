@@ -4,12 +4,12 @@ The plan is plain data (see :mod:`ops`); the runtime turns it into code without 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .graph import depths, instant_order
 from .ops import (Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Combine, Integrate, InstarDecay, MatMul,
                   OjaDecay, Outer, Signal, Store, Update, Zero)
-from .optimize import drop_dead_setup, eliminate_common, hoist, order_for_fusion, reads, writes
+from .optimize import drop_dead_setup, eliminate_common, hoist, order_for_fusion, reads, step_scratch, writes
 from .resolve import PhaseSpec
 
 
@@ -31,7 +31,8 @@ class Parameter:
 class PhasePlan:
     """One phase: ``setup`` and ``hoisted`` once, ``step`` ``steps`` times, ``settle`` once, then ``store``.
 
-    ``hoisted`` holds what the steps would recompute unchanged (loop-invariant operators)."""
+    ``hoisted`` holds what the steps would recompute unchanged (loop-invariant operators);
+    ``scratch`` the signals the step writes that nothing reads after the step that wrote them."""
 
     name: str
     steps: int
@@ -41,6 +42,7 @@ class PhasePlan:
     settle: tuple
     store: Store = None
     read: Signal = None
+    scratch: frozenset = frozenset()
 
 
 @dataclass(frozen=True)
@@ -309,6 +311,14 @@ def _term_signals(terms):
                 yield from walk(getattr(t, attr))
 
 
+def _with_scratch(routines):
+    scratch = step_scratch(routines, lambda up: _term_signals(up.terms))
+    return {name: replace(routine, segments=tuple(
+        replace(segment, phases=tuple(replace(phase, scratch=scratch[(name, s, p)])
+                                      for p, phase in enumerate(segment.phases)))
+        for s, segment in enumerate(routine.segments))) for name, routine in routines.items()}
+
+
 def _op_signals(op):
     yield from reads(op)
     yield from writes(op)
@@ -324,6 +334,8 @@ def lower(circuit, graph, optimize=True) -> Plan:
     """Build the execution plan of a resolved, loop-free circuit (``optimize``: hoist and share work)."""
     planner = Planner(circuit, graph, optimize)
     routines = {name: planner.routine(name, entries) for name, entries in circuit.schedule.items()}
+    if optimize:
+        routines = _with_scratch(routines)
     signals = {}
     for routine in routines.values():
         for seg in routine.segments:

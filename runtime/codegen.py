@@ -23,7 +23,8 @@ class Kernel:
 
     Argument kinds: ('data', 'x'|'y'), ('steps', None), ('consts', None), ('signal', Signal),
     ('param', name), ('grad', name), ('temp', (name, rows, cols)) with rows 0 meaning the batch size.
-    ``consts`` holds the values of the named scalars (rates, scales, coefficients) in order."""
+    ``consts`` holds the values of the named scalars (rates, scales, coefficients) in order; they
+    are passed in the plan's precision."""
 
     name: str
     args: tuple
@@ -161,12 +162,10 @@ class SegmentWriter:
             self.raw(f"kwta_mask({self.sig(z)}, {op.kwta}, {self.sig(phi)})")
             self.assign_elementwise(dphi, f"{self.sig(dphi)}[r, c] = 0.0", what)
             return
-        fast = library.FAST_FLOAT32 if self.plan.dtype == "float32" else {}
-        phi_expr, dphi_expr = fast.get(op.activation) or library.ACTIVATIONS[op.activation]
-        used = {name for name in library.HELPERS if name + "(" in phi_expr}
-        self.helpers |= used
-        # A transcendental activation is a loop of its own: fused with cheap statements it vectorises worse.
-        group = f"activate {op.component}" if used or "np." in phi_expr else ""
+        phi_expr, dphi_expr = library.activation(op.activation, self.plan.dtype)
+        self.helpers |= {name for name in library.HELPERS if name + "(" in phi_expr}
+        # A loop of its own keeps the cheap statements around a scalar-only function vectorised.
+        group = f"activate {op.component}" if any(f in phi_expr for f in library.SCALAR_ONLY) else ""
         zs, ps = f"{self.sig(z)}[r, c]", f"{self.sig(phi)}[r, c]"
         self.assign_elementwise(phi, f"{ps} = {phi_expr.format(z=zs)}", what, group)
         self.assign_elementwise(dphi, f"{self.sig(dphi)}[r, c] = {dphi_expr.format(z=zs, phi=ps)}", what, group)
@@ -329,7 +328,8 @@ class SegmentWriter:
     def write(self):
         self.raw("step = 0")
         self.raw("batch = data_x.shape[0]")
-        self.raw("inv_batch = 1.0 / batch")
+        # Scalars take the plan's precision, as in numpy: a float32 plan computes in float32.
+        self.raw(f"inv_batch = np.{self.plan.dtype}(1.0 / batch)")
         for i, phase in enumerate(self.segment.phases):
             self.phase = phase.name
             self.raw(f"# phase '{phase.name}': setup")
@@ -340,8 +340,10 @@ class SegmentWriter:
             if phase.step:
                 self.raw(f"for step in range(steps[{i}]):")
                 self.indent += 1
+                start = len(self.lines)
                 self.ops(phase.step)
                 self.flush()
+                self.lines[start:] = _without_dead_stores(self.lines[start:], {signal_name(s) for s in phase.scratch})
                 self.indent -= 1
             self.raw(f"# phase '{phase.name}': settled")
             self.raw(f"step = steps[{i}]")
@@ -371,17 +373,18 @@ _STATEMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[r, c\] (=|\+=|-=|\*=) (.*)$
 
 def _through_locals(lines):
     """Rewrite a fused loop body so that a value one statement writes and a later one reads is
-    kept in a local: a re-read of an array the compiler must assume may alias blocks vectorising."""
+    kept in a local, and each array element is stored once, after its last write: a re-read or
+    a repeated store of an array the compiler must assume may alias blocks vectorising."""
     parsed = [_STATEMENT.match(line) for line in lines]
+    last_write = {m.group(1): i for i, m in enumerate(parsed) if m}
     reused = set()
     for i, match in enumerate(parsed):
         if match:
             later = [m for m in parsed[i + 1:] if m]
-            if any(match.group(1) in _ELEMENT.findall(m.group(3)) or (m.group(1) == match.group(1) and m.group(2) != "=")
-                   for m in later):
+            if any(match.group(1) in _ELEMENT.findall(m.group(3)) or m.group(1) == match.group(1) for m in later):
                 reused.add(match.group(1))
     out, local = [], {}
-    for line, match in zip(lines, parsed):
+    for i, (line, match) in enumerate(zip(lines, parsed)):
         if not match:
             out.append(line)
             continue
@@ -391,10 +394,27 @@ def _through_locals(lines):
             expr = f"{local.get(target, f'{target}[r, c]')} {op[0]} ({expr})"
         if target in reused:
             local[target] = f"v_{target}"
-            out += [f"v_{target} = {expr}", f"{target}[r, c] = v_{target}"]
+            out.append(f"v_{target} = {expr}")
         else:
             out.append(f"{target}[r, c] = {expr}")
+        if target in reused and last_write[target] == i:
+            out.append(f"{target}[r, c] = v_{target}")
     return out
+
+
+def _without_dead_stores(lines, scratch):
+    """Drop the stores of scratch arrays that no other line mentions: the loop that writes such a
+    value also consumes it (from a local), and nothing reads the array afterwards."""
+    def mentions(line):
+        return set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", line)) & scratch
+    stores = [(i, m.group(1)) for i, m in enumerate(_STATEMENT.match(line.strip()) for line in lines)
+              if m and m.group(1) in scratch]
+    dead = {i for i, name in stores if sum(name in mentions(line) for line in lines) == 1}
+    kept = [line for i, line in enumerate(lines) if i not in dead]
+    indent = [len(line) - len(line.lstrip()) for line in kept] + [0]
+    # a loop nest left with an empty body goes too
+    empty = {k for k, line in enumerate(kept) if line.lstrip().startswith("for c in") and indent[k + 1] <= indent[k]}
+    return [line for k, line in enumerate(kept) if k not in empty and k + 1 not in empty]
 
 
 _EMITTERS = {Activate: "emit_activate", ComputeError: "emit_error", Integrate: "emit_integrate", Clamp: "emit_clamp",

@@ -61,7 +61,7 @@ class Executor:
         learnable = {n: self.params[n] for n, p in plan.parameters.items() if p.learnable}
         self.grads = {n: np.zeros_like(a) for n, a in learnable.items()}
         self.optimizer = optimizers.make(plan.train["optimizer"], learnable)
-        self.consts = {k.name: np.array(k.consts, dtype=np.float64) for k in self.kernels.values()}
+        self.consts = {k.name: np.array(k.consts, dtype=self.dtype) for k in self.kernels.values()}
         self.steps = {key: np.array([p.steps for p in plan.routines[key[0]].segments[key[1]].phases], dtype=np.int64)
                       for key in self.kernels}
         self.masks = {n: connections(p.shape, p.mask).astype(self.dtype) for n, p in plan.parameters.items() if p.mask}

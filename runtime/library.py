@@ -3,6 +3,7 @@ are copied verbatim into a generated module when it uses them."""
 from __future__ import annotations
 
 import inspect
+import re
 
 import numpy as np
 
@@ -16,22 +17,39 @@ ACTIVATIONS = {
 }
 
 
-#: float32 plans use these instead: arithmetic only, so the compiler can vectorise the loops.
+#: float32 plans compute phi with these instead: arithmetic only, so the compiler can vectorise the loops.
 FAST_FLOAT32 = {
-    "tanh": ("tanh_f32({z})", "1.0 - {phi} * {phi}"),
-    "sigmoid": ("sigmoid_f32({z})", "{phi} * (1.0 - {phi})"),
+    "tanh": "np.float32(tanh_f32({z}))",
+    "sigmoid": "np.float32(sigmoid_f32({z}))",
 }
+
+#: numpy functions that numba does not vectorise: a loop calling one is best left unfused.
+SCALAR_ONLY = ("np.tanh(", "np.exp(")
+
+_FLOAT_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d+)")
+
+
+def activation(name, dtype):
+    """The (phi, dphi) element templates of an activation in a plan of ``dtype``.
+
+    float32 plans use the vectorisable helpers and compute in float32 throughout, as numpy does
+    on float32 arrays (a bare literal would make numba compute in float64)."""
+    phi, dphi = ACTIVATIONS[name]
+    if dtype != "float32":
+        return phi, dphi
+    phi = FAST_FLOAT32.get(name, phi)
+    return tuple(_FLOAT_LITERAL.sub(r"np.float32(\1)", template) for template in (phi, dphi))
 
 
 def tanh_f32(x):
     """tanh as a rational function of x², relative error < 2.5e-8 on [−9.1, 9.1], saturating beyond:
     float32 results are numpy's within one unit in the last place, from arithmetic alone."""
     x = min(max(x, -9.1), 9.1)
-    t = x * x * (1.0 / 82.81)
-    p = (((0.6229322253958653 * t + 11.663141583031207) * t + 23.943780032941213) * t
-         + 11.078155094981877) * t + 0.9999999915705757
-    q = (((36.37169519262832 * t + 186.19950507384814) * t + 177.35020465147554) * t
-         + 38.6814771027003) * t + 1.0
+    t = x * x
+    p = (((1.3246759747470488e-08 * t + 2.053842771221064e-05) * t + 0.0034916213853831003) * t
+         + 0.1337779868974988) * t + 0.9999999915705757
+    q = (((7.73450285893931e-07 * t + 0.0003278915074282003) * t + 0.02586223922919555) * t
+         + 0.467111183464561) * t + 1.0
     return x * p / q
 
 
