@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import SPECS, load
+from conftest import SPECS, load, spec_path
 
 ALL_SPECS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(SPECS, "*.yaml")))
 
@@ -43,7 +43,6 @@ def test_same_seed_same_results(spec):
 @pytest.mark.parametrize("spec", ALL_SPECS)
 def test_optimised_plan_equals_unoptimised_plan(spec):
     import ngdsl
-    from conftest import spec_path
     optimised = ngdsl.load(spec_path(spec), set=["dtype=float64"])
     plain = ngdsl.load(spec_path(spec), set=["dtype=float64"], optimize=False)
     x, y = optimised.data.x_train[:8], optimised.data.y_train[:8]
@@ -61,3 +60,33 @@ def test_changing_a_value_reuses_the_compiled_kernels():
     assert a.executor.source == b.executor.source and b.executor.kernel_cache == "warm"
     x, y = a.data.x_train, a.data.y_train
     assert not np.allclose(a.updates(x, y)["W1"], b.updates(x, y)["W1"])
+
+
+def _step_loop(source, kernel="train_0"):
+    body = source.split(f"def {kernel}(")[1]
+    return body.split("for step in range(steps[0]):")[1].split("# phase")[0]
+
+
+def test_a_step_keeps_values_only_it_consumes_out_of_memory():
+    # e1.e and z1.in are consumed in the loop that computes them and recomputed (e1.e) or cleared
+    # (z1.in) before anything else reads them: the step never stores them
+    source = load("pc_digits.yaml").executor.source
+    step = _step_loop(source)
+    assert "s_e1__e[r, c] =" not in step and "s_z1__in[r, c] =" not in step
+    assert "s_z1__z[r, c] = v_s_z1__z" in step and "s_z1__phi[r, c] =" in step
+    assert "s_e2__e[r, c] =" in step          # a product reads it: it stays in memory
+
+
+def test_a_value_read_after_the_phase_stays_in_memory(write_spec):
+    import ngdsl
+    # the update reads z1.in, which only the step writes: it must be stored
+    text = open(spec_path("pc_digits.yaml")).read()
+    assert "bias: true, rule: hebbian}" in text
+    path = write_spec(text.replace("bias: true, rule: hebbian}", "rule: {hebbian: {post: z1.in}}}", 1))
+    source = ngdsl.load(path).executor.source
+    assert "s_z1__in[r, c] = v_s_z1__in" in _step_loop(source)
+    optimised, plain = ngdsl.load(path, set=["dtype=float64"]), ngdsl.load(path, set=["dtype=float64"], optimize=False)
+    x, y = optimised.data.x_train[:8], optimised.data.y_train[:8]
+    a, b = optimised.updates(x, y), plain.updates(x, y)
+    assert np.abs(a["W1"]).max() > 0
+    np.testing.assert_allclose(a["W1"], b["W1"], rtol=1e-12, atol=1e-12)

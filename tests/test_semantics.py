@@ -84,6 +84,21 @@ def _diverging(tmp_path, steps=400):
     return str(path)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finiteness_check_finds_any_nan_or_inf(dtype):
+    from ngdsl.runtime.inplace import all_finite
+    a = np.random.default_rng(0).standard_normal((128, 64)).astype(dtype)
+    assert all_finite(a) and all_finite(a[:0])
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in ((0, 0), (77, 5), (127, 63)):
+            b = a.copy()
+            b[where] = bad
+            assert not all_finite(b), (bad, where)
+    b = a.copy()
+    b[3, 3], b[4, 4] = np.inf, -np.inf    # inf − inf is not a way out
+    assert not all_finite(b)
+
+
 def test_divergence_names_component_phase_and_step(tmp_path):
     model = ngdsl.load(_diverging(tmp_path))
     with pytest.raises(ngdsl.Divergence) as info:
