@@ -138,11 +138,14 @@ def measure(workload, reps, quick):
     if workload.steps:
         # Linear in T means a constant cost per step: the exponent of the T-dependent part of a trial.
         steps = [plan.routines["train"].segments[0].phases[i].steps for i in range(len(workload.steps))]
-        at = lambda k: [f"{key}={k * max(1, s // 2)}" for key, s in zip(workload.steps, steps)]  # noqa: E731
+        at = lambda k: [f"{key}={k * s}" for key, s in zip(workload.steps, steps)]  # noqa: E731
         t0, t1, t4 = (trial_times(workload, at(k), batch, scale_reps)[0] for k in (0, 1, 4))
         row["T"] = exponent(t1 - t0, t4 - t0, 4)
-    small, large = trial_times(workload, [], 32, scale_reps), trial_times(workload, [], 128, scale_reps)
+    # From the workload's batch up: below about 64 rows single-thread BLAS is itself still
+    # speeding up per row (its own exponent over 32→128 is near 0.8).
+    small, large = trial_times(workload, [], batch, scale_reps), trial_times(workload, [], 4 * batch, scale_reps)
     row["batch"] = _scaling(small, large, 4)
+    row["batches"] = (batch, 4 * batch)
     if not quick:
         template, lo, hi = workload.width
         small = trial_times(workload, _width_overrides(template, lo), batch, scale_reps)
@@ -170,7 +173,8 @@ def report(name, row):
              f"  memory    peak {row['peak_mb']:.0f} MB   resident per epoch {row['rss_mb']} MB"]
     if "T" in row:
         lines.append(f"  scaling   T: exponent {row['T']:.2f} (of the T-dependent part)")
-    for key, what in (("batch", "batch 32→128"), ("width", "width, against executed multiply-adds")):
+    batch = "batch {}→{}".format(*row["batches"])
+    for key, what in (("batch", batch), ("width", "width, against executed multiply-adds")):
         if key in row:
             e, ef, r1, r2 = row[key]
             lines.append(f"  scaling   {what}: exponent {e:.2f} (floor {ef:.2f}); numba/floor {r1:.2f} → {r2:.2f}")

@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from . import codegen, kernels, optimizers
-from .inplace import all_finite
+from .inplace import aligned_copy, aligned_zeros, all_finite
 
 
 class Divergence(Exception):
@@ -25,8 +25,7 @@ INITIALIZERS = {
 
 def init_parameters(plan, rng, dtype):
     """Initial parameter arrays, drawn in name order from ``rng``."""
-    return {name: np.ascontiguousarray(INITIALIZERS[p.dist](rng, p.shape, p.scale) * connections(p.shape, p.mask),
-                                       dtype=dtype)
+    return {name: aligned_copy(INITIALIZERS[p.dist](rng, p.shape, p.scale) * connections(p.shape, p.mask), dtype)
             for name, p in plan.parameters.items()}
 
 
@@ -59,7 +58,7 @@ class Executor:
         self.functions = kernels.load(self.source, [k.name for k in self.kernels.values()], jit)
         self.params = init_parameters(plan, np.random.default_rng(plan.seed), self.dtype)
         learnable = {n: self.params[n] for n, p in plan.parameters.items() if p.learnable}
-        self.grads = {n: np.zeros_like(a) for n, a in learnable.items()}
+        self.grads = {n: aligned_zeros(a.shape, a.dtype) for n, a in learnable.items()}
         self.optimizer = optimizers.make(plan.train["optimizer"], learnable)
         self.consts = {k.name: np.array(k.consts, dtype=self.dtype) for k in self.kernels.values()}
         self.steps = {key: np.array([p.steps for p in plan.routines[key[0]].segments[key[1]].phases], dtype=np.int64)
@@ -71,7 +70,7 @@ class Executor:
     # ---- buffers ------------------------------------------------------------------------
     def buffers(self, batch):
         if batch not in self._buffers:
-            self._buffers[batch] = {s: np.zeros((batch, size), dtype=self.dtype)
+            self._buffers[batch] = {s: aligned_zeros((batch, size), self.dtype)
                                     for s, size in self.plan.signals.items()}
         return self._buffers[batch]
 
@@ -103,7 +102,7 @@ class Executor:
         name, rows, cols = spec
         key = (name, rows or batch, cols)
         if key not in self._temps:
-            self._temps[key] = np.zeros((rows or batch, cols), dtype=self.dtype)
+            self._temps[key] = aligned_zeros((rows or batch, cols), self.dtype)
         return self._temps[key]
 
     def _bound(self, kernel, batch):

@@ -1,7 +1,28 @@
-"""Small compiled helpers for the executor's per-batch work: no temporaries, one pass."""
+"""Memory for kernels, and small compiled helpers for the executor's per-batch work (no
+temporaries, one pass)."""
 from __future__ import annotations
 
 import numba
+import numpy as np
+
+#: Arrays kernels read start on a cache line, so that no vector load or store straddles two.
+ALIGNMENT = 64
+
+
+def aligned_zeros(shape, dtype):
+    """A zeroed C-contiguous array whose data starts at a multiple of :data:`ALIGNMENT` bytes."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.zeros(size + ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start:start + size].view(dtype).reshape(shape)
+
+
+def aligned_copy(a, dtype=None):
+    """An aligned copy of ``a`` (converted to ``dtype``)."""
+    out = aligned_zeros(np.shape(a), dtype or np.asarray(a).dtype)
+    out[...] = a
+    return out
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc"})

@@ -35,5 +35,5 @@ def test_benchmark_runner_reports_every_measure():
     out = result.stdout
     for pattern in (r"numba [\d.]+ +reference \(no JIT\) [\d.]+ +BLAS floor [\d.]+", r"numpy/numba [\d.]+",
                     r"cold [\d.]+ s +warm start [\d.]+ s", r"resident per epoch \[", r"T: exponent [\d.-]+",
-                    r"batch 32→128: exponent [\d.-]+ \(floor [\d.-]+\); numba/floor [\d.]+ → [\d.]+"):
+                    r"batch 64→256: exponent [\d.-]+ \(floor [\d.-]+\); numba/floor [\d.]+ → [\d.]+"):
         assert re.search(pattern, out), pattern
