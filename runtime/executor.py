@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from . import codegen, kernels, optimizers
-from .inplace import aligned_copy, aligned_zeros, all_finite
+from .inplace import Allocator, all_finite
 
 
 class Divergence(Exception):
@@ -23,9 +23,9 @@ INITIALIZERS = {
 }
 
 
-def init_parameters(plan, rng, dtype):
-    """Initial parameter arrays, drawn in name order from ``rng``."""
-    return {name: aligned_copy(INITIALIZERS[p.dist](rng, p.shape, p.scale) * connections(p.shape, p.mask), dtype)
+def init_parameters(plan, rng, dtype, allocate):
+    """Initial parameter arrays, drawn in name order from ``rng``, placed by ``allocate``."""
+    return {name: allocate.copy(INITIALIZERS[p.dist](rng, p.shape, p.scale) * connections(p.shape, p.mask), dtype)
             for name, p in plan.parameters.items()}
 
 
@@ -56,9 +56,10 @@ class Executor:
         self.source_hash = kernels.digest(self.source)
         self.kernel_cache = "warm" if kernels.is_cached(self.source) else "cold"
         self.functions = kernels.load(self.source, [k.name for k in self.kernels.values()], jit)
-        self.params = init_parameters(plan, np.random.default_rng(plan.seed), self.dtype)
+        self.allocate = Allocator()
+        self.params = init_parameters(plan, np.random.default_rng(plan.seed), self.dtype, self.allocate)
         learnable = {n: self.params[n] for n, p in plan.parameters.items() if p.learnable}
-        self.grads = {n: aligned_zeros(a.shape, a.dtype) for n, a in learnable.items()}
+        self.grads = {n: self.allocate.zeros(a.shape, a.dtype) for n, a in learnable.items()}
         self.optimizer = optimizers.make(plan.train["optimizer"], learnable)
         self.consts = {k.name: np.array(k.consts, dtype=self.dtype) for k in self.kernels.values()}
         self.steps = {key: np.array([p.steps for p in plan.routines[key[0]].segments[key[1]].phases], dtype=np.int64)
@@ -70,7 +71,7 @@ class Executor:
     # ---- buffers ------------------------------------------------------------------------
     def buffers(self, batch):
         if batch not in self._buffers:
-            self._buffers[batch] = {s: aligned_zeros((batch, size), self.dtype)
+            self._buffers[batch] = {s: self.allocate.zeros((batch, size), self.dtype)
                                     for s, size in self.plan.signals.items()}
         return self._buffers[batch]
 
@@ -102,7 +103,7 @@ class Executor:
         name, rows, cols = spec
         key = (name, rows or batch, cols)
         if key not in self._temps:
-            self._temps[key] = aligned_zeros((rows or batch, cols), self.dtype)
+            self._temps[key] = self.allocate.zeros((rows or batch, cols), self.dtype)
         return self._temps[key]
 
     def _bound(self, kernel, batch):

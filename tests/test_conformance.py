@@ -92,13 +92,17 @@ def test_a_value_read_after_the_phase_stays_in_memory(write_spec):
     np.testing.assert_allclose(a["W1"], b["W1"], rtol=1e-12, atol=1e-12)
 
 
-def test_kernel_arrays_start_on_a_cache_line():
+def test_kernel_arrays_start_on_a_cache_line_at_staggered_page_offsets():
     model = load("pc_digits.yaml")
     ex = model.executor
     x, y = model.data.x_train[:5], model.data.y_train[:5]
     model.executor.train_batch(x, y)
     arrays = [*ex.params.values(), *ex.grads.values(), *ex.buffers(5).values(), *ex._temps.values()]
     assert arrays and all(a.ctypes.data % 64 == 0 and a.flags.c_contiguous for a in arrays)
+    # and at different offsets within a page, so that a loop over several of them at one index
+    # does not load the same cache set from every one
+    offsets = [a.ctypes.data % 4096 for a in arrays]
+    assert len(arrays) <= 64 and len(set(offsets)) == len(offsets)
     before = {n: a.ctypes.data for n, a in ex.params.items()}
     model.restore(ex.state(), [])   # restoring a checkpoint writes into the same aligned arrays
     assert {n: a.ctypes.data for n, a in ex.params.items()} == before
