@@ -35,6 +35,7 @@ OPTIMIZERS = {
     "momentum": ({"lr": _pos, "momentum": _unit}, {"lr": 0.01, "momentum": 0.9}),
     "adam": ({"lr": _pos, "beta1": _unit, "beta2": _unit, "eps": _pos},
              {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
+    "rmsprop": ({"lr": _pos, "rho": _unit, "eps": _pos}, {"lr": 0.001, "rho": 0.9, "eps": 1e-8}),
 }
 
 

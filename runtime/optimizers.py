@@ -78,7 +78,29 @@ class Adam(SGD):
             self.t[n] = int(arrays[f"t/{n}"])
 
 
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+class RMSprop(SGD):
+    """v ← ρ·v + (1 − ρ)·ΔW²; W ← W + lr·ΔW / (√v + eps)."""
+
+    def __init__(self, params, lr, rho, eps):
+        super().__init__(params, lr)
+        self.rho, self.eps = rho, eps
+        self.v = {n: np.zeros_like(p) for n, p in params.items()}
+
+    def step(self, name, w, delta, lr):
+        v = self.v[name]
+        v *= self.rho
+        v += (1 - self.rho) * delta * delta
+        w += (lr or self.lr) * delta / (np.sqrt(v) + self.eps)
+
+    def state(self):
+        return {f"v/{n}": a for n, a in self.v.items()}
+
+    def load_state(self, arrays):
+        for n in self.v:
+            self.v[n][...] = arrays[f"v/{n}"]
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam, "rmsprop": RMSprop}
 
 
 def make(spec: dict, params: dict):

@@ -72,7 +72,7 @@ def test_delta_rule_is_the_gradient_of_the_squared_error(write_spec):
 
 
 @pytest.mark.parametrize("optimizer", ["{sgd: {lr: 0.1}}", "{momentum: {lr: 0.1, momentum: 0.5}}",
-                                       "{adam: {lr: 0.01}}"])
+                                       "{adam: {lr: 0.01}}", "{rmsprop: {lr: 0.01, rho: 0.8}}"])
 def test_optimizers_follow_their_update_equations(write_spec, optimizer):
     model = ngdsl.load(write_spec(DELTA.replace("{sgd: {lr: 0.5}}", optimizer)))
     (name, hyper), = __import__("yaml").safe_load(optimizer).items()
@@ -86,6 +86,9 @@ def test_optimizers_follow_their_update_equations(write_spec, optimizer):
         elif name == "momentum":
             velocity = hyper["momentum"] * velocity + delta
             w = w + hyper["lr"] * velocity
+        elif name == "rmsprop":
+            v = 0.8 * v + 0.2 * delta ** 2
+            w = w + hyper["lr"] * delta / (np.sqrt(v) + 1e-8)
         else:
             m = 0.9 * m - 0.1 * delta
             v = 0.999 * v + 0.001 * delta ** 2
