@@ -2,7 +2,7 @@
 metrics and datasets. The runtime implements each name declared here."""
 from __future__ import annotations
 
-import os
+from . import datafiles
 
 #: kind -> compartments a reference may name; the first is the component's output.
 COMPARTMENTS = {
@@ -42,50 +42,53 @@ OPTIMIZERS = {
 class Dataset:
     """A built-in dataset as the compiler sees it: its parameters and the widths of x and y."""
 
-    def __init__(self, name, params, defaults, widths, about):
+    def __init__(self, name, params, defaults, widths, about, required=()):
         self.name, self.params, self.defaults, self._widths, self.about = name, params, defaults, widths, about
+        self.required = required
 
     def widths(self, params, base_dir):
         """(width of data.x, width of data.y) for these parameters."""
         return self._widths(params, base_dir)
 
 
-def read_npz(params, base_dir):
-    """(x, y) of an npz dataset as 2-D float arrays; integer labels become one-hot. No pickles."""
-    import numpy as np
-
-    with np.load(os.path.join(base_dir, params["path"]), allow_pickle=False) as arrays:
-        for key in (params["x"], params["y"]):
-            if key not in arrays.files:
-                raise KeyError(f"'{params['path']}' has no array '{key}' (it has {', '.join(arrays.files)})")
-        x, y = arrays[params["x"]], arrays[params["y"]]
-    if len(x) != len(y):
-        raise ValueError(f"'{params['path']}': x has {len(x)} rows but y has {len(y)}")
-    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
-        y = np.eye(int(y.max()) + 1 if y.size else 0)[y]
-    return x.reshape(len(x), -1).astype(float), y.reshape(len(y), -1).astype(float)
-
-
-def _npz_widths(params, base_dir):
-    x, y = read_npz(params, base_dir)
-    return x.shape[1], y.shape[1]
+def _widths_of(read):
+    def widths(params, base_dir):
+        x, y = read(params, base_dir)
+        return x.shape[1], y.shape[1]
+    return widths
 
 
 _int = {"type": "integer", "minimum": 1}
+_file = {"type": "string"}
 DATASETS = {d.name: d for d in [
     Dataset("digits", {}, {}, lambda p, b: (64, 10),
             "scikit-learn's 8x8 handwritten digits, pixels scaled to [0, 1], one-hot labels"),
     Dataset("xor", {"repeat": _int}, {"repeat": 1}, lambda p, b: (2, 1),
             "the four XOR points (0/1 inputs, 0/1 target), repeated"),
+    Dataset("parity", {"bits": _int, "repeat": _int}, {"bits": 4, "repeat": 1}, lambda p, b: (p["bits"], 1),
+            "every pattern of `bits` 0/1 inputs, target 1 where an odd number are on; repeated"),
     Dataset("blobs", {"n": _int, "centers": _int, "features": _int, "spread": _pos},
             {"n": 600, "centers": 3, "features": 2, "spread": 0.5},
             lambda p, b: (p["features"], p["centers"]),
             "isotropic Gaussian clusters with centres drawn in [-5, 5]; one-hot cluster labels"),
+    Dataset("moons", {"n": _int, "noise": {"type": "number", "minimum": 0}}, {"n": 600, "noise": 0.1},
+            lambda p, b: (2, 2), "two interleaving half circles with Gaussian noise; one-hot labels"),
+    Dataset("bars", {"n": _int, "size": _int, "p": _unit}, {"n": 1000, "size": 8, "p": 0.125},
+            lambda p, b: (p["size"] ** 2, 2 * p["size"]),
+            "size x size images of horizontal and vertical bars, each on with probability p; "
+            "y says which bars are on (rows, then columns)"),
     Dataset("gaussian", {"n": _int, "dim": _int, "spectrum": {"type": "array", "items": _pos}},
             {"n": 2000, "dim": 8},
             lambda p, b: (p["dim"], 1),
             "zero-mean correlated Gaussian data with eigenvalues `spectrum` (default 1/k); y is zero"),
-    Dataset("npz", {"path": {"type": "string"}, "x": {"type": "string"}, "y": {"type": "string"}},
-            {"x": "x", "y": "y"}, _npz_widths,
-            "arrays from a .npz file (no pickles), path relative to the spec; integer y becomes one-hot"),
+    Dataset("npz", {"path": _file, "x": _file, "y": {"type": ["string", "null"]}},
+            {"x": "x", "y": "y"}, _widths_of(datafiles.read_npz),
+            "arrays `x` and `y` of a .npz file (no pickles); y null: no targets", required=("path",)),
+    Dataset("files", {"x": _file, "y": {"type": ["string", "null"]}}, {"y": None}, _widths_of(datafiles.read_files),
+            "x and y from .npy, CSV or MNIST IDX files, gzip allowed (uint8 pixels scaled to [0, 1]); "
+            "y null: no targets", required=("x",)),
+    Dataset("csv", {"path": _file, "label": {"type": ["integer", "null"]}}, {"label": -1},
+            _widths_of(datafiles.read_csv),
+            "a CSV table (header optional); column `label` (default the last; null: none) holds the targets",
+            required=("path",)),
 ]}

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 
 from . import language
+from .datafiles import UnreadableData
 from .diagnostics import did_you_mean
 from .ops import DataSource, Signal
 from .rules import REGISTRY as RULES
@@ -153,13 +154,15 @@ class Resolver:
                            f"{did_you_mean(key, dataset.params)}", key=True)
         for key, value in {"test_fraction": 0.2, "batch": 32, "shuffle": True, **dataset.defaults}.items():
             data.setdefault(key, value)
-        if dataset.name == "npz" and "path" not in data:
-            self.error(("data",), "dataset 'npz' needs 'path' (a .npz file, relative to the spec)")
+        missing = [key for key in dataset.required if key not in data]
+        if missing:
+            self.error(("data",), f"dataset '{dataset.name}' needs {' and '.join(repr(k) for k in missing)} "
+                                  "(a file, relative to the spec)")
             return None
         try:
             return dataset.widths(data, self.base_dir)
-        except (OSError, ValueError, KeyError) as exc:
-            self.error(("data", "path"), f"cannot read the data: {exc}")
+        except UnreadableData as exc:
+            self.error(("data", exc.key), str(exc))
             return None
 
     # ---- components ---------------------------------------------------------------------

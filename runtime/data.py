@@ -1,10 +1,11 @@
 """Datasets by name: each loader returns (x, y) as 2-D float64 arrays; splitting and batching."""
 from __future__ import annotations
 
+import itertools
 
 import numpy as np
 
-from ..compiler.language import read_npz
+from ..compiler import datafiles
 
 
 class DataError(Exception):
@@ -41,11 +42,37 @@ def _gaussian(params, rng, base_dir):
     return x, np.zeros((params["n"], 1))
 
 
-def _npz(params, rng, base_dir):
-    try:
-        return read_npz(params, base_dir)
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"cannot read '{params['path']}': {exc}") from None
+def _parity(params, rng, base_dir):
+    x = np.array(list(itertools.product([0.0, 1.0], repeat=params["bits"])))
+    y = x.sum(axis=1, keepdims=True) % 2
+    return np.tile(x, (params["repeat"], 1)), np.tile(y, (params["repeat"], 1))
+
+
+def _moons(params, rng, base_dir):
+    n = params["n"]
+    labels = rng.integers(0, 2, size=n)
+    angle = rng.uniform(0, np.pi, size=n)
+    x = np.where(labels[:, None] == 0,
+                 np.stack([np.cos(angle), np.sin(angle)], axis=1),
+                 np.stack([1 - np.cos(angle), 0.5 - np.sin(angle)], axis=1))
+    return x + params["noise"] * rng.standard_normal((n, 2)), _one_hot(labels, 2)
+
+
+def _bars(params, rng, base_dir):
+    n, size = params["n"], params["size"]
+    on = rng.random((n, 2 * size)) < params["p"]
+    rows, cols = on[:, :size], on[:, size:]
+    images = rows[:, :, None] | cols[:, None, :]
+    return images.reshape(n, size * size).astype(float), on.astype(float)
+
+
+def _from_files(read):
+    def load(params, rng, base_dir):
+        try:
+            return read(params, base_dir)
+        except datafiles.UnreadableData as exc:
+            raise DataError(str(exc)) from None
+    return load
 
 
 def _one_hot(labels, n=None):
@@ -55,7 +82,9 @@ def _one_hot(labels, n=None):
     return out
 
 
-LOADERS = {"digits": _digits, "xor": _xor, "blobs": _blobs, "gaussian": _gaussian, "npz": _npz}
+LOADERS = {"digits": _digits, "xor": _xor, "parity": _parity, "blobs": _blobs, "moons": _moons, "bars": _bars,
+           "gaussian": _gaussian, "npz": _from_files(datafiles.read_npz),
+           "files": _from_files(datafiles.read_files), "csv": _from_files(datafiles.read_csv)}
 
 
 class Dataset:

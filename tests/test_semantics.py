@@ -190,7 +190,7 @@ def test_npz_with_unequal_rows_is_a_spec_error(tmp_path):
     with pytest.raises(SpecError) as info:
         ngdsl.load(str(tmp_path / "s.yaml"))
     (d,) = info.value.diagnostics
-    assert d.message == "cannot read the data: 'short.npz': x has 10 rows but y has 9"
+    assert d.message == "cannot read the data: 'short.npz:x' has 10 examples but 'short.npz:y' has 9"
 
 
 def test_python_api_fit_predict_evaluate():

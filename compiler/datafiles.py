@@ -1,0 +1,143 @@
+"""Reading data files: .npz archives, .npy arrays, CSV text and MNIST-style IDX files (each
+optionally gzip-compressed). Never unpickles. Paths are relative to the spec.
+
+The compiler reads them for the widths of data.x and data.y, the runtime for the arrays."""
+from __future__ import annotations
+
+import gzip
+import os
+
+import numpy as np
+
+
+class UnreadableData(ValueError):
+    """A data file that cannot be used as the spec says; ``key`` is the data parameter naming it."""
+
+    def __init__(self, key, message):
+        super().__init__(message)
+        self.key = key
+
+
+#: IDX type code -> big-endian numpy dtype
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _raw(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
+def _idx(data, name):
+    if len(data) < 4 or data[0] or data[1] or data[2] not in _IDX_TYPES or not data[3]:
+        return None
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_TYPES[data[2]])
+    start, count = 4 + 4 * ndim, int(np.prod(shape, dtype=np.int64))
+    if len(data) != start + count * dtype.itemsize:
+        raise ValueError(f"'{name}' is an IDX file of shape {shape} but holds {len(data) - start} bytes of data "
+                         f"instead of {count * dtype.itemsize}")
+    return np.frombuffer(data, dtype, count, start).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _csv(data, name):
+    lines = [line for line in data.decode("utf-8").splitlines() if line.strip()]
+    rows = [line.split(",") for line in lines]
+    try:
+        float(rows[0][0])
+    except (ValueError, IndexError):
+        rows = rows[1:]   # a header
+    if not rows or any(len(r) != len(rows[0]) for r in rows):
+        raise ValueError(f"'{name}' is not a CSV file of numbers with the same number of columns on every line")
+    try:
+        values = np.array([[float(v) for v in r] for r in rows])
+    except ValueError as exc:
+        raise ValueError(f"'{name}' has a value that is not a number ({exc})") from None
+    whole = np.all(values == np.round(values))
+    return values.astype(np.int64) if whole and values.shape[1] == 1 else values
+
+
+def read_array(path, base_dir):
+    """One array from a .npy, IDX or CSV file (gzip allowed), recognised by its content."""
+    data = _raw(os.path.join(base_dir, path))
+    if data[:6] == b"\x93NUMPY":
+        import io
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    array = _idx(data, path)
+    return array if array is not None else _csv(data, path)
+
+
+def examples(x, y, x_name, y_name):
+    """(x, y) as 2-D float arrays with a row per example: x flattened, uint8 pixels scaled to
+    [0, 1]; integer labels one-hot; a missing y zeros."""
+    x = np.asarray(x)
+    if x.ndim == 0:
+        raise ValueError(f"'{x_name}' holds a single number, not examples")
+    scale = 1.0 / 255.0 if x.dtype == np.uint8 else 1.0
+    x = x.reshape(len(x), -1).astype(float) * scale
+    if y is None:
+        return x, np.zeros((len(x), 1))
+    y = np.asarray(y)
+    if len(y) != len(x):
+        raise ValueError(f"'{x_name}' has {len(x)} examples but '{y_name}' has {len(y)}")
+    if np.issubdtype(y.dtype, np.integer) and (y.ndim == 1 or y.shape[1:] == (1,)):
+        labels = y.reshape(-1)
+        if labels.size and labels.min() < 0:
+            raise ValueError(f"'{y_name}' has a negative class label ({labels.min()})")
+        y = np.eye(int(labels.max()) + 1 if labels.size else 0)[labels]
+    return x, y.reshape(len(y), -1).astype(float)
+
+
+def read_npz(params, base_dir):
+    """(x, y) of the ``npz`` dataset: arrays ``params['x']`` and ``params['y']`` of one archive."""
+    path, names = params["path"], [params["x"], params.get("y")]
+    try:
+        with np.load(os.path.join(base_dir, path), allow_pickle=False) as arrays:
+            for key in filter(None, names):
+                if key not in arrays.files:
+                    raise UnreadableData("path", f"cannot read the data: '{path}' has no array '{key}' "
+                                                 f"(it has {', '.join(arrays.files)})")
+            x, y = (arrays[key] if key else None for key in names)
+        return examples(x, y, f"{path}:{names[0]}", f"{path}:{names[1]}")
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, UnreadableData):
+            raise
+        raise UnreadableData("path", f"cannot read the data: {exc}") from None
+
+
+def read_files(params, base_dir):
+    """(x, y) of the ``files`` dataset: one file of inputs, one (optional) of targets or labels."""
+    arrays = {}
+    for key in ("x", "y"):
+        if params.get(key) is None:
+            arrays[key] = None
+            continue
+        try:
+            arrays[key] = read_array(params[key], base_dir)
+        except (OSError, ValueError) as exc:
+            raise UnreadableData(key, f"cannot read the data: {exc}") from None
+    try:
+        return examples(arrays["x"], arrays["y"], params["x"], params.get("y"))
+    except ValueError as exc:
+        raise UnreadableData("y" if params.get("y") else "x", f"cannot use the data: {exc}") from None
+
+
+def read_csv(params, base_dir):
+    """(x, y) of the ``csv`` dataset: one table, the ``label`` column (if any) holding the targets."""
+    try:
+        table = read_array(params["path"], base_dir)
+    except (OSError, ValueError) as exc:
+        raise UnreadableData("path", f"cannot read the data: {exc}") from None
+    table = np.asarray(table, dtype=float).reshape(len(table), -1)
+    label = params["label"]
+    if label is None:
+        return table, np.zeros((len(table), 1))
+    columns = table.shape[1]
+    if not -columns <= label < columns or columns < 2:
+        raise UnreadableData("label", f"'{params['path']}' has {columns} column(s); there is no label column {label}")
+    labels = table[:, label]
+    x = np.delete(table, label % columns, axis=1)
+    whole = np.all(labels == np.round(labels)) and labels.min() >= 0
+    y = labels.astype(np.int64) if whole else labels[:, None]
+    return examples(x, y, params["path"], f"column {label}")
