@@ -48,15 +48,54 @@ def have_graphviz() -> bool:
     return shutil.which("dot") is not None
 
 
+def _plain(value):
+    """An attribute value GraphML can hold (it has no None, lists or objects)."""
+    if value is None:
+        return ""
+    return value if isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def to_graphml(g, path):
+    """Write the circuit graph as GraphML (for Gephi, yEd, Cytoscape...)."""
+    import networkx as nx
+
+    plain = nx.MultiDiGraph(**{k: _plain(v) for k, v in g.graph.items()})
+    plain.add_nodes_from((n, {k: _plain(v) for k, v in d.items()}) for n, d in g.nodes(data=True))
+    plain.add_edges_from((u, v, k, {a: _plain(x) for a, x in d.items()}) for u, v, k, d in g.edges(keys=True, data=True))
+    nx.write_graphml(plain, path)
+
+
+def to_json(g, path):
+    """Write the circuit graph as node-link JSON (networkx's ``node_link_data``)."""
+    import json
+
+    import networkx as nx
+
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(nx.node_link_data(g, edges="edges"), f, indent=1, default=str)
+        f.write("\n")
+
+
+def _write_dot(g, path):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(to_dot(g))
+
+
+#: file extension -> (writer of the graph's data, what the caller is told was used)
+EXPORTS = {"dot": (_write_dot, "dot-source"), "graphml": (to_graphml, "graphml"), "json": (to_json, "node-link json")}
+PICTURES = ("svg", "png")
+
+
 def draw(g, path, renderer="auto") -> str:
-    """Write the circuit to ``path`` (.svg, .png or .dot); returns the renderer used."""
+    """Write the circuit to ``path``: a picture (.svg, .png) or the graph itself (.dot, .graphml,
+    .json); returns the renderer or format used."""
     ext = os.path.splitext(path)[1].lower().lstrip(".")
-    if ext not in ("svg", "png", "dot"):
-        raise ValueError(f"cannot draw to '.{ext}': use .svg, .png or .dot")
-    if ext == "dot":
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(to_dot(g))
-        return "dot-source"
+    if ext in EXPORTS:
+        write, used = EXPORTS[ext]
+        write(g, path)
+        return used
+    if ext not in PICTURES:
+        raise ValueError(f"cannot draw to '.{ext}': use {', '.join('.' + e for e in PICTURES + tuple(EXPORTS))}")
     if renderer == "graphviz" or (renderer == "auto" and have_graphviz()):
         if not have_graphviz():
             raise ValueError("Graphviz's 'dot' is not installed (apt-get install graphviz), use --renderer matplotlib")

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 
+import ngdsl
 from ngdsl.viz import have_graphviz
 
 from conftest import run_cli, spec_path
@@ -68,7 +69,24 @@ def test_viz(tmp_path, ext, renderer):
 def test_viz_rejects_unknown_format(tmp_path):
     result = run_cli("viz", spec_path("eqprop_xor.yaml"), "-o", str(tmp_path / "c.pdf"))
     assert result.returncode == 2
-    assert "use .svg, .png or .dot" in result.stderr and "Traceback" not in result.stderr
+    assert "error: cannot draw to '.pdf': use .svg, .png, .dot, .graphml, .json" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("ext", ["graphml", "json"])
+def test_viz_exports_the_graph_for_other_tools(tmp_path, ext):
+    import networkx as nx
+    out = tmp_path / f"circuit.{ext}"
+    result = run_cli("viz", spec_path("eqprop_xor.yaml"), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    g = (nx.read_graphml(out, force_multigraph=True) if ext == "graphml"
+         else nx.node_link_graph(json.loads(out.read_text()), edges="edges"))
+    edges = {k: (u, v, d) for u, v, k, d in g.edges(keys=True, data=True)}
+    compiled = ngdsl.load(spec_path("eqprop_xor.yaml")).graph
+    assert set(g.nodes) == set(compiled.nodes) and set(edges) == {k for *_, k in compiled.edges(keys=True)}
+    u, v, d = edges["W2t"]       # the tied transpose: o → h, sharing W2's storage
+    assert (u, v, d["transform"], d["tied"], d["transpose"]) == ("o", "h", "tied", "W2", True)
+    assert g.nodes["h"]["kind"] == compiled.nodes["h"]["kind"] and g.nodes["h"]["size"] == compiled.nodes["h"]["size"]
 
 
 def test_inspect_shows_plan():
