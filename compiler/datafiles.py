@@ -69,13 +69,13 @@ def read_array(path, base_dir):
 
 
 def examples(x, y, x_name, y_name):
-    """(x, y) as 2-D float arrays with a row per example: x flattened, uint8 pixels scaled to
-    [0, 1]; integer labels one-hot; a missing y zeros."""
+    """(x, y) as float arrays with an example per row: x keeps each example's shape (an image
+    stays 2-D), uint8 pixels scaled to [0, 1]; integer labels one-hot; a missing y zeros."""
     x = np.asarray(x)
     if x.ndim == 0:
         raise ValueError(f"'{x_name}' holds a single number, not examples")
     scale = 1.0 / 255.0 if x.dtype == np.uint8 else 1.0
-    x = x.reshape(len(x), -1).astype(float) * scale
+    x = (x.reshape(len(x), 1) if x.ndim == 1 else x).astype(float) * scale
     if y is None:
         return x, np.zeros((len(x), 1))
     y = np.asarray(y)

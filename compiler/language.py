@@ -2,6 +2,8 @@
 metrics and datasets. The runtime implements each name declared here."""
 from __future__ import annotations
 
+import numpy as np
+
 from . import datafiles
 
 #: kind -> compartments a reference may name; the first is the component's output.
@@ -54,7 +56,7 @@ class Dataset:
 def _widths_of(read):
     def widths(params, base_dir):
         x, y = read(params, base_dir)
-        return x.shape[1], y.shape[1]
+        return int(np.prod(x.shape[1:])), y.shape[1]
     return widths
 
 

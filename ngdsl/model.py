@@ -76,6 +76,20 @@ class Model:
                 self.rng.permutation(len(self.data.x_train))
         self.epoch = len(history)
 
+    def receptive_fields(self) -> dict:
+        """Each unit's weights from the image input, as images: cable name -> array (units, height,
+        width), for every weighted cable from a component clamped to data.x. Empty unless the
+        examples are images (digits, bars, image files)."""
+        shape = self.data.image_shape
+        if shape is None:
+            return {}
+        inputs = {name for entries in self.compiled.circuit.schedule.values() for entry in entries
+                  for name, (source, _) in getattr(entry, "clamps", {}).items() if source.stream == "x"}
+        return {cable: self.weights[cable].reshape(-1, *shape)
+                for source, _, cable, d in self.graph.edges(keys=True, data=True)
+                if source in inputs and cable in self.weights and not d.get("transpose")
+                and self.weights[cable].shape[1] == int(np.prod(shape))}
+
     def updates(self, x, y) -> dict:
         """ΔW and Δb that one training trial forms on a batch (not applied)."""
         dtype = self.executor.dtype

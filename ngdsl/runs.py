@@ -121,13 +121,41 @@ class RunDirectory:
             json.dump(data, f, indent=2)
 
     def plot(self):
-        """Learning curves of every metric over epochs (plots/learning_curve.png)."""
+        """Learning curves and, for image inputs, receptive fields; returns the files written."""
+        import matplotlib
+        matplotlib.use("Agg")
+        return [p for p in [self._learning_curve(), *self._receptive_fields()] if p]
+
+    def _receptive_fields(self, most=64):
+        """The first ``most`` units' weights from the image input, one grid per cable
+        (plots/receptive_fields_<cable>.png)."""
+        import matplotlib.pyplot as plt
+
+        paths = []
+        for cable, fields in self.model.receptive_fields().items():
+            fields = fields[:most]
+            cols = int(np.ceil(np.sqrt(len(fields))))
+            rows = int(np.ceil(len(fields) / cols))
+            fig, axes = plt.subplots(rows, cols, figsize=(cols, rows), squeeze=False)
+            for ax in axes.flat:
+                ax.axis("off")
+            for ax, field in zip(axes.flat, fields):
+                limit = np.abs(field).max() or 1.0
+                ax.imshow(field, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            fig.suptitle(f"{self.model.plan.name}: {cable}, {len(fields)} of "
+                         f"{len(self.model.weights[cable])} units", fontsize=9)
+            path = os.path.join(self.path, "plots", f"receptive_fields_{cable}.png")
+            fig.savefig(path, dpi=100)
+            plt.close(fig)
+            paths.append(path)
+        return paths
+
+    def _learning_curve(self):
+        """Every metric over epochs (plots/learning_curve.png)."""
         history = self.model.history
         keys = [k for k in (history[0] if history else {}) if k not in ("epoch", "seconds")]
         if not keys:
             return None
-        import matplotlib
-        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
 

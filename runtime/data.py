@@ -1,4 +1,5 @@
-"""Datasets by name: each loader returns (x, y) as 2-D float64 arrays; splitting and batching."""
+"""Datasets by name: each loader returns (x, y) as float64 arrays with an example per row (an
+image example keeps its 2-D shape); splitting, flattening and batching."""
 from __future__ import annotations
 
 import itertools
@@ -16,7 +17,7 @@ def _digits(params, rng, base_dir):
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    return digits.data / 16.0, _one_hot(digits.target)
+    return digits.images / 16.0, _one_hot(digits.target)
 
 
 def _xor(params, rng, base_dir):
@@ -63,7 +64,7 @@ def _bars(params, rng, base_dir):
     on = rng.random((n, 2 * size)) < params["p"]
     rows, cols = on[:, :size], on[:, size:]
     images = rows[:, :, None] | cols[:, None, :]
-    return images.reshape(n, size * size).astype(float), on.astype(float)
+    return images.astype(float), on.astype(float)
 
 
 def _from_files(read):
@@ -93,6 +94,9 @@ class Dataset:
     def __init__(self, params, seed, base_dir, dtype):
         rng = np.random.default_rng(seed)
         x, y = LOADERS[params["dataset"]](params, rng, base_dir)
+        #: (height, width) when every example is an image, else None
+        self.image_shape = x.shape[1:] if x.ndim == 3 else None
+        x = x.reshape(len(x), -1)
         for name, a in (("x", x), ("y", y)):
             if not np.all(np.isfinite(a)):
                 bad = np.argwhere(~np.isfinite(a))[0]

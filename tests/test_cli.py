@@ -20,7 +20,9 @@ def test_run_trains_and_writes_a_run_directory(tmp_path):
     (run,) = os.listdir(tmp_path)
     run = tmp_path / run
     assert sorted(os.listdir(run)) == ["manifest.json", "metrics.jsonl", "plots", "spec.resolved.yaml", "weights.npz"]
-    assert os.listdir(run / "plots") == ["learning_curve.png"]
+    # digits are 8x8 images: the first layer's weights are drawn as receptive fields too
+    assert sorted(os.listdir(run / "plots")) == ["learning_curve.png", "receptive_fields_W1.png"]
+    assert (run / "plots" / "receptive_fields_W1.png").read_bytes().startswith(b"\x89PNG")
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["epochs_completed"] == 2
     assert set(manifest["timings"]) == {"compile_seconds", "kernel_cache", "run_seconds"}

@@ -127,3 +127,14 @@ def test_moons_are_two_noisy_half_circles(tmp_path):
     np.testing.assert_allclose(np.hypot(upper[:, 0], upper[:, 1]), 1.0, atol=1e-6)
     np.testing.assert_allclose(np.hypot(lower[:, 0] - 1, lower[:, 1] - 0.5), 1.0, atol=1e-6)
     assert upper[:, 1].min() >= -1e-6 and lower[:, 1].max() <= 0.5 + 1e-6
+
+
+def test_receptive_fields_are_the_first_layer_weights_as_images(tmp_path):
+    model = ngdsl.load(spec_path("pc_digits.yaml"))
+    fields = model.receptive_fields()
+    assert list(fields) == ["W1"] and fields["W1"].shape == (128, 8, 8)
+    np.testing.assert_array_equal(fields["W1"][5], model.weights["W1"][5].reshape(8, 8))
+    # pixel (row 2, column 3) of the image is input 2·8 + 3
+    np.testing.assert_array_equal(fields["W1"][:, 2, 3], model.weights["W1"][:, 19])
+    blobs = ngdsl.load(spec_path("kwta_clusters.yaml"))
+    assert blobs.data.image_shape is None and blobs.receptive_fields() == {}
