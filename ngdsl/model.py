@@ -90,6 +90,16 @@ class Model:
                 if source in inputs and cable in self.weights and not d.get("transpose")
                 and self.weights[cable].shape[1] == int(np.prod(shape))}
 
+    def settling_energy(self, x, y) -> np.ndarray:
+        """Σ ½·precision·‖target − mu‖² over the error components (batch mean) after 0, 1, …, T
+        steps of the training trial's settling phase (the last phase of its first segment); empty
+        when the circuit has no error components or the phase takes no steps."""
+        phases = self.plan.routines["train"].segments[0].phases
+        if not phases[-1].steps or not any(c["kind"] == "error" for c in self.plan.components.values()):
+            return np.zeros(0)
+        dtype = self.executor.dtype
+        return self.executor.error_energy(np.ascontiguousarray(x, dtype=dtype), np.ascontiguousarray(y, dtype=dtype))
+
     def updates(self, x, y) -> dict:
         """ΔW and Δb that one training trial forms on a batch (not applied)."""
         dtype = self.executor.dtype

@@ -124,7 +124,29 @@ class RunDirectory:
         """Learning curves and, for image inputs, receptive fields; returns the files written."""
         import matplotlib
         matplotlib.use("Agg")
-        return [p for p in [self._learning_curve(), *self._receptive_fields()] if p]
+        return [p for p in [self._learning_curve(), self._settling_energy(), *self._receptive_fields()] if p]
+
+    def _settling_energy(self):
+        """The error energy over the settling steps on the first training batch, with the final
+        weights (plots/settling_energy.png)."""
+        data = self.model.data
+        energy = self.model.settling_energy(data.x_train[:data.batch], data.y_train[:data.batch])
+        if not energy.size or not np.all(np.isfinite(energy)):
+            return None
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(np.arange(len(energy)), energy, marker=".")
+        ax.set_xlabel("settling step")
+        ax.set_ylabel("Σ ½·precision·‖target − mu‖²  (batch mean)")
+        phase = self.model.plan.routines["train"].segments[0].phases[-1].name
+        ax.set_title(f"{self.model.plan.name}: phase '{phase}', first training batch")
+        ax.grid(alpha=0.3)
+        path = os.path.join(self.path, "plots", "settling_energy.png")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return path
 
     def _receptive_fields(self, most=64):
         """The first ``most`` units' weights from the image input, one grid per cable

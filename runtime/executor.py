@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 
+from ..compiler.ops import Signal
 from . import codegen, kernels, optimizers
 from .inplace import Allocator, all_finite
 
@@ -150,6 +151,26 @@ class Executor:
         """The ΔW (and Δb) that one trial of schedule.train forms on a batch, without applying them."""
         self._run("train", x, y)
         return {n: g.copy() for n, g in self.grads.items()}
+
+    def error_energy(self, x, y, routine="train"):
+        """The energy of the error components, Σ ½·precision·‖target − mu‖² (batch mean), after
+        0, 1, …, T steps of the last phase of ``routine``'s first segment: how settling lowers it.
+        ΔW is formed on the way (into the gradient buffers) but never applied."""
+        errors = {Signal(n, "e"): c["precision"] for n, c in self.plan.components.items() if c["kind"] == "error"}
+        kernel = self.kernels[(routine, 0)]
+        steps = self.steps[(routine, 0)]
+        traced, planned = len(steps) - 1, steps.copy()
+        energy = []
+        try:
+            for t in range(int(planned[traced]) + 1):
+                steps[traced] = t
+                self.functions[kernel.name](x, y, *self._bound(kernel, len(x)))
+                bufs = self.buffers(len(x))   # e = precision·(target − mu)
+                energy.append(sum(0.5 * float(np.sum(np.square(bufs[e], dtype=np.float64))) / precision
+                                  for e, precision in errors.items()) / len(x))
+        finally:
+            steps[...] = planned
+        return np.array(energy)
 
     def diagnose(self, routine, x, y, parameter):
         """Re-run a routine in the checked reference code and say where a value first became non-finite."""

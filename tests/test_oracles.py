@@ -109,6 +109,22 @@ def test_pc_with_free_output_settles_at_the_feedforward_pass():
     np.testing.assert_allclose(model.predict(x), mlp, atol=1e-12)
 
 
+def test_pc_settling_descends_the_energy():
+    # PC inference is gradient descent on F = Σ ½·precision·‖target − mu‖² over the free states:
+    # with a smooth activation and a small dt, F falls at every step, from the feed-forward value
+    model = load("pc_digits.yaml", "dtype=float64", "components.z1.activation=tanh", "components.e2.precision=0.5")
+    model.fit(2)
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    energy = model.settling_energy(x, y)
+    assert len(energy) == 21                                   # after 0, 1, ..., 20 steps
+    w = model.weights
+    out = np.tanh(x @ w["W1"].T + w["W1.bias"]) @ w["W2"].T + w["W2.bias"]
+    assert np.isclose(energy[0], 0.5 * 0.5 * np.sum((y - out) ** 2) / 32, rtol=1e-12)   # e1 = 0 at the start
+    assert np.all(np.diff(energy) < 0) and energy[-1] < 0.8 * energy[0]
+    assert model.settling_energy(x, y)[-1] == energy[-1]       # measuring applied no update
+    assert load("bp_digits.yaml").settling_energy(x, y).size == 0   # nothing settles there
+
+
 def test_eqprop_update_approaches_the_gradient_as_beta_goes_to_zero():
     beta = 1e-4
     model = load("eqprop_xor.yaml", "dtype=float64", "components.h.size=4",
