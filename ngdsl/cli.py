@@ -58,7 +58,6 @@ def cmd_run(args):
 
     def on_epoch(record):
         run.record(record)
-        run.checkpoint()
         shown = {k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "seconds")}
         bar.set_postfix(shown)
 
@@ -69,22 +68,22 @@ def cmd_run(args):
             model.fit(1, on_epoch=on_epoch, on_batch=lambda: bar.update(1))
             bar.close()
     except Divergence as exc:
-        status, message = "diverged", (f"{exc} (epoch {model.epoch + 1}); the weights of the last completed "
-                                       f"epoch are in {run.path}/weights.npz")
+        status, message = "diverged", (f"{exc} (epoch {run.checkpointed_epoch + 1}); the weights of the last "
+                                       f"completed epoch are in {run.path}/weights.npz")
     except KeyboardInterrupt:
-        status, message = "interrupted", (f"interrupted during epoch {model.epoch + 1}; the weights of the last "
-                                          f"completed epoch are in {run.path}/weights.npz")
+        status, message = "interrupted", (f"interrupted during epoch {run.checkpointed_epoch + 1}; the weights "
+                                          f"of the last completed epoch are in {run.path}/weights.npz")
     finally:
         if bar is not None:
             bar.close()
     run_seconds = time.perf_counter() - start
-    if model.epoch == 0:
+    if not run.has_checkpoint():   # stopped within the first epoch: keep the weights as they are
         run.checkpoint()
     run.manifest(status, run_seconds, message)
     run.plot()
     final = model.history[-1] if model.history else {}
     rows = [("metric", "value")] + [(k, f"{v:.4f}") for k, v in final.items() if k not in ("epoch", "seconds")]
-    rows += [("epochs", model.epoch),
+    rows += [("epochs", run.checkpointed_epoch),
              ("compile time", f"{model.compile_seconds:.2f} s ({model.executor.kernel_cache} kernel cache)"),
              ("run time", f"{run_seconds:.2f} s")]
     print(_table(rows))

@@ -1,10 +1,13 @@
 """Run directories: the resolved spec, a manifest, metrics, checkpoints and plots of one run."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import signal
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -20,6 +23,22 @@ def _atomic_write(path, write):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+@contextlib.contextmanager
+def _holding_ctrl_c():
+    """Hold Ctrl-C until the block is done (then raise it): what the block writes stays in step."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _first_difference(a, b, path=""):
@@ -87,8 +106,15 @@ class RunDirectory:
         open(self.metrics_path, "w").close()
 
     def record(self, entry: dict):
-        with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry) + "\n")
+        """Append an epoch's metrics and checkpoint the weights after it, as one step that Ctrl-C
+        cannot split: metrics.jsonl, weights.npz and the manifest always agree on the epoch."""
+        with _holding_ctrl_c():
+            with open(self.metrics_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(entry) + "\n")
+            self.checkpoint()
+
+    def has_checkpoint(self):
+        return os.path.exists(os.path.join(self.path, "weights.npz"))
 
     def checkpoint(self):
         """Write weights and optimizer state atomically (never a pickle)."""
