@@ -1,5 +1,4 @@
-"""Memory for kernels, and small compiled helpers for the executor's per-batch work (no
-temporaries, one pass)."""
+"""Memory for kernels, and the compiled finiteness check of the executor's per-batch work."""
 from __future__ import annotations
 
 import numba
@@ -49,11 +48,3 @@ def all_finite(a):
     for i in range(1, flat.size):
         total += flat[i] - flat[i]
     return total == 0.0
-
-
-@numba.njit(cache=True, nogil=True)
-def add_scaled(w, delta, scale):
-    """``w += scale·delta`` in place."""
-    wf, df = w.ravel(), delta.ravel()
-    for i in range(wf.size):
-        wf[i] += scale * df[i]

@@ -1,9 +1,45 @@
 """Optimizers: apply the ΔW that rules produce (W ← W + lr·ΔW for SGD; Adam ascends ΔW too)."""
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from .inplace import add_scaled
+
+#: Each step is one compiled pass over the parameter, in place: no temporaries per batch.
+_STEP = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+
+@numba.njit(**_STEP)
+def _sgd(w, delta, lr):
+    w, delta = w.reshape(-1), delta.reshape(-1)
+    for i in range(w.size):
+        w[i] += lr * delta[i]
+
+
+@numba.njit(**_STEP)
+def _momentum(w, delta, velocity, lr, momentum):
+    w, delta, velocity = w.reshape(-1), delta.reshape(-1), velocity.reshape(-1)
+    for i in range(w.size):
+        velocity[i] = momentum * velocity[i] + delta[i]
+        w[i] += lr * velocity[i]
+
+
+@numba.njit(**_STEP)
+def _adam(w, delta, m, v, lr, beta1, beta2, eps, t):
+    w, delta, m, v = w.reshape(-1), delta.reshape(-1), m.reshape(-1), v.reshape(-1)
+    unbias1, unbias2 = 1.0 - beta1 ** t, 1.0 - beta2 ** t
+    for i in range(w.size):
+        m[i] = beta1 * m[i] - (1.0 - beta1) * delta[i]       # moments of the gradient −ΔW
+        v[i] = beta2 * v[i] + (1.0 - beta2) * delta[i] * delta[i]
+        w[i] -= lr * (m[i] / unbias1) / (np.sqrt(v[i] / unbias2) + eps)
+
+
+@numba.njit(**_STEP)
+def _rmsprop(w, delta, v, lr, rho, eps):
+    w, delta, v = w.reshape(-1), delta.reshape(-1), v.reshape(-1)
+    for i in range(w.size):
+        v[i] = rho * v[i] + (1.0 - rho) * delta[i] * delta[i]
+        w[i] += lr * delta[i] / (np.sqrt(v[i]) + eps)
 
 
 class SGD:
@@ -13,7 +49,7 @@ class SGD:
         self.lr = lr
 
     def step(self, name, w, delta, lr):
-        add_scaled(w, delta, lr or self.lr)
+        _sgd(w, delta, lr or self.lr)
 
     def state(self):
         return {}
@@ -31,10 +67,7 @@ class Momentum(SGD):
         self.velocity = {n: np.zeros_like(p) for n, p in params.items()}
 
     def step(self, name, w, delta, lr):
-        v = self.velocity[name]
-        v *= self.momentum
-        v += delta
-        w += (lr or self.lr) * v
+        _momentum(w, delta, self.velocity[name], lr or self.lr, self.momentum)
 
     def state(self):
         return {f"velocity/{n}": v for n, v in self.velocity.items()}
@@ -56,14 +89,7 @@ class Adam(SGD):
 
     def step(self, name, w, delta, lr):
         self.t[name] += 1
-        t, m, v = self.t[name], self.m[name], self.v[name]
-        m *= self.beta1
-        m -= (1 - self.beta1) * delta
-        v *= self.beta2
-        v += (1 - self.beta2) * delta * delta
-        m_hat = m / (1 - self.beta1 ** t)
-        v_hat = v / (1 - self.beta2 ** t)
-        w -= (lr or self.lr) * m_hat / (np.sqrt(v_hat) + self.eps)
+        _adam(w, delta, self.m[name], self.v[name], lr or self.lr, self.beta1, self.beta2, self.eps, self.t[name])
 
     def state(self):
         out = {f"m/{n}": a for n, a in self.m.items()}
@@ -87,10 +113,7 @@ class RMSprop(SGD):
         self.v = {n: np.zeros_like(p) for n, p in params.items()}
 
     def step(self, name, w, delta, lr):
-        v = self.v[name]
-        v *= self.rho
-        v += (1 - self.rho) * delta * delta
-        w += (lr or self.lr) * delta / (np.sqrt(v) + self.eps)
+        _rmsprop(w, delta, self.v[name], lr or self.lr, self.rho, self.eps)
 
     def state(self):
         return {f"v/{n}": a for n, a in self.v.items()}
