@@ -140,7 +140,7 @@ class Executor:
 
     def predict_batch(self, x, y=None):
         """Run schedule.predict and return a copy of its readout."""
-        y = np.zeros((len(x), self.widths[1]), self.dtype) if y is None else y
+        y = self.temp(("no targets", len(x), self.widths[1]), len(x)) if y is None else y
         bufs = self._run("predict", x, y)
         out = bufs[self.plan.routines["predict"].read].copy()
         if not all_finite(out):
