@@ -28,6 +28,41 @@ def _bp_spec(tmp_path, data):
     return str(path)
 
 
+def test_npz_dataset_relative_to_the_spec(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 5))
+    labels = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    np.savez(tmp_path / "toy.npz", inputs=x, labels=labels)
+    path = _bp_spec(tmp_path, "data: {dataset: npz, path: toy.npz, x: inputs, y: labels, batch: 20}")
+    model = ngdsl.load(path, set=["train.epochs=30", "components.x.size=5", "components.y.size=2"])
+    model.fit()
+    assert model.history[-1]["test_accuracy"] >= 0.9
+
+
+def test_npz_with_nan_is_a_clean_data_error(tmp_path):
+    x = np.ones((10, 64))
+    x[3, 7] = np.nan
+    np.savez(tmp_path / "bad.npz", x=x, y=np.arange(10) % 10)
+    result = run_cli("run", _bp_spec(tmp_path, "data: {dataset: npz, path: bad.npz}"), "--out", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "error: data: data.x has a NaN or Inf (first at row 3, column 7)" in result.stderr
+
+
+def test_missing_npz_is_a_spec_error(tmp_path):
+    with pytest.raises(SpecError) as info:
+        ngdsl.load(_bp_spec(tmp_path, "data: {dataset: npz, path: missing.npz}"))
+    (d,) = info.value.diagnostics
+    assert d.line == 8 and "cannot read the data" in d.message and "missing.npz" in d.message
+
+
+def test_npz_with_unequal_rows_is_a_spec_error(tmp_path):
+    np.savez(tmp_path / "short.npz", x=np.ones((10, 64)), y=np.arange(9) % 10)
+    with pytest.raises(SpecError) as info:
+        ngdsl.load(_bp_spec(tmp_path, "data: {dataset: npz, path: short.npz}"))
+    (d,) = info.value.diagnostics
+    assert d.message == "cannot read the data: 'short.npz:x' has 10 examples but 'short.npz:y' has 9"
+
+
 @pytest.mark.slow
 def test_mnist_style_idx_files_train_a_model(tmp_path):
     # the digits as MNIST ships them: 8x8 uint8 images (gzip) and a label file

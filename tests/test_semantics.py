@@ -1,4 +1,4 @@
-"""Execution semantics a user relies on: order independence, clamps, divergence reports, data, API."""
+"""Execution semantics a user relies on: order independence, clamps, divergence reports, interrupts, API."""
 import json
 import os
 import re
@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 import ngdsl
-from ngdsl.compiler import SpecError
 
 from conftest import ROOT, load, run_cli, spec_path
 
@@ -145,54 +144,6 @@ def test_interrupted_run_keeps_completed_epochs(tmp_path):
     with np.load(run / "weights.npz") as w:
         assert int(w["epoch"]) == manifest["epochs_completed"]
     assert len((run / "metrics.jsonl").read_text().splitlines()) == manifest["epochs_completed"]
-
-
-def test_npz_dataset_relative_to_the_spec(tmp_path):
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((200, 5))
-    labels = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
-    np.savez(tmp_path / "toy.npz", inputs=x, labels=labels)
-    text = open(spec_path("bp_digits.yaml")).read()
-    text = text.replace("data: {dataset: digits, test_fraction: 0.2, batch: 32}",
-                        "data: {dataset: npz, path: toy.npz, x: inputs, y: labels, batch: 20}")
-    text = text.replace("size: 64}", "size: 5}").replace("y:  {kind: input, size: 10}", "y:  {kind: input, size: 2}")
-    (tmp_path / "toy.yaml").write_text(text)
-    model = ngdsl.load(str(tmp_path / "toy.yaml"), set=["train.epochs=30"])
-    model.fit()
-    assert model.history[-1]["test_accuracy"] >= 0.9
-
-
-def test_npz_with_nan_is_a_clean_data_error(tmp_path):
-    x = np.ones((10, 64))
-    x[3, 7] = np.nan
-    np.savez(tmp_path / "bad.npz", x=x, y=np.arange(10) % 10)
-    text = open(spec_path("bp_digits.yaml")).read().replace(
-        "data: {dataset: digits, test_fraction: 0.2, batch: 32}", "data: {dataset: npz, path: bad.npz}")
-    (tmp_path / "bad.yaml").write_text(text)
-    result = run_cli("run", str(tmp_path / "bad.yaml"), "--out", str(tmp_path))
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "error: data: data.x has a NaN or Inf (first at row 3, column 7)" in result.stderr
-
-
-def test_missing_npz_is_a_spec_error(tmp_path):
-    text = open(spec_path("bp_digits.yaml")).read().replace(
-        "data: {dataset: digits, test_fraction: 0.2, batch: 32}", "data: {dataset: npz, path: missing.npz}")
-    (tmp_path / "m.yaml").write_text(text)
-    with pytest.raises(SpecError) as info:
-        ngdsl.load(str(tmp_path / "m.yaml"))
-    (d,) = info.value.diagnostics
-    assert d.line == 8 and "cannot read the data" in d.message and "missing.npz" in d.message
-
-
-def test_npz_with_unequal_rows_is_a_spec_error(tmp_path):
-    np.savez(tmp_path / "short.npz", x=np.ones((10, 64)), y=np.arange(9) % 10)
-    text = open(spec_path("bp_digits.yaml")).read().replace(
-        "data: {dataset: digits, test_fraction: 0.2, batch: 32}", "data: {dataset: npz, path: short.npz}")
-    (tmp_path / "s.yaml").write_text(text)
-    with pytest.raises(SpecError) as info:
-        ngdsl.load(str(tmp_path / "s.yaml"))
-    (d,) = info.value.diagnostics
-    assert d.message == "cannot read the data: 'short.npz:x' has 10 examples but 'short.npz:y' has 9"
 
 
 def test_python_api_fit_predict_evaluate():
