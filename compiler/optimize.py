@@ -1,5 +1,7 @@
-"""Plan optimisations that hold for every spec: loop-invariant hoisting and common-subexpression
-elimination. Both only drop or move operators; the values computed are unchanged."""
+"""Plan optimisations that hold for every spec: loop-invariant hoisting, common-subexpression
+elimination, dead setup work, ordering for loop fusion, and the liveness that tells which values
+a step never needs in memory. They only drop, move or annotate operators; the values computed
+are unchanged."""
 from __future__ import annotations
 
 from .ops import (Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Integrate, MatMul, Signal, Store,
@@ -181,11 +183,15 @@ def _live_before(ops, live):
     return live
 
 
+def _after_loop(phase):
+    """What a phase runs once its steps are done."""
+    return list(phase.settle) + ([phase.store] if phase.store else [])
+
+
 def _phase_reads(phase):
     """Signals a phase may read before writing them, whether its loop runs or not."""
-    tail = list(phase.settle) + ([phase.store] if phase.store else [])
     head = list(phase.setup) + list(phase.hoisted)
-    return _exposed_reads(head + list(phase.step) + tail) | _exposed_reads(head + tail)
+    return _exposed_reads(head + list(phase.step) + _after_loop(phase)) | _exposed_reads(head + _after_loop(phase))
 
 
 def step_scratch(routines, factor_signals):
@@ -195,17 +201,18 @@ def step_scratch(routines, factor_signals):
 
     A step need not store such a value in memory when it also consumes it in the same loop.
     ``factor_signals(update)`` gives the signals an update's terms read."""
-    across_trials = set()
+    # When a routine returns, the next trial of any routine, an update or a readout may read
+    # anything some phase reads before writing it.
+    live_at_exit = set()
     for routine in routines.values():
         for segment in routine.segments:
             for phase in segment.phases:
-                across_trials |= _phase_reads(phase)
-                across_trials |= {phase.read} if phase.read else set()
+                live_at_exit |= _phase_reads(phase) | ({phase.read} if phase.read else set())
             for up in segment.updates:
-                across_trials |= set(factor_signals(up))
+                live_at_exit |= set(factor_signals(up))
     scratch = {}
     for name, routine in routines.items():
-        live = set(across_trials)
+        live = set(live_at_exit)
         for s_index in reversed(range(len(routine.segments))):
             segment = routine.segments[s_index]
             for up in segment.updates:
@@ -214,7 +221,7 @@ def step_scratch(routines, factor_signals):
                 phase = segment.phases[p_index]
                 if phase.read:
                     live = live | {phase.read}
-                after_loop = _live_before(list(phase.settle) + ([phase.store] if phase.store else []), live)
+                after_loop = _live_before(_after_loop(phase), live)
                 head = set(after_loop)
                 while True:  # the end of a step is followed by another step or by the settled sweep
                     grown = after_loop | _live_before(phase.step, head)
