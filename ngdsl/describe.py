@@ -39,6 +39,8 @@ def describe(model_or_compiled, code=False) -> str:
                     if ops:
                         out.append(f"    {title}:")
                         out += [f"      {op}" for op in ops if not isinstance(op, Clear)]
+                    if ops is phase.step and phase.scratch:   # a loop computing and consuming one never stores it
+                        out.append(f"      (used only within a step: {', '.join(sorted(map(str, phase.scratch)))})")
                 if phase.store:
                     out.append(f"    then {phase.store}")
                 if phase.read:

@@ -101,6 +101,7 @@ def test_inspect_shows_plan():
     # W1·x depends only on the clamped input: computed once per phase, not in the step loop
     every_step = out.split("every step:")[1].split("after the last step:")[0]
     assert "W1.product" not in every_step and "W2.product = W2·z1.phi" in every_step
+    assert "(used only within a step: W2.product, W2t.product, e1.e, e2.e, e2.mu, z1.in)" in every_step
     # products first, then the elementwise work of z1 together (one fused loop)
     assert every_step.index("W2t.product = W2ᵀ·e2.e") < every_step.index("e1.e = (z1.z − e1.mu)") \
         < every_step.index("z1.in ⇐ W2t.product ⊙ z1.dphi   [W2t]") < every_step.index("z1.phi = relu(z1.z)")
