@@ -36,15 +36,27 @@ def build_graph(circuit) -> nx.MultiDiGraph:
     return g
 
 
+def dependencies(g: nx.MultiDiGraph) -> nx.DiGraph:
+    """Which instant component needs which within a step: a cable's source, and the component
+    whose compartment gates the cable, come before the cable's destination."""
+    instant = {n for n, d in g.nodes(data=True) if not d["stateful"]}
+    needs = nx.DiGraph()
+    needs.add_nodes_from(sorted(instant))
+    for u, v, d in g.edges(data=True):
+        for source in (u, d.get("gate", "").partition(".")[0]):
+            if source in instant and v in instant:
+                needs.add_edge(source, v)
+    return needs
+
+
 def instant_order(g: nx.MultiDiGraph):
     """Instant components in dependency order; ties broken by name, never by spec order."""
-    instant = g.subgraph(n for n, d in g.nodes(data=True) if not d["stateful"])
-    return list(nx.lexicographical_topological_sort(nx.DiGraph(instant)))
+    return list(nx.lexicographical_topological_sort(dependencies(g)))
 
 
 def algebraic_loops(g: nx.MultiDiGraph, file: str):
-    """A diagnostic for every cycle made only of instant components."""
-    instant = nx.DiGraph(g.subgraph(n for n, d in g.nodes(data=True) if not d["stateful"]))
+    """A diagnostic for every cycle made only of instant components (through cables or gates)."""
+    instant = dependencies(g)
     found = []
     for scc in sorted(nx.strongly_connected_components(instant), key=lambda c: sorted(c)):
         if len(scc) == 1 and not instant.has_edge(*(2 * tuple(scc))):

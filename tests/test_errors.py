@@ -78,6 +78,10 @@ CASES = {
         ("  W2t:", "  Wl: {from: d, to: h, transform: fixed}\n  W2t:"),
         ["spec.yaml:9:3: error: algebraic loop: d -> h -> o -> d is a cycle of instant components; make one of "
          "them a 'state' (a register) to break it"]),
+    "algebraic loop through a gate": (   # h needs d's dphi before d can be computed from h
+        ("  W1: {from: x, to: h, rule: {hebbian: {post: d}}}", "  W1: {from: x, to: h, gate: d.dphi, rule: {hebbian: {post: d}}}"),
+        ["spec.yaml:9:3: error: algebraic loop: d -> h -> o -> d is a cycle of instant components; make one of "
+         "them a 'state' (a register) to break it"]),
     "learnable cable without rule": (
         ("  W2t:", "  W3: {from: x, to: h}\n  W2t:"),
         ["spec.yaml:13:3: error: cable 'W3' is learnable but has no rule (add 'rule:', 'rule: none' to freeze it, "

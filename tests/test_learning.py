@@ -11,6 +11,8 @@ pytestmark = pytest.mark.slow
     ("pc_digits.yaml", 0.95),
     ("bp_digits.yaml", 0.96),
     ("dfa_digits.yaml", 0.93),
+    ("rfa_digits.yaml", 0.93),
+    ("drtp_digits.yaml", 0.90),
     ("eqprop_digits.yaml", 0.90),
 ])
 def test_digits_test_accuracy(spec, bar):

@@ -83,6 +83,48 @@ def test_dfa_spec_uses_random_feedback():
     assert cosine(updates["W2"], bp["W2"]) < 0.9
 
 
+def test_rfa_with_transposed_weights_as_feedback_is_backprop():
+    # B3 := W3ᵀ and B2 := W2ᵀ turn random feedback alignment into backprop, layer for layer
+    model = load("rfa_digits.yaml", "dtype=float64",
+                 "cables.B3={from: o, to: d2, tied: W3, transpose: true, gate: h2.dphi}",
+                 "cables.B2={from: d2, to: d1, tied: W2, transpose: true, gate: h1.dphi}")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    updates, bp = model.updates(x, y), numpy_backprop(model.weights, x, y, hidden_layers=2)
+    for name, grad in bp.items():
+        np.testing.assert_allclose(updates[name], grad, rtol=1e-10, atol=1e-14, err_msg=name)
+
+
+def test_rfa_spec_sends_the_error_down_through_fixed_random_matrices():
+    model = load("rfa_digits.yaml", "dtype=float64")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    w, updates = model.weights, model.updates(x, y)
+    h1 = np.tanh(x @ w["W1"].T + w["W1.bias"])
+    h2 = np.tanh(h1 @ w["W2"].T + w["W2.bias"])
+    e = y - softmax(h2 @ w["W3"].T + w["W3.bias"])
+    d2 = (e @ w["B3"].T) * (1 - h2 ** 2)
+    d1 = (d2 @ w["B2"].T) * (1 - h1 ** 2)
+    for name, want in (("W3", e.T @ h2), ("W2", d2.T @ h1), ("W1", d1.T @ x)):
+        np.testing.assert_allclose(updates[name], want / 32, rtol=1e-10, atol=1e-14, err_msg=name)
+
+
+def test_drtp_hidden_layers_learn_from_the_projected_target_alone():
+    model = load("drtp_digits.yaml", "dtype=float64")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    w, updates = model.weights, model.updates(x, y)
+    h1 = np.tanh(x @ w["W1"].T + w["W1.bias"])
+    h2 = np.tanh(h1 @ w["W2"].T + w["W2.bias"])
+    d1 = -(y @ w["B1"].T) * (1 - h1 ** 2)      # DFA with the error replaced by the target
+    d2 = -(y @ w["B2"].T) * (1 - h2 ** 2)
+    for name, want in (("W1", d1.T @ x), ("W1.bias", d1.sum(0)), ("W2", d2.T @ h1), ("W2.bias", d2.sum(0))):
+        np.testing.assert_allclose(updates[name], want / 32, rtol=1e-10, atol=1e-14, err_msg=name)
+    # nothing from above reaches them: new output weights leave the hidden updates as they were
+    w["W3"][...] = np.random.default_rng(1).standard_normal(w["W3"].shape)
+    again = model.updates(x, y)
+    for name in ("W1", "W2"):
+        np.testing.assert_array_equal(again[name], updates[name])
+    assert not np.allclose(again["W3"], updates["W3"])
+
+
 def test_pc_weakly_clamped_output_approximates_backprop():
     # Whittington & Bogacz: output variance λ large (precision 1/λ), settled to convergence:
     # λ·ΔW → −∂L/∂W of the equivalent MLP with loss ½‖y − h_L‖².
