@@ -33,6 +33,15 @@ def test_eqprop_solves_xor(seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
+def test_chl_solves_xor(seed):
+    model = load("chl_xor.yaml", f"seed={seed}")
+    model.fit()
+    out = model.predict(model.data.x_train)[:, 0]
+    np.testing.assert_array_equal(out > 0.5, model.data.y_train[:, 0] > 0.5)
+    assert model.history[-1]["train_mse"] < model.history[0]["train_mse"] / 10
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_kwta_layer_clusters_blobs(seed):
     model = load("kwta_clusters.yaml", f"seed={seed}")
     model.fit()

@@ -194,6 +194,36 @@ def test_eqprop_without_nudge_does_not_learn():
         assert np.abs(delta).max() < 1e-12, name
 
 
+def _chl(gamma):
+    """chl_xor in float64 with feedback gain γ (and the 1/γ layer scale), both phases converged."""
+    return load("chl_xor.yaml", "dtype=float64", f"cables.W2t.scale={gamma}",
+                f"cables.W1.rule.contrastive.scale={1 / gamma}", "schedule.train[0].steps=300",
+                "schedule.train[1].steps=300", "schedule.predict[0].steps=300")
+
+
+def test_chl_with_small_feedback_gain_is_backprop():
+    # Xie & Seung 2003: as γ → 0 with converged phases, CHL's ΔW → the backprop update of the
+    # feed-forward net for ½‖y − o‖² (linear output), with an O(γ) error
+    for gamma, tolerance in ((0.1, 0.1), (0.01, 0.01)):
+        model = _chl(gamma)
+        x, y = model.data.x_train, model.data.y_train
+        updates, w = model.updates(x, y), model.weights
+        h = 1 / (1 + np.exp(-(x @ w["W1"].T + w["W1.bias"])))
+        d2 = y - (h @ w["W2"].T + w["W2.bias"])
+        d1 = (d2 @ w["W2"]) * h * (1 - h)
+        bp = {"W2": d2.T @ h / 4, "W2.bias": d2.mean(0), "W1": d1.T @ x / 4, "W1.bias": d1.mean(0)}
+        for name, grad in bp.items():
+            assert cosine(updates[name], grad) > 0.9997, (gamma, name)
+            assert np.linalg.norm(updates[name] - grad) / np.linalg.norm(grad) < tolerance, (gamma, name)
+
+
+def test_chl_does_not_learn_what_the_free_phase_already_gets_right():
+    model = _chl(0.2)
+    x = model.data.x_train
+    updates = model.updates(x, model.predict(x))   # targets = the free output: z⁺ = z⁻
+    assert max(float(np.abs(u).max()) for u in updates.values()) < 1e-12
+
+
 def test_oja_recovers_the_first_principal_component():
     model = load("oja_pca.yaml")
     model.fit()
