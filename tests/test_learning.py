@@ -13,6 +13,7 @@ pytestmark = pytest.mark.slow
     ("dfa_digits.yaml", 0.93),
     ("rfa_digits.yaml", 0.93),
     ("drtp_digits.yaml", 0.90),
+    ("locsig_digits.yaml", 0.93),
     ("eqprop_digits.yaml", 0.90),
 ])
 def test_digits_test_accuracy(spec, bar):

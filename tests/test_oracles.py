@@ -125,6 +125,34 @@ def test_drtp_hidden_layers_learn_from_the_projected_target_alone():
     assert not np.allclose(again["W3"], updates["W3"])
 
 
+def test_local_signalers_with_matched_feedback_follow_each_local_loss():
+    # B_l = K_lᵀ: each hidden layer descends its own classifier's cross-entropy, inputs detached
+    model = load("locsig_digits.yaml", "dtype=float64",
+                 "cables.B1={from: c1, to: d1, tied: K1, transpose: true, gate: h1.dphi}",
+                 "cables.B2={from: c2, to: d2, tied: K2, transpose: true, gate: h2.dphi}")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    w, updates = model.weights, model.updates(x, y)
+    below = x
+    for layer in (1, 2):
+        h = np.tanh(below @ w[f"W{layer}"].T + w[f"W{layer}.bias"])
+        local = ((y - softmax(h @ w[f"K{layer}"].T)) @ w[f"K{layer}"]) * (1 - h ** 2)   # −∂L_l/∂(W_l z)
+        np.testing.assert_allclose(updates[f"W{layer}"], local.T @ below / 32, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(updates[f"W{layer}.bias"], local.mean(0), rtol=1e-10, atol=1e-14)
+        below = h
+
+
+def test_a_local_signaler_layer_needs_only_the_layers_below():
+    model = load("locsig_digits.yaml", "dtype=float64")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    before = model.updates(x, y)
+    model.weights["W3"][...] *= -2.0       # the layers above change ...
+    after = model.updates(x, y)
+    for name in ("W1", "W1.bias", "W2", "W2.bias"):   # ... and the hidden updates do not
+        np.testing.assert_array_equal(after[name], before[name])
+    model.weights["W2"][...] *= -2.0
+    np.testing.assert_array_equal(model.updates(x, y)["W1"], before["W1"])
+
+
 def test_pc_weakly_clamped_output_approximates_backprop():
     # Whittington & Bogacz: output variance λ large (precision 1/λ), settled to convergence:
     # λ·ΔW → −∂L/∂W of the equivalent MLP with loss ½‖y − h_L‖².
