@@ -69,6 +69,8 @@ DATASETS = {d.name: d for d in [
             "the four XOR points (0/1 inputs, 0/1 target), repeated"),
     Dataset("parity", {"bits": _int, "repeat": _int}, {"bits": 4, "repeat": 1}, lambda p, b: (p["bits"], 1),
             "every pattern of `bits` 0/1 inputs, target 1 where an odd number are on; repeated"),
+    Dataset("onehot", {"n": _int, "repeat": _int}, {"n": 8, "repeat": 1}, lambda p, b: (p["n"], p["n"]),
+            "the n one-hot patterns, each its own target (the n-k-n encoder problem); repeated"),
     Dataset("blobs", {"n": _int, "centers": _int, "features": _int, "spread": _pos},
             {"n": 600, "centers": 3, "features": 2, "spread": 0.5},
             lambda p, b: (p["features"], p["centers"]),

@@ -49,6 +49,11 @@ def _parity(params, rng, base_dir):
     return np.tile(x, (params["repeat"], 1)), np.tile(y, (params["repeat"], 1))
 
 
+def _onehot(params, rng, base_dir):
+    x = np.tile(np.eye(params["n"]), (params["repeat"], 1))
+    return x, x.copy()
+
+
 def _moons(params, rng, base_dir):
     n = params["n"]
     labels = rng.integers(0, 2, size=n)
@@ -83,7 +88,7 @@ def _one_hot(labels, n=None):
     return out
 
 
-LOADERS = {"digits": _digits, "xor": _xor, "parity": _parity, "blobs": _blobs, "moons": _moons, "bars": _bars,
+LOADERS = {"digits": _digits, "xor": _xor, "parity": _parity, "onehot": _onehot, "blobs": _blobs, "moons": _moons, "bars": _bars,
            "gaussian": _gaussian, "npz": _from_files(datafiles.read_npz),
            "files": _from_files(datafiles.read_files), "csv": _from_files(datafiles.read_csv)}
 

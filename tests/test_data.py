@@ -144,6 +144,14 @@ def test_parity_holds_every_pattern_with_its_parity(tmp_path):
     np.testing.assert_array_equal(y[:, 0], x.sum(axis=1) % 2)
 
 
+def test_onehot_patterns_are_their_own_targets(tmp_path):
+    data = _generated(tmp_path, "data: {dataset: onehot, n: 5, repeat: 3, test_fraction: 0.0}",
+                      "components.x.size=5", "components.y.size=5")
+    np.testing.assert_array_equal(data.x_train, data.y_train)
+    np.testing.assert_array_equal(np.sort(np.argmax(data.x_train, axis=1)), np.repeat(np.arange(5), 3))
+    assert data.x_train.sum() == 15
+
+
 def test_bars_are_the_union_of_the_bars_that_are_on(tmp_path):
     data = _generated(tmp_path, "data: {dataset: bars, n: 200, size: 4, p: 0.25, test_fraction: 0.0}",
                       "components.x.size=16", "components.y.size=8")

@@ -43,6 +43,19 @@ def test_chl_solves_xor(seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
+def test_recirculation_learns_the_encoder_and_aligns_its_decoder(seed):
+    model = load("recirc_encoder.yaml", f"seed={seed}")
+    w = model.weights
+    alignment = lambda: float(np.sum(w["V"] * w["W"].T) / np.linalg.norm(w["V"]) / np.linalg.norm(w["W"]))  # noqa: E731
+    before = alignment()
+    model.fit()
+    x = np.eye(8)
+    np.testing.assert_array_equal(np.argmax(model.predict(x), axis=1), np.arange(8))   # every pattern comes back
+    assert model.history[-1]["train_mse"] < model.history[0]["train_mse"] / 50
+    assert alignment() > max(0.85, before)           # V comes to mirror Wᵀ without being told
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_kwta_layer_clusters_blobs(seed):
     model = load("kwta_clusters.yaml", f"seed={seed}")
     model.fit()

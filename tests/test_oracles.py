@@ -252,6 +252,39 @@ def test_chl_does_not_learn_what_the_free_phase_already_gets_right():
     assert max(float(np.abs(u).max()) for u in updates.values()) < 1e-12
 
 
+def _recirculate(w, x, beta=0.75, decoder=lambda a: 1 / (1 + np.exp(-a))):
+    """Recirculation's two passes in numpy: (h, reconstruction, xbar, hbar)."""
+    sigmoid = lambda a: 1 / (1 + np.exp(-a))   # noqa: E731
+    h = sigmoid(x @ w["W"].T)
+    r = decoder(h @ w["V"].T + w["V.bias"])
+    xbar = beta * x + (1 - beta) * r
+    return h, r, xbar, sigmoid(xbar @ w["W"].T)
+
+
+def test_recirculation_learns_from_the_two_passes_differences():
+    model = load("recirc_encoder.yaml", "dtype=float64")
+    x = model.data.x_train[:8]
+    w, updates = model.weights, model.updates(x, x)
+    h, r, xbar, hbar = _recirculate(w, x)
+    np.testing.assert_allclose(updates["W"], (h - hbar).T @ x / 8, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(updates["V"], (x - xbar).T @ h / 8, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(model.predict(x), r, rtol=1e-12)
+
+
+def test_recirculation_with_a_linear_decoder_descends_the_blend_error():
+    # ΔV = −1/(1 − β) · ∂(½‖x − xbar‖²)/∂V (batch mean)
+    model = load("recirc_encoder.yaml", "dtype=float64", "components.r.activation=identity")
+    x = model.data.x_train[:8]
+    w = model.weights
+
+    def loss():
+        xbar = _recirculate(w, x, decoder=lambda a: a)[2]
+        return 0.5 * float(np.sum((x - xbar) ** 2)) / 8
+
+    fd = descent_by_finite_differences(w["V"], range(w["V"].size), loss, 1e-6)
+    np.testing.assert_allclose(model.updates(x, x)["V"].reshape(-1), fd / (1 - 0.75), rtol=1e-6, atol=1e-10)
+
+
 def test_oja_recovers_the_first_principal_component():
     model = load("oja_pca.yaml")
     model.fit()
