@@ -144,7 +144,10 @@ def _messages(error):
     elif v == "const":
         yield path, f"{_where(path)} must be {error.validator_value!r}, not {error.instance!r}", False
     elif v == "pattern":
-        yield path, f"'{error.instance}' is not a valid name in {_where(path)} (letters, digits, '_', one optional '.compartment')", False
+        # a bad component or cable name: point at the name itself
+        at = path + (error.instance,) if "propertyNames" in error.schema_path else path
+        yield at, (f"'{error.instance}' is not a valid name in {_where(path)} "
+                   "(letters, digits, '_', one optional '.compartment')"), at != path
     elif v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         rel = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[v]
         yield path, f"{_where(path)} must be {rel} {error.validator_value}, not {error.instance!r}", False

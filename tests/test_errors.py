@@ -82,6 +82,10 @@ CASES = {
         ("  W1: {from: x, to: h, rule: {hebbian: {post: d}}}", "  W1: {from: x, to: h, gate: d.dphi, rule: {hebbian: {post: d}}}"),
         ["spec.yaml:9:3: error: algebraic loop: d -> h -> o -> d is a cycle of instant components; make one of "
          "them a 'state' (a register) to break it"]),
+    "invalid name": (
+        ("  W2t:", "  W-3: {from: x, to: h, rule: none}\n  W2t:"),
+        ["spec.yaml:13:3: error: 'W-3' is not a valid name in cables (letters, digits, '_', one optional "
+         "'.compartment')"]),
     "learnable cable without rule": (
         ("  W2t:", "  W3: {from: x, to: h}\n  W2t:"),
         ["spec.yaml:13:3: error: cable 'W3' is learnable but has no rule (add 'rule:', 'rule: none' to freeze it, "
