@@ -14,6 +14,7 @@ pytestmark = pytest.mark.slow
     ("rfa_digits.yaml", 0.93),
     ("drtp_digits.yaml", 0.90),
     ("locsig_digits.yaml", 0.93),
+    ("lra_digits.yaml", 0.93),
     ("eqprop_digits.yaml", 0.90),
 ])
 def test_digits_test_accuracy(spec, bar):

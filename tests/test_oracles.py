@@ -153,6 +153,32 @@ def test_a_local_signaler_layer_needs_only_the_layers_below():
     np.testing.assert_array_equal(model.updates(x, y)["W1"], before["W1"])
 
 
+def test_lra_with_transposed_error_synapses_and_small_beta_aligns_with_backprop():
+    # E = Wᵀ and β → 0: e_l ≈ −β^(L−l)·δ_l, so ΔW_l points along backprop's update (squared error)
+    beta = 1e-3
+    model = load("lra_digits.yaml", "dtype=float64",
+                 f"cables.E3={{from: o, to: t2, tied: W3, transpose: true, scale: {beta}}}",
+                 f"cables.E2={{from: e2, to: t1, tied: W2, transpose: true, scale: {-beta}}}")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    w, updates = model.weights, model.updates(x, y)
+    h1 = np.tanh(x @ w["W1"].T + w["W1.bias"])
+    h2 = np.tanh(h1 @ w["W2"].T + w["W2.bias"])
+    d3 = y - (h2 @ w["W3"].T + w["W3.bias"])
+    d2 = (d3 @ w["W3"]) * (1 - h2 ** 2)
+    d1 = (d2 @ w["W2"]) * (1 - h1 ** 2)
+    np.testing.assert_allclose(updates["W3"], d3.T @ h2 / 32, rtol=1e-10, atol=1e-14)
+    for name, bp, scale in (("W2", d2.T @ h1 / 32, beta), ("W1", d1.T @ x / 32, beta ** 2)):
+        assert cosine(updates[name], bp) > 0.9999, name
+        np.testing.assert_allclose(np.linalg.norm(updates[name]) / np.linalg.norm(bp), scale, rtol=1e-3)
+
+
+def test_lra_learns_nothing_when_the_output_is_the_target():
+    model = load("lra_digits.yaml", "dtype=float64")
+    x = model.data.x_train[:32]
+    updates = model.updates(x, model.predict(x))
+    assert all(not np.any(u) for u in updates.values())
+
+
 def test_pc_weakly_clamped_output_approximates_backprop():
     # Whittington & Bogacz: output variance λ large (precision 1/λ), settled to convergence:
     # λ·ΔW → −∂L/∂W of the equivalent MLP with loss ½‖y − h_L‖².
