@@ -15,6 +15,7 @@ pytestmark = pytest.mark.slow
     ("drtp_digits.yaml", 0.90),
     ("locsig_digits.yaml", 0.93),
     ("lra_digits.yaml", 0.93),
+    ("pepita_digits.yaml", 0.93),
     ("eqprop_digits.yaml", 0.90),
 ])
 def test_digits_test_accuracy(spec, bar):
@@ -54,6 +55,15 @@ def test_recirculation_learns_the_encoder_and_aligns_its_decoder(seed):
     np.testing.assert_array_equal(np.argmax(model.predict(x), axis=1), np.arange(8))   # every pattern comes back
     assert model.history[-1]["train_mse"] < model.history[0]["train_mse"] / 50
     assert alignment() > max(0.85, before)           # V comes to mirror Wᵀ without being told
+
+
+def test_pepitas_first_layer_learns_something_useful():
+    # with few hidden units fixed random features are weak: PEPITA's W1 updates make the difference
+    narrow = ["components.h.size=32", "components.h2.size=32", "components.dh.size=32"]
+    learned = load("pepita_digits.yaml", *narrow).fit()[-1]["test_accuracy"]
+    frozen = load("pepita_digits.yaml", *narrow, "cables.W1.rule=none",
+                  "schedule.train[1].update=[W2]").fit()[-1]["test_accuracy"]
+    assert learned >= frozen + 0.03
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -179,6 +179,20 @@ def test_lra_learns_nothing_when_the_output_is_the_target():
     assert all(not np.any(u) for u in updates.values())
 
 
+def test_pepita_with_a_linear_hidden_layer_learns_from_the_projected_error():
+    # z₁ − z̃₁ = −W₁F·e, so ΔW₁ = (W₁F·e) ⊗ x̃ exactly; the output learns −ẽ ⊗ z̃₁
+    model = load("pepita_digits.yaml", "dtype=float64", "components.h.activation=identity",
+                 "components.h2.activation=identity")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    w, updates = model.weights, model.updates(x, y)
+    e = softmax(x @ w["W1"].T @ w["W2"].T) - y
+    x_mod = x + e @ w["F"].T
+    h_mod = x_mod @ w["W1"].T
+    e_mod = softmax(h_mod @ w["W2"].T) - y
+    np.testing.assert_allclose(updates["W1"], (e @ w["F"].T @ w["W1"].T).T @ x_mod / 32, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(updates["W2"], -e_mod.T @ h_mod / 32, rtol=1e-10, atol=1e-14)
+
+
 def test_pc_weakly_clamped_output_approximates_backprop():
     # Whittington & Bogacz: output variance λ large (precision 1/λ), settled to convergence:
     # λ·ΔW → −∂L/∂W of the equivalent MLP with loss ½‖y − h_L‖².
