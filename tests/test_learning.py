@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
     ("locsig_digits.yaml", 0.93),
     ("lra_digits.yaml", 0.93),
     ("pepita_digits.yaml", 0.93),
+    ("dtp_digits.yaml", 0.95),
     ("eqprop_digits.yaml", 0.90),
 ])
 def test_digits_test_accuracy(spec, bar):

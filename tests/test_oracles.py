@@ -193,6 +193,36 @@ def test_pepita_with_a_linear_hidden_layer_learns_from_the_projected_error():
     np.testing.assert_allclose(updates["W2"], -e_mod.T @ h_mod / 32, rtol=1e-10, atol=1e-14)
 
 
+def test_dtp_without_a_step_at_the_top_leaves_every_layer_alone():
+    # α = 0: the top target is the output itself, so every target is its layer's activity
+    # (whatever the decoders are) and the forward weights get no update
+    model = load("dtp_digits.yaml", "dtype=float64", "cables.t3_e.scale=0")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    updates = model.updates(x, y)
+    for name in ("W1", "W1.bias", "W2", "W2.bias"):
+        assert np.abs(updates[name]).max() < 1e-15, name
+    assert np.abs(updates["V2"]).max() > 1e-3            # the decoders still learn to invert
+
+
+def test_dtp_with_transposed_linear_decoders_on_a_linear_net_is_backprop():
+    # linear layers and decoders V = Wᵀ: t_l − z_l = −α ∂L/∂z_l, so ΔW_l = α × backprop's update
+    linear = [f"components.{c}.activation=identity" for c in ("h1", "h2", "g3t", "g3z", "g2t", "g2z")]
+    model = load("dtp_digits.yaml", "dtype=float64", *linear,
+                 "cables.V3={from: t3, to: g3t, tied: W3, transpose: true}",
+                 "cables.V3z={from: o.mu, to: g3z, tied: W3, transpose: true}",
+                 "cables.V2={from: t2, to: g2t, tied: W2, transpose: true}",
+                 "cables.V2z={from: h2, to: g2z, tied: W2, transpose: true}", "schedule.train[1].update=[W1, W2, W3]")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    w, updates = model.weights, model.updates(x, y)
+    h1 = x @ w["W1"].T + w["W1.bias"]
+    h2 = h1 @ w["W2"].T + w["W2.bias"]
+    d3 = y - softmax(h2 @ w["W3"].T + w["W3.bias"])
+    d2 = d3 @ w["W3"]
+    d1 = d2 @ w["W2"]
+    for name, want in (("W3", d3.T @ h2), ("W2", 0.5 * d2.T @ h1), ("W1", 0.5 * d1.T @ x)):   # α = 0.5
+        np.testing.assert_allclose(updates[name], want / 32, rtol=1e-9, atol=1e-14, err_msg=name)
+
+
 def test_pc_weakly_clamped_output_approximates_backprop():
     # Whittington & Bogacz: output variance λ large (precision 1/λ), settled to convergence:
     # λ·ΔW → −∂L/∂W of the equivalent MLP with loss ½‖y − h_L‖².
