@@ -17,6 +17,8 @@ pytestmark = pytest.mark.slow
     ("lra_digits.yaml", 0.93),
     ("pepita_digits.yaml", 0.93),
     ("dtp_digits.yaml", 0.95),
+    ("kp_digits.yaml", 0.93),
+    ("ifa_digits.yaml", 0.93),
     ("eqprop_digits.yaml", 0.90),
 ])
 def test_digits_test_accuracy(spec, bar):

@@ -223,6 +223,33 @@ def test_dtp_with_transposed_linear_decoders_on_a_linear_net_is_backprop():
         np.testing.assert_allclose(updates[name], want / 32, rtol=1e-9, atol=1e-14, err_msg=name)
 
 
+def test_kolen_pollack_shrinks_the_gap_between_w_and_b_transposed_by_exactly_one_minus_eta_lambda():
+    # ΔB = ΔWᵀ with the same decay λ: W − Bᵀ ← (1 − ηλ)(W − Bᵀ) whatever the data
+    lr, decay = 0.05, 0.01
+    model = load("kp_digits.yaml", "dtype=float64", f"train.optimizer={{sgd: {{lr: {lr}}}}}",
+                 *(f"cables.{c}.rule.hebbian.decay={decay}" for c in ("W1", "W2", "W3", "B2", "B3")))
+    w = model.weights
+    gaps = lambda: [w["W3"] - w["B3"].T, w["W2"] - w["B2"].T]   # noqa: E731
+    for start in range(0, 96, 32):
+        before = gaps()
+        model.executor.train_batch(model.data.x_train[start:start + 32], model.data.y_train[start:start + 32])
+        for old, new in zip(before, gaps()):
+            np.testing.assert_allclose(new, (1 - lr * decay) * old, rtol=1e-9, atol=1e-14)
+
+
+def test_ifa_carries_the_error_forward_through_the_forward_weights():
+    model = load("ifa_digits.yaml", "dtype=float64")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    w, updates = model.weights, model.updates(x, y)
+    h1 = np.tanh(x @ w["W1"].T + w["W1.bias"])
+    h2 = np.tanh(h1 @ w["W2"].T + w["W2.bias"])
+    e = y - softmax(h2 @ w["W3"].T + w["W3.bias"])
+    d1 = (e @ w["B"].T) * (1 - h1 ** 2)
+    d2 = (d1 @ w["W2"].T) * (1 - h2 ** 2)      # W2 applied to the error stream (no bias)
+    for name, want in (("W3", e.T @ h2), ("W2", d2.T @ h1), ("W1", d1.T @ x)):
+        np.testing.assert_allclose(updates[name], want / 32, rtol=1e-10, atol=1e-14, err_msg=name)
+
+
 def test_pc_weakly_clamped_output_approximates_backprop():
     # Whittington & Bogacz: output variance λ large (precision 1/λ), settled to convergence:
     # λ·ΔW → −∂L/∂W of the equivalent MLP with loss ½‖y − h_L‖².
