@@ -61,6 +61,21 @@ def numpy_backprop(weights, x, y, hidden_layers):
     return grads
 
 
+def tanh_layers(w, x, layers=2):
+    """The hidden activities of a tanh MLP with layers W1..W{layers} (with biases)."""
+    acts = []
+    for i in range(1, layers + 1):
+        x = np.tanh(x @ w[f"W{i}"].T + w[f"W{i}.bias"])
+        acts.append(x)
+    return acts
+
+
+def assert_updates(updates, expected, batch):
+    """Each named ΔW equals its expected sum over the batch divided by the batch size."""
+    for name, want in expected.items():
+        np.testing.assert_allclose(updates[name], want / batch, rtol=1e-10, atol=1e-14, err_msg=name)
+
+
 def test_dfa_with_tied_transpose_feedback_is_backprop():
     # Replace the top hidden layer's random feedback B2 with W3ᵀ: its update becomes BP's exactly.
     model = load("dfa_digits.yaml", "dtype=float64",
@@ -98,25 +113,21 @@ def test_rfa_spec_sends_the_error_down_through_fixed_random_matrices():
     model = load("rfa_digits.yaml", "dtype=float64")
     x, y = model.data.x_train[:32], model.data.y_train[:32]
     w, updates = model.weights, model.updates(x, y)
-    h1 = np.tanh(x @ w["W1"].T + w["W1.bias"])
-    h2 = np.tanh(h1 @ w["W2"].T + w["W2.bias"])
+    h1, h2 = tanh_layers(w, x)
     e = y - softmax(h2 @ w["W3"].T + w["W3.bias"])
     d2 = (e @ w["B3"].T) * (1 - h2 ** 2)
     d1 = (d2 @ w["B2"].T) * (1 - h1 ** 2)
-    for name, want in (("W3", e.T @ h2), ("W2", d2.T @ h1), ("W1", d1.T @ x)):
-        np.testing.assert_allclose(updates[name], want / 32, rtol=1e-10, atol=1e-14, err_msg=name)
+    assert_updates(updates, {"W3": e.T @ h2, "W2": d2.T @ h1, "W1": d1.T @ x}, 32)
 
 
 def test_drtp_hidden_layers_learn_from_the_projected_target_alone():
     model = load("drtp_digits.yaml", "dtype=float64")
     x, y = model.data.x_train[:32], model.data.y_train[:32]
     w, updates = model.weights, model.updates(x, y)
-    h1 = np.tanh(x @ w["W1"].T + w["W1.bias"])
-    h2 = np.tanh(h1 @ w["W2"].T + w["W2.bias"])
+    h1, h2 = tanh_layers(w, x)
     d1 = -(y @ w["B1"].T) * (1 - h1 ** 2)      # DFA with the error replaced by the target
     d2 = -(y @ w["B2"].T) * (1 - h2 ** 2)
-    for name, want in (("W1", d1.T @ x), ("W1.bias", d1.sum(0)), ("W2", d2.T @ h1), ("W2.bias", d2.sum(0))):
-        np.testing.assert_allclose(updates[name], want / 32, rtol=1e-10, atol=1e-14, err_msg=name)
+    assert_updates(updates, {"W1": d1.T @ x, "W1.bias": d1.sum(0), "W2": d2.T @ h1, "W2.bias": d2.sum(0)}, 32)
     # nothing from above reaches them: new output weights leave the hidden updates as they were
     w["W3"][...] = np.random.default_rng(1).standard_normal(w["W3"].shape)
     again = model.updates(x, y)
@@ -161,8 +172,7 @@ def test_lra_with_transposed_error_synapses_and_small_beta_aligns_with_backprop(
                  f"cables.E2={{from: e2, to: t1, tied: W2, transpose: true, scale: {-beta}}}")
     x, y = model.data.x_train[:32], model.data.y_train[:32]
     w, updates = model.weights, model.updates(x, y)
-    h1 = np.tanh(x @ w["W1"].T + w["W1.bias"])
-    h2 = np.tanh(h1 @ w["W2"].T + w["W2.bias"])
+    h1, h2 = tanh_layers(w, x)
     d3 = y - (h2 @ w["W3"].T + w["W3.bias"])
     d2 = (d3 @ w["W3"]) * (1 - h2 ** 2)
     d1 = (d2 @ w["W2"]) * (1 - h1 ** 2)
@@ -241,13 +251,11 @@ def test_ifa_carries_the_error_forward_through_the_forward_weights():
     model = load("ifa_digits.yaml", "dtype=float64")
     x, y = model.data.x_train[:32], model.data.y_train[:32]
     w, updates = model.weights, model.updates(x, y)
-    h1 = np.tanh(x @ w["W1"].T + w["W1.bias"])
-    h2 = np.tanh(h1 @ w["W2"].T + w["W2.bias"])
+    h1, h2 = tanh_layers(w, x)
     e = y - softmax(h2 @ w["W3"].T + w["W3.bias"])
     d1 = (e @ w["B"].T) * (1 - h1 ** 2)
     d2 = (d1 @ w["W2"].T) * (1 - h2 ** 2)      # W2 applied to the error stream (no bias)
-    for name, want in (("W3", e.T @ h2), ("W2", d2.T @ h1), ("W1", d1.T @ x)):
-        np.testing.assert_allclose(updates[name], want / 32, rtol=1e-10, atol=1e-14, err_msg=name)
+    assert_updates(updates, {"W3": e.T @ h2, "W2": d2.T @ h1, "W1": d1.T @ x}, 32)
 
 
 def test_pc_weakly_clamped_output_approximates_backprop():
