@@ -42,7 +42,11 @@ def _idx(data, name):
 
 
 def _csv(data, name):
-    lines = [line for line in data.decode("utf-8").splitlines() if line.strip()]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"'{name}' is not a .npy, MNIST IDX or CSV file") from None
+    lines = [line for line in text.splitlines() if line.strip()]
     rows = [line.split(",") for line in lines]
     try:
         float(rows[0][0])

@@ -113,6 +113,14 @@ def test_a_truncated_idx_file_is_a_spec_error_at_its_key(tmp_path):
             "but holds 635 bytes of data instead of 640") in result.stderr
 
 
+def test_a_file_of_no_known_format_is_named(tmp_path):
+    (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(SpecError) as info:
+        ngdsl.load(_bp_spec(tmp_path, "data: {dataset: files, x: x.png}"))
+    (d,) = info.value.diagnostics
+    assert d.message == "cannot read the data: 'x.png' is not a .npy, MNIST IDX or CSV file"
+
+
 def test_pickled_arrays_are_refused(tmp_path):
     np.save(tmp_path / "x.npy", np.array([{"a": 1}] * 4, dtype=object), allow_pickle=True)
     with pytest.raises(SpecError) as info:
