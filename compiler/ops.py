@@ -215,13 +215,17 @@ class Decay:
 
 @dataclass(frozen=True)
 class OjaDecay:
-    """``ΔW −= coef · mean_batch(post ⊗ post) · W`` (Oja's subspace normalisation)."""
+    """``ΔW −= coef · mean_batch(post ⊗ post) · W`` (Oja's subspace normalisation); with ``lower``
+    only the lower triangle of ⟨post ⊗ post⟩ counts (Sanger's rule: unit i is normalised
+    against units 1..i alone, so the units find the principal components in order)."""
 
     post: Factor
     coef: float = 1.0
+    lower: bool = False
 
     def __str__(self):
-        return f"−{self.coef:g}·⟨{self.post} ⊗ {self.post}⟩·W"
+        square = f"⟨{self.post} ⊗ {self.post}⟩"
+        return f"−{self.coef:g}·{'LT' + square if self.lower else square}·W"
 
 
 @dataclass(frozen=True)

@@ -294,7 +294,7 @@ def _map_factors(term, fn):
     if isinstance(term, Outer):
         return Outer(walk(term.post), walk(term.pre), term.coef)
     if isinstance(term, (OjaDecay, InstarDecay)):
-        return type(term)(walk(term.post), term.coef)
+        return replace(term, post=walk(term.post))
     return term
 
 

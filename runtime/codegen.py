@@ -310,6 +310,9 @@ class SegmentWriter:
                 square = self.temp(f"t_{up.cable}_oja_square", rows, rows)
                 product = self.temp(f"t_{up.cable}_oja_product", rows, cols)
                 self.raw(f"np.dot({post}.T, {post}, {square})")
+                if t.lower:
+                    self.raw(f"for r in range({rows}):")
+                    self.raw(f"    {square}[r, r + 1:] = 0.0")
                 self.raw(f"np.dot({square}, {W}, {product})")
                 coef = self.const("coef", up.cable, t.coef)
                 self.loop(rows, cols, f"{g}[r, c] -= {coef} * inv_batch * {product}[r, c]", g, what)

@@ -400,6 +400,26 @@ def test_oja_recovers_the_first_principal_component():
     assert abs(np.linalg.norm(w) - 1.0) < 0.05
 
 
+def test_sanger_update_is_hebbian_minus_the_lower_triangle_normalisation():
+    model = load("sanger_pca.yaml", "dtype=float64")
+    x = model.data.x_train[:16]
+    w = model.weights["W"]
+    y = x @ w.T
+    expected = y.T @ x - np.tril(y.T @ y) @ w
+    np.testing.assert_allclose(model.updates(x, np.zeros((16, 1)))["W"], expected / 16, rtol=1e-10, atol=1e-14)
+
+
+def test_sanger_recovers_the_principal_components_in_order():
+    model = load("sanger_pca.yaml")
+    model.fit()
+    x = model.data.x_train.astype(np.float64)
+    _, vectors = np.linalg.eigh(x.T @ x / len(x))
+    w = model.weights["W"].astype(np.float64)
+    for k in range(3):             # unit k: the k-th largest eigenvalue's eigenvector, unit length
+        assert abs(cosine(w[k], vectors[:, -1 - k])) >= 0.99, k
+        assert abs(np.linalg.norm(w[k]) - 1.0) < 0.05, k
+
+
 def test_kwta_layer_has_exactly_one_winner_and_only_winners_learn():
     model = load("kwta_clusters.yaml", "dtype=float64")
     x = model.data.x_train[:1]
