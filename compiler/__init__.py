@@ -11,7 +11,7 @@ import networkx as nx
 
 from .diagnostics import Diagnostic, SpecError, did_you_mean
 from .graph import algebraic_loops, build_graph, unconnected
-from .plan import Plan, lower
+from .plan import Plan, lower, referenced_signals
 from .resolve import Circuit, resolve
 from .schema import build_schema, validate
 from .source import parse_yaml
@@ -48,7 +48,8 @@ def compile_text(text: str, file: str = "<spec>", base_dir: str = ".", optimize:
     problems = algebraic_loops(graph, file)
     if problems:
         raise SpecError(problems)
-    return Compiled(circuit, graph, lower(circuit, graph, optimize), circuit.resolved, unconnected(graph, file))
+    named = {s.component for s in referenced_signals(circuit)}
+    return Compiled(circuit, graph, lower(circuit, graph, optimize), circuit.resolved, unconnected(graph, file, named))
 
 
 def compile_file(path: str, text: str = None, optimize: bool = True) -> Compiled:

@@ -71,11 +71,13 @@ def algebraic_loops(g: nx.MultiDiGraph, file: str):
     return found
 
 
-def unconnected(g: nx.MultiDiGraph, file: str):
-    """A warning for every component no cable touches: it takes part in nothing."""
+def unconnected(g: nx.MultiDiGraph, file: str, referenced=frozenset()):
+    """A warning for every component no cable touches and no rule or readout names (``referenced``):
+    it takes part in nothing."""
     return [Diagnostic(f"component '{n}' is connected to no cable; it takes part in nothing", file, d["line"], d["col"],
                        "warning")
-            for n, d in sorted(g.nodes(data=True), key=lambda nd: nd[1]["line"]) if g.degree(n) == 0]
+            for n, d in sorted(g.nodes(data=True), key=lambda nd: nd[1]["line"])
+            if g.degree(n) == 0 and n not in referenced]
 
 
 def depths(g: nx.MultiDiGraph, sources):

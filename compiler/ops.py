@@ -229,6 +229,17 @@ class OjaDecay:
 
 
 @dataclass(frozen=True)
+class OutstarDecay:
+    """``ΔW −= coef · W · diag(mean_batch(pre))`` (outstar: active sources' columns move toward the target)."""
+
+    pre: Factor
+    coef: float = 1.0
+
+    def __str__(self):
+        return f"−{self.coef:g}·W·diag⟨{self.pre}⟩"
+
+
+@dataclass(frozen=True)
 class InstarDecay:
     """``ΔW −= coef · diag(mean_batch(post)) · W`` (instar: winners move toward their input)."""
 

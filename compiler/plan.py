@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from .graph import depths, instant_order
 from .ops import (Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Combine, Integrate, InstarDecay, MatMul,
-                  OjaDecay, Outer, Signal, Store, Update, Zero)
+                  OjaDecay, Outer, OutstarDecay, Signal, Store, Update, Zero)
 from .optimize import drop_dead_setup, eliminate_common, hoist, order_for_fusion, reads, step_scratch, writes
 from .resolve import PhaseSpec
 
@@ -96,7 +96,7 @@ class Planner:
         self.order = instant_order(graph)
         self.incoming = {}  # target Signal -> [(MatMul or None, Accumulate)]
         self.error_targets = {}  # error -> the signal its ComputeError reads as target
-        referenced = _referenced_signals(circuit)
+        referenced = referenced_signals(circuit)
         driven = {c.target for c in circuit.cables.values()}
         for comp in self.components.values():
             target = comp.target
@@ -260,7 +260,7 @@ class Planner:
         return Routine(name, tuple(segments))
 
 
-def _referenced_signals(circuit):
+def referenced_signals(circuit):
     """Every signal the spec names as a cable source, gate, rule factor or readout."""
     out = set()
     for c in circuit.cables.values():
@@ -295,6 +295,8 @@ def _map_factors(term, fn):
         return Outer(walk(term.post), walk(term.pre), term.coef)
     if isinstance(term, (OjaDecay, InstarDecay)):
         return replace(term, post=walk(term.post))
+    if isinstance(term, OutstarDecay):
+        return replace(term, pre=walk(term.pre))
     return term
 
 

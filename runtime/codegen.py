@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ..compiler.ops import (Accumulate, Activate, Assign, Clamp, Clear, Combine, ComputeError, Decay, InstarDecay,
-                            Integrate, MatMul, OjaDecay, Outer, Signal, Store, Zero)
+                            Integrate, MatMul, OjaDecay, Outer, OutstarDecay, Signal, Store, Zero)
 from . import library
 from .kernels import JIT_OPTIONS
 
@@ -316,6 +316,13 @@ class SegmentWriter:
                 self.raw(f"np.dot({square}, {W}, {product})")
                 coef = self.const("coef", up.cable, t.coef)
                 self.loop(rows, cols, f"{g}[r, c] -= {coef} * inv_batch * {product}[r, c]", g, what)
+            elif isinstance(t, OutstarDecay):
+                pre = buffer(t.pre)
+                total = self.temp(f"t_{up.cable}_outstar_total", 1, cols)
+                self.raw(f"{total}[0, :] = 0.0")
+                self.loop("B", cols, f"{total}[0, c] += {pre}[r, c]", total, what)
+                coef = self.const("coef", up.cable, t.coef)
+                self.loop(rows, cols, f"{g}[r, c] -= {coef} * inv_batch * {total}[0, c] * {W}[r, c]", g, what)
             elif isinstance(t, InstarDecay):
                 post = buffer(t.post)
                 self.helpers.add("sub_scaled_rows")

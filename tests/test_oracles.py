@@ -420,6 +420,33 @@ def test_sanger_recovers_the_principal_components_in_order():
         assert abs(np.linalg.norm(w[k]) - 1.0) < 0.05, k
 
 
+def test_outstar_pulls_the_winners_columns_toward_the_target():
+    model = load("counterprop_blobs.yaml", "dtype=float64", "schedule.predict[0].read=y", "metrics=[]")
+    x, t = model.data.x_train[:10], model.data.y_train[:10]
+    u = model.weights["U"]
+    u[...] = np.random.default_rng(0).standard_normal(u.shape)
+    winners = model.predict(x)                           # one-hot rows: who won each sample
+    expected = t.T @ winners - u * winners.sum(axis=0)   # Σ_b (t ⊗ y − U diag(y))
+    np.testing.assert_allclose(model.updates(x, t)["U"], expected / 10, rtol=1e-10, atol=1e-14)
+
+
+def test_counterpropagation_columns_learn_their_clusters_mean_target():
+    trained = load("counterprop_blobs.yaml", "dtype=float64")
+    trained.fit()
+    assert trained.history[-1]["test_accuracy"] >= 0.95
+    # with the prototypes fixed, each winner's column of U converges to the mean target of what it wins
+    readout = load("counterprop_blobs.yaml", "dtype=float64", "cables.W.rule=none", "schedule.train[1].update=[U]",
+                   "train.epochs=60")
+    winners = load("counterprop_blobs.yaml", "dtype=float64", "schedule.predict[0].read=y", "metrics=[]")
+    for model in (readout, winners):
+        model.weights["W"][...] = trained.weights["W"]
+    readout.fit()
+    won = winners.predict(readout.data.x_train)
+    for j in np.flatnonzero(won.sum(axis=0) >= 20):
+        mean_target = readout.data.y_train[won[:, j] == 1.0].mean(axis=0)
+        np.testing.assert_allclose(readout.weights["U"][:, j], mean_target, atol=0.01)
+
+
 def test_kwta_layer_has_exactly_one_winner_and_only_winners_learn():
     model = load("kwta_clusters.yaml", "dtype=float64")
     x = model.data.x_train[:1]
