@@ -71,6 +71,20 @@ def test_delta_rule_is_the_gradient_of_the_squared_error(write_spec):
     assert model.history[-1]["test_accuracy"] >= 0.95
 
 
+def test_lms_converges_to_the_least_squares_solution(write_spec):
+    # Widrow-Hoff: a linear unit with the delta rule, full-batch gradient descent → W* = Y Xᵀ(X Xᵀ)⁻¹
+    spec = DELTA.replace("activation: sigmoid", "activation: identity").replace("batch: 10", "batch: 150") \
+        .replace("{epochs: 20, optimizer: {sgd: {lr: 0.5}}}", "{epochs: 20000, optimizer: {sgd: {lr: 0.05}}}") \
+        .replace("metrics: [accuracy]", "metrics: []")
+    model = ngdsl.load(write_spec(spec))
+    model.fit()
+    x, t = model.data.x_train, model.data.y_train
+    ones = np.hstack([x, np.ones((len(x), 1))])
+    solution = np.linalg.lstsq(ones, t, rcond=None)[0].T          # (outputs, inputs + bias)
+    np.testing.assert_allclose(model.weights["W"], solution[:, :-1], atol=1e-6)
+    np.testing.assert_allclose(model.weights["W.bias"], solution[:, -1], atol=1e-6)
+
+
 @pytest.mark.parametrize("optimizer", ["{sgd: {lr: 0.1}}", "{momentum: {lr: 0.1, momentum: 0.5}}",
                                        "{adam: {lr: 0.01}}", "{rmsprop: {lr: 0.01, rho: 0.8}}"])
 def test_optimizers_follow_their_update_equations(write_spec, optimizer):
