@@ -229,25 +229,18 @@ class OjaDecay:
 
 
 @dataclass(frozen=True)
-class OutstarDecay:
-    """``ΔW −= coef · W · diag(mean_batch(pre))`` (outstar: active sources' columns move toward the target)."""
+class ActivityDecay:
+    """``ΔW −= coef · diag(mean_batch(factor)) · W`` for ``side='post'`` (instar: each winner's row
+    moves toward its input), ``ΔW −= coef · W · diag(mean_batch(factor))`` for ``side='pre'``
+    (outstar: each active source's column moves toward the target)."""
 
-    pre: Factor
+    factor: Factor
+    side: str               # 'post' (scales rows) | 'pre' (scales columns)
     coef: float = 1.0
 
     def __str__(self):
-        return f"−{self.coef:g}·W·diag⟨{self.pre}⟩"
-
-
-@dataclass(frozen=True)
-class InstarDecay:
-    """``ΔW −= coef · diag(mean_batch(post)) · W`` (instar: winners move toward their input)."""
-
-    post: Factor
-    coef: float = 1.0
-
-    def __str__(self):
-        return f"−{self.coef:g}·diag⟨{self.post}⟩·W"
+        diag = f"diag⟨{self.factor}⟩"
+        return f"−{self.coef:g}·{diag}·W" if self.side == "post" else f"−{self.coef:g}·W·{diag}"
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .graph import depths, instant_order
-from .ops import (Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Combine, Integrate, InstarDecay, MatMul,
-                  OjaDecay, Outer, OutstarDecay, Signal, Store, Update, Zero)
+from .ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, Combine, Integrate, MatMul,
+                  OjaDecay, Outer, Signal, Store, Update, Zero)
 from .optimize import drop_dead_setup, eliminate_common, hoist, order_for_fusion, reads, step_scratch, writes
 from .resolve import PhaseSpec
 
@@ -293,10 +293,10 @@ def _map_factors(term, fn):
         return fn(f)
     if isinstance(term, Outer):
         return Outer(walk(term.post), walk(term.pre), term.coef)
-    if isinstance(term, (OjaDecay, InstarDecay)):
+    if isinstance(term, OjaDecay):
         return replace(term, post=walk(term.post))
-    if isinstance(term, OutstarDecay):
-        return replace(term, pre=walk(term.pre))
+    if isinstance(term, ActivityDecay):
+        return replace(term, factor=walk(term.factor))
     return term
 
 
@@ -308,7 +308,7 @@ def _term_signals(terms):
         else:
             yield f
     for t in terms:
-        for attr in ("post", "pre"):
+        for attr in ("post", "pre", "factor"):
             if hasattr(t, attr):
                 yield from walk(getattr(t, attr))
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..compiler.ops import (Accumulate, Activate, Assign, Clamp, Clear, Combine, ComputeError, Decay, InstarDecay,
-                            Integrate, MatMul, OjaDecay, Outer, OutstarDecay, Signal, Store, Zero)
+from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, Combine, ComputeError, Decay,
+                            Integrate, MatMul, OjaDecay, Outer, Signal, Store, Zero)
 from . import library
 from .kernels import JIT_OPTIONS
 
@@ -316,17 +316,14 @@ class SegmentWriter:
                 self.raw(f"np.dot({square}, {W}, {product})")
                 coef = self.const("coef", up.cable, t.coef)
                 self.loop(rows, cols, f"{g}[r, c] -= {coef} * inv_batch * {product}[r, c]", g, what)
-            elif isinstance(t, OutstarDecay):
-                pre = buffer(t.pre)
-                total = self.temp(f"t_{up.cable}_outstar_total", 1, cols)
+            elif isinstance(t, ActivityDecay):
+                factor = buffer(t.factor)
+                size, index = (rows, "r") if t.side == "post" else (cols, "c")
+                total = self.temp(f"t_{up.cable}_{t.side}_total", 1, size)
                 self.raw(f"{total}[0, :] = 0.0")
-                self.loop("B", cols, f"{total}[0, c] += {pre}[r, c]", total, what)
+                self.loop("B", size, f"{total}[0, c] += {factor}[r, c]", total, what)
                 coef = self.const("coef", up.cable, t.coef)
-                self.loop(rows, cols, f"{g}[r, c] -= {coef} * inv_batch * {total}[0, c] * {W}[r, c]", g, what)
-            elif isinstance(t, InstarDecay):
-                post = buffer(t.post)
-                self.helpers.add("sub_scaled_rows")
-                self.raw(f"sub_scaled_rows({g}, {post}, {self.const('coef', up.cable, t.coef)} * inv_batch, {W})")
+                self.loop(rows, cols, f"{g}[r, c] -= {coef} * inv_batch * {total}[0, {index}] * {W}[r, c]", g, what)
         if up.bias:
             gb = grad_name(up.bias)
             self.grads.add(up.bias)

@@ -104,17 +104,7 @@ def neg_sqdist(x, w, out):
             out[i, j] = -total
 
 
-def sub_scaled_rows(g, post, scale, w):
-    """g[i, :] −= scale·(Σ_batch post[:, i])·w[i, :] (the instar's decay toward winners' weights)."""
-    for i in range(g.shape[0]):
-        total = 0.0
-        for r in range(post.shape[0]):
-            total += post[r, i]
-        for j in range(g.shape[1]):
-            g[i, j] -= scale * total * w[i, j]
-
-
-HELPERS = {f.__name__: f for f in (tanh_f32, sigmoid_f32, softmax_rows, kwta_mask, neg_sqdist, sub_scaled_rows)}
+HELPERS = {f.__name__: f for f in (tanh_f32, sigmoid_f32, softmax_rows, kwta_mask, neg_sqdist)}
 
 
 def source(name: str) -> str:

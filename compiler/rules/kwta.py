@@ -1,5 +1,5 @@
 """Competitive (instar) rule: winners move their weights toward the input, ΔW = m ⊗ pre − diag(m)·W."""
-from ..ops import InstarDecay, Outer
+from ..ops import ActivityDecay, Outer
 from . import NUMBER, REF, Rule, register
 
 
@@ -13,4 +13,4 @@ class Instar(Rule):
     def lower(self, params, factors):
         mask = factors.post(params.get("post"))
         return {"terms": (Outer(mask, factors.pre(params.get("pre")), params["scale"]),
-                          InstarDecay(mask, params["scale"]))}
+                          ActivityDecay(mask, "post", params["scale"]))}

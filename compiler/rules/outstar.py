@@ -1,6 +1,6 @@
 """Outstar rule (Grossberg): active sources pull their outgoing weights toward the target,
 ΔU = post ⊗ pre − U·diag(pre); with one-hot winners each column learns its cluster's mean target."""
-from ..ops import Outer, OutstarDecay
+from ..ops import ActivityDecay, Outer
 from . import NUMBER, REF, Rule, register
 
 
@@ -14,4 +14,4 @@ class Outstar(Rule):
     def lower(self, params, factors):
         pre = factors.pre(params.get("pre"))
         return {"terms": (Outer(factors.post(params.get("post")), pre, params["scale"]),
-                          OutstarDecay(pre, params["scale"]))}
+                          ActivityDecay(pre, "pre", params["scale"]))}
