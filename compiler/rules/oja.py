@@ -1,4 +1,5 @@
-"""Oja's rule (subspace form): ΔW = post ⊗ pre − (post ⊗ post)·W."""
+"""Oja's rule (subspace form), ΔW = post ⊗ pre − (post ⊗ post)·W, and Sanger's rule, which keeps
+only the lower triangle of post ⊗ post."""
 from ..ops import OjaDecay, Outer
 from . import NUMBER, REF, Rule, register
 
@@ -9,8 +10,18 @@ class Oja(Rule):
     about = "ΔW = scale·(post⊗pre − (post⊗post)·W); one neuron converges to the first principal component"
     params = {"pre": REF, "post": REF, "scale": NUMBER}
     defaults = {"scale": 1.0}
+    lower_triangle = False
 
     def lower(self, params, factors):
         post = factors.post(params.get("post"))
         return {"terms": (Outer(post, factors.pre(params.get("pre")), params["scale"]),
-                          OjaDecay(post, params["scale"]))}
+                          OjaDecay(post, params["scale"], lower=self.lower_triangle))}
+
+
+@register
+class Sanger(Oja):
+    """The generalised Hebbian algorithm: unit k is normalised against units 1..k alone."""
+
+    name = "sanger"
+    about = "ΔW = scale·(post⊗pre − LT(post⊗post)·W); unit k converges to the k-th principal component"
+    lower_triangle = True
