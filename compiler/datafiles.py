@@ -104,9 +104,9 @@ def read_npz(params, base_dir):
                                                  f"(it has {', '.join(arrays.files)})")
             x, y = (arrays[key] if key else None for key in names)
         return examples(x, y, f"{path}:{names[0]}", f"{path}:{names[1]}")
+    except UnreadableData:
+        raise
     except (OSError, ValueError) as exc:
-        if isinstance(exc, UnreadableData):
-            raise
         raise UnreadableData("path", f"cannot read the data: {exc}") from None
 
 
