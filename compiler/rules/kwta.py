@@ -9,8 +9,9 @@ class Instar(Rule):
     about = "instar: ΔW = scale·(m⊗pre − diag(m)·W), m = post (the k-WTA winners mask)"
     params = {"pre": REF, "post": REF, "scale": NUMBER}
     defaults = {"scale": 1.0}
+    side = "post"   # whose activity scales the decay: the winners' rows
 
     def lower(self, params, factors):
-        mask = factors.post(params.get("post"))
-        return {"terms": (Outer(mask, factors.pre(params.get("pre")), params["scale"]),
-                          ActivityDecay(mask, "post", params["scale"]))}
+        post, pre = factors.post(params.get("post")), factors.pre(params.get("pre"))
+        return {"terms": (Outer(post, pre, params["scale"]),
+                          ActivityDecay(post if self.side == "post" else pre, self.side, params["scale"]))}
