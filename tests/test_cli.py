@@ -35,6 +35,15 @@ def test_run_trains_and_writes_a_run_directory(tmp_path):
     assert "test_fraction: 0.2" in resolved and "dist: xavier" in resolved   # defaults made visible
 
 
+def test_run_of_a_settling_circuit_plots_its_energy(tmp_path):
+    result = run_cli("run", spec_path("pc_digits.yaml"), "--epochs", "1", "--out", str(tmp_path), "--quiet")
+    assert result.returncode == 0, result.stderr
+    (run,) = os.listdir(tmp_path)
+    plots = tmp_path / run / "plots"
+    assert sorted(os.listdir(plots)) == ["learning_curve.png", "receptive_fields_W1.png", "settling_energy.png"]
+    assert (plots / "settling_energy.png").read_bytes().startswith(b"\x89PNG")
+
+
 def test_run_with_set_override(tmp_path):
     result = run_cli("run", spec_path("eqprop_xor.yaml"), "--set", "train.epochs=3", "--out", str(tmp_path),
                      "--quiet")
