@@ -204,7 +204,10 @@ class Planner:
     def feedforward(self, free, hard):
         """Initial values from a sweep outward from the clamped components: a state predicted by a
         gaussian error node starts at that prediction; any other at the sum of its cables from
-        components nearer the clamps (gates by its own dphi dropped)."""
+        components nearer the clamps (gates by its own dphi dropped).
+
+        Every free state is zeroed first, and a state is initialised only after the states its
+        initial value reads, so a trial never sees values left by the one before it."""
         dist = depths(self.graph, hard)
         predicted = {}
         for name, comp in self.components.items():
@@ -212,22 +215,48 @@ class Planner:
             if comp.kind == "error" and target is not None and comp.opts["loss"] == "gaussian" \
                     and target.compartment == "z" and Signal(name, "mu") in self.incoming:
                 predicted[target.component] = name
-        ops = [op for n in free if n not in dist for op in (Zero(n), self.activate(n))]
-        for level in sorted({dist[n] for n in free if n in dist}):
+        init_ops, needs = {}, {}
+        for name in (n for n in free if n in dist):
+            if name in predicted:
+                init_ops[name] = [Assign(name, Signal(predicted[name], "mu"))]
+            else:
+                target = Signal(name, "in")
+                init_ops[name] = [Clear(target)]
+                for matmul, acc in self.incoming.get(target, []):
+                    source = (matmul.source if matmul else acc.value).component
+                    if dist.get(source, 1 << 30) < dist[name]:
+                        init_ops[name] += [op for op in (matmul, _without_self_gate(acc, name)) if op is not None]
+                init_ops[name].append(Assign(name, target))
+            needs[name] = self.registers_read(init_ops[name]) & set(init_ops) - {name}
+        ops = [op for n in free for op in (Zero(n), self.activate(n))]
+        done = set()
+        while len(done) < len(init_ops):
+            waiting = sorted(set(init_ops) - done, key=lambda n: (dist[n], n))
+            ready = [n for n in waiting if needs[n] <= done] or waiting[:1]  # a cycle: nearest first, the rest read 0
             ops += self.sweep()
-            for name in [n for n in free if dist.get(n) == level]:
-                if name in predicted:
-                    ops.append(Assign(name, Signal(predicted[name], "mu")))
-                else:
-                    target = Signal(name, "in")
-                    ops.append(Clear(target))
-                    for matmul, acc in self.incoming.get(target, []):
-                        source = (matmul.source if matmul else acc.value).component
-                        if dist.get(source, 1 << 30) < level:
-                            ops += [op for op in (matmul, _without_self_gate(acc, name)) if op is not None]
-                    ops.append(Assign(name, target))
-                ops.append(self.activate(name))
+            for name in ready:
+                ops += init_ops[name] + [self.activate(name)]
+            done |= set(ready)
         return ops
+
+    def registers_read(self, ops):
+        """The registers (states, inputs) whose values the given operators read, directly or
+        through the instant components a sweep computes from them."""
+        found, seen = set(), set()
+        pending = [s.component for op in ops for s in reads(op)]
+        while pending:
+            name = pending.pop()
+            if name in seen or name not in self.components:  # a cable's product: its MatMul is read too
+                continue
+            seen.add(name)
+            if self.components[name].kind in ("state", "input"):
+                found.add(name)
+                continue
+            for target, incoming in self.incoming.items():
+                if target.component == name:
+                    pending += [s.component for m, acc in incoming for op in (m, acc) if op is not None
+                                for s in reads(op)]
+        return found
 
     def routine(self, name, entries):
         snapshot_signals = {}

@@ -1,7 +1,11 @@
 """Each algorithm against its oracle, in float64: finite differences, backprop in numpy, eigenvectors."""
+import os
+
 import numpy as np
 
-from conftest import load
+import ngdsl
+
+from conftest import ROOT, load
 
 
 def cosine(a, b):
@@ -457,3 +461,34 @@ def test_kwta_layer_has_exactly_one_winner_and_only_winners_learn():
     moved = np.flatnonzero(np.abs(delta).sum(axis=1))
     assert list(moved) == [int(np.argmax(winners[0]))]
     np.testing.assert_allclose(delta[moved[0]], x[0] - before[moved[0]])  # instar: toward the input
+
+
+def numpy_deep_pc_updates(w, x, y, steps, dt):
+    """ΔW of one supervised PC trial on a tanh MLP x → z1 → z2 → z3 (z3 clamped to y, identity
+    output), written from the equations: states start at the feed-forward pass, then
+    ż_l = −e_l + φ'(z_l) ⊙ W_{l+1}ᵀ e_{l+1} with e_l = z_l − W_l φ(z_{l−1}); ΔW_l = e_l ⊗ φ(z_{l−1})."""
+    z1 = x @ w["W1"].T
+    z2 = np.tanh(z1) @ w["W2"].T
+
+    def errors(z1, z2):
+        p1, p2 = np.tanh(z1), np.tanh(z2)
+        return p1, p2, z1 - x @ w["W1"].T, z2 - p1 @ w["W2"].T, y - p2 @ w["W3"].T
+
+    for _ in range(steps):
+        p1, p2, e1, e2, e3 = errors(z1, z2)
+        z1, z2 = (z1 + dt * (-e1 + (1 - p1 ** 2) * (e2 @ w["W2"])),
+                  z2 + dt * (-e2 + (1 - p2 ** 2) * (e3 @ w["W3"])))
+    p1, p2, e1, e2, e3 = errors(z1, z2)
+    return {"W1": e1.T @ x / len(x), "W2": e2.T @ p1 / len(x), "W3": e3.T @ p2 / len(x)}
+
+
+def test_deep_pc_trial_equals_numpy_from_the_equations():
+    # Two free hidden layers between a clamped input and a clamped output (the benchmark net):
+    # the second hidden layer starts at the prediction from the first, after the first is set.
+    model = ngdsl.load(os.path.join(ROOT, "benchmarks", "specs", "pc_mlp.yaml"), set=["dtype=float64"])
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    expected = numpy_deep_pc_updates(model.weights, x, y, steps=20, dt=0.1)
+    for repeat in range(2):   # the second trial reads what the first left in the buffers
+        got = model.updates(x, y)
+        for name, want in expected.items():
+            np.testing.assert_allclose(got[name], want, rtol=1e-9, atol=1e-13, err_msg=f"{name}, trial {repeat}")

@@ -1,0 +1,38 @@
+"""A trial starts from its own clamps and data: what ran before it (train or predict, on other
+batches) never changes the ΔW it forms."""
+import glob
+import os
+
+import numpy as np
+import pytest
+
+import ngdsl
+
+from conftest import ROOT, SPECS
+
+SHIPPED = sorted(glob.glob(os.path.join(SPECS, "*.yaml")) + glob.glob(os.path.join(ROOT, "benchmarks", "specs", "*.yaml")))
+
+
+def _batches(model, size=16):
+    x, y = model.data.x_train, model.data.y_train
+    size = min(size, len(x) // 2)
+    return (x[:size], y[:size]), (x[len(x) - size:], y[len(y) - size:])
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: os.path.basename(p)[:-5])
+def test_a_trials_updates_do_not_depend_on_what_ran_before(path):
+    fresh = ngdsl.load(path)
+    (x, y), (x_other, y_other) = _batches(fresh)
+    expected = fresh.updates(x, y)
+
+    model = ngdsl.load(path)
+    weights = {n: w.copy() for n, w in model.weights.items()}
+    if "predict" in model.plan.routines:
+        model.executor.predict_batch(np.ascontiguousarray(x_other))
+    model.executor.train_batch(np.ascontiguousarray(x_other), np.ascontiguousarray(y_other))
+    model.updates(x_other, y_other)
+    for name, w in weights.items():   # undo the training step: only the buffers it left remain
+        model.weights[name][...] = w
+    got = model.updates(x, y)
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
