@@ -5,6 +5,7 @@ It knows nothing of numba; its output, :class:`~ngdsl.compiler.plan.Plan`, is pl
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 
 import networkx as nx
@@ -14,7 +15,7 @@ from .graph import algebraic_loops, build_graph, unconnected
 from .plan import Plan, lower, referenced_signals
 from .resolve import Circuit, resolve
 from .schema import build_schema, validate
-from .source import parse_yaml
+from .source import MAX_BYTES, parse_yaml
 
 __all__ = ["Compiled", "Diagnostic", "Plan", "SpecError", "build_schema", "compile_file", "compile_text",
            "did_you_mean"]
@@ -31,7 +32,7 @@ class Compiled:
     warnings: list
 
 
-def compile_text(text: str, file: str = "<spec>", base_dir: str = ".", optimize: bool = True) -> Compiled:
+def compile_text(text, file: str = "<spec>", base_dir: str = ".", optimize: bool = True) -> Compiled:
     """Compile spec text; raises :class:`SpecError` listing every problem of the first failing pass.
 
     ``optimize=False`` keeps every operator where the semantics put it (no hoisting, no sharing)."""
@@ -52,12 +53,20 @@ def compile_text(text: str, file: str = "<spec>", base_dir: str = ".", optimize:
     return Compiled(circuit, graph, lower(circuit, graph, optimize), circuit.resolved, unconnected(graph, file, named))
 
 
+def read_spec(path: str) -> bytes:
+    """The bytes of the spec file at ``path``: a regular file no larger than the parser takes."""
+    try:
+        with open(path, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise SpecError([Diagnostic("cannot read the spec: not a regular file", path, 0, 0)])
+            text = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise SpecError([Diagnostic(f"cannot read the spec: {exc.strerror}", path, 0, 0)]) from None
+    return text
+
+
 def compile_file(path: str, text: str = None, optimize: bool = True) -> Compiled:
     """Compile the spec at ``path`` (data paths resolve relative to its folder)."""
     if text is None:
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except OSError as exc:
-            raise SpecError([Diagnostic(f"cannot read the spec: {exc.strerror}", path, 0, 0)]) from None
+        text = read_spec(path)
     return compile_text(text, path, os.path.dirname(os.path.abspath(path)), optimize)

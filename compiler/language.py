@@ -27,6 +27,11 @@ INIT_POLICIES = ("zero", "feedforward", "keep")
 METRICS = ("accuracy", "mse", "purity")
 DTYPES = ("float32", "float64")
 
+#: Upper bounds on counts: far above any real circuit, low enough that no count alone exhausts memory
+#: before the memory estimate (compiler.memory) is checked.
+MAX_COUNT = 10 ** 7
+MAX_STEPS = 10 ** 6
+
 _num = {"type": "number"}
 _pos = {"type": "number", "exclusiveMinimum": 0}
 _unit = {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}
@@ -60,14 +65,14 @@ def _widths_of(read):
     return widths
 
 
-_int = {"type": "integer", "minimum": 1}
+_int = {"type": "integer", "minimum": 1, "maximum": MAX_COUNT}
 _file = {"type": "string"}
 DATASETS = {d.name: d for d in [
     Dataset("digits", {}, {}, lambda p, b: (64, 10),
             "scikit-learn's 8x8 handwritten digits, pixels scaled to [0, 1], one-hot labels"),
     Dataset("xor", {"repeat": _int}, {"repeat": 1}, lambda p, b: (2, 1),
             "the four XOR points (0/1 inputs, 0/1 target), repeated"),
-    Dataset("parity", {"bits": _int, "repeat": _int}, {"bits": 4, "repeat": 1}, lambda p, b: (p["bits"], 1),
+    Dataset("parity", {"bits": {**_int, "maximum": 24}, "repeat": _int}, {"bits": 4, "repeat": 1}, lambda p, b: (p["bits"], 1),
             "every pattern of `bits` 0/1 inputs, target 1 where an odd number are on; repeated"),
     Dataset("onehot", {"n": _int, "repeat": _int}, {"n": 8, "repeat": 1}, lambda p, b: (p["n"], p["n"]),
             "the n one-hot patterns, each its own target (the n-k-n encoder problem); repeated"),

@@ -154,6 +154,9 @@ class Resolver:
                            f"{did_you_mean(key, dataset.params)}", key=True)
         for key, value in {"test_fraction": 0.2, "batch": 32, "shuffle": True, **dataset.defaults}.items():
             data.setdefault(key, value)
+        if "spectrum" in dataset.params and "spectrum" in data and len(data["spectrum"]) != data["dim"]:
+            self.error(("data", "spectrum"), f"the spectrum lists {len(data['spectrum'])} eigenvalues but dim is "
+                       f"{data['dim']}: give one per dimension")
         missing = [key for key in dataset.required if key not in data]
         if missing:
             self.error(("data",), f"dataset '{dataset.name}' needs {' and '.join(repr(k) for k in missing)} "
@@ -178,6 +181,9 @@ class Resolver:
         if "size" not in spec and kind != "error":
             self.error(path, f"component '{name}' needs a 'size'")
             return None
+        if spec.get("kwta", 0) > spec.get("size", 0):
+            self.error(path + ("kwta",), f"component '{name}' keeps the {spec['kwta']} largest of its {spec['size']} "
+                       "units active: kwta must be at most its size")
         return Component(name, kind, spec.get("size", 0), spec, self.smap.where(path, key=True))
 
     def _error_target(self, comp):
@@ -281,6 +287,10 @@ class Resolver:
             cable.rule, params = (rule, {}) if isinstance(rule, str) else next(iter(rule.items()))
             cable.rule_params = {**RULES[cable.rule].defaults, **(params or {})}
             spec["rule"] = {cable.rule: cable.rule_params}
+            missing = [p for p in RULES[cable.rule].required if p not in cable.rule_params]
+            if missing:
+                self.error(path + ("rule",), f"rule '{cable.rule}' needs {' and '.join(repr(p) for p in missing)}: "
+                           f"write rule: {{{cable.rule}: {{{missing[0]}: ...}}}}")
             if transform != "dense":
                 self.error(path + ("rule",), f"cable '{name}' is {transform}: it has no weights of its own to learn; "
                            "remove 'rule' (or make it dense)", key=True)
@@ -386,7 +396,7 @@ class Resolver:
             if isinstance(entry, UpdateSpec):
                 for name in entry.cables:
                     cable = cables.get(name)
-                    if cable and cable.learnable:
+                    if cable and cable.learnable and all(p in cable.rule_params for p in RULES[cable.rule].required):
                         cable.update = RULES[cable.rule].lower(cable.rule_params, Factors(self, cable, entry.snapshots))
 
     def _metrics(self, metrics, schedule, widths):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 
 import jsonschema
@@ -12,8 +13,15 @@ from .diagnostics import did_you_mean
 from .rules import REGISTRY as RULES
 
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "ngdsl.schema.json")
-NAME = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
-_num, _pos, _int = {"type": "number"}, {"type": "number", "exclusiveMinimum": 0}, {"type": "integer", "minimum": 1}
+# A name becomes part of identifiers in generated code, so its pattern is strict: letters and digits
+# with single inner underscores ('__' is the separator the code generator reserves, which keeps its
+# mangling injective). (?![\s\S]) ends the text in Python and ECMA regexes alike; Python's $ would
+# also match before a final newline.
+_IDENT = r"[A-Za-z](?:_?[A-Za-z0-9])*"
+_END = r"(?![\s\S])"
+NAME = {"type": "string", "pattern": f"^{_IDENT}{_END}"}
+_num, _pos = {"type": "number"}, {"type": "number", "exclusiveMinimum": 0}
+_int = {"type": "integer", "minimum": 1, "maximum": language.MAX_COUNT}
 
 
 def _obj(properties, required=(), **extra):
@@ -38,7 +46,7 @@ def build_schema() -> dict:
                   {"type": "number", "minimum": 0, "exclusiveMaximum": 1}, "batch": _int, "shuffle": {"type": "boolean"}}
     for dataset in language.DATASETS.values():
         data_props.update(dataset.params)
-    ref = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$"}
+    ref = {"type": "string", "pattern": f"^{_IDENT}(?:\\.{_IDENT})?{_END}"}
     component = _obj({
         "kind": {"enum": sorted(language.COMPARTMENTS)},
         "size": _int,
@@ -61,7 +69,7 @@ def build_schema() -> dict:
         "mask": {"description": "which connections exist: no self-connections, only within groups, only within a band",
                  "anyOf": [{"enum": ["zero_diagonal"]},
                            _obj({"zero_diagonal": {"type": "boolean"}, "groups": _int,
-                                 "band": {"type": "integer", "minimum": 0}}, minProperties=1)]},
+                                 "band": {"type": "integer", "minimum": 0, "maximum": language.MAX_COUNT}}, minProperties=1)]},
         "response": {"enum": ["dot", "neg_sqdist"]},
         "rule": _choice(rules, "the learning rule of this cable"),
         "lr": _pos, "about": {"type": "string"},
@@ -69,7 +77,7 @@ def build_schema() -> dict:
     clamp_value = {"anyOf": [{"type": "string", "enum": ["data.x", "data.y"]}, _num,
                              _obj({"value": {"anyOf": [{"type": "string", "enum": ["data.x", "data.y"]}, _num]},
                                    "beta": {"type": "number", "minimum": 0}}, ["value"])]}
-    phase = _obj({"phase": NAME, "steps": {"type": "integer", "minimum": 0},
+    phase = _obj({"phase": NAME, "steps": {"type": "integer", "minimum": 0, "maximum": language.MAX_STEPS},
                   "clamp": {"type": "object", "additionalProperties": clamp_value},
                   "init": {"enum": list(language.INIT_POLICIES)}, "snapshot": NAME, "read": ref}, ["phase"])
     update = _obj({"update": {"type": "array", "items": NAME, "minItems": 1}}, ["update"])
@@ -80,14 +88,14 @@ def build_schema() -> dict:
         **_obj({
             "ngdsl": {"const": 1, "description": "format version"},
             "name": {"type": "string"}, "about": {"type": "string"},
-            "seed": {"type": "integer", "minimum": 0},
+            "seed": {"type": "integer", "minimum": 0, "maximum": 2 ** 32 - 1},
             "dtype": {"enum": list(language.DTYPES)},
             "data": _obj(data_props, ["dataset"]),
             "components": {"type": "object", "minProperties": 1, "propertyNames": NAME,
                            "additionalProperties": component},
             "cables": {"type": "object", "propertyNames": NAME, "additionalProperties": cable},
             "schedule": _obj({"train": routine, "predict": routine}, ["train"]),
-            "train": _obj({"epochs": {"type": "integer", "minimum": 0},
+            "train": _obj({"epochs": {"type": "integer", "minimum": 0, "maximum": language.MAX_STEPS},
                            "optimizer": _choice(optimizers, "how ΔW is applied")}),
             "metrics": {"type": "array", "items": {"enum": list(language.METRICS)}},
         }, ["ngdsl", "name", "data", "components", "schedule"]),
@@ -147,7 +155,7 @@ def _messages(error):
         # a bad component or cable name: point at the name itself
         at = path + (error.instance,) if "propertyNames" in error.schema_path else path
         yield at, (f"'{error.instance}' is not a valid name in {_where(path)} "
-                   "(letters, digits, '_', one optional '.compartment')"), at != path
+                   "(letters and digits, single '_' between them, one optional '.compartment')"), at != path
     elif v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         rel = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[v]
         yield path, f"{_where(path)} must be {rel} {error.validator_value}, not {error.instance!r}", False
@@ -159,9 +167,21 @@ def _messages(error):
         yield path, f"{_where(path)}: {error.message}", False
 
 
+def _is_integer(checker, value):
+    """Integers are written as integers: 2.0 is a number, and true is not 1."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(checker, value):
+    """Every number in a spec is finite."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @functools.lru_cache(maxsize=1)
 def _validator():
-    return jsonschema.Draft202012Validator(build_schema())
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine_many({"integer": _is_integer, "number": _is_number})
+    return jsonschema.validators.extend(base, type_checker=checker)(build_schema())
 
 
 def validate(data, smap):

@@ -1,4 +1,8 @@
-"""Reading YAML while remembering where every key and value came from."""
+"""Reading YAML while remembering where every key and value came from.
+
+A spec is untrusted: its size, nesting depth, aliases and expanded size are bounded before any
+structure is built from it, and only the tags of plain data (null, booleans, numbers, strings,
+lists, mappings) are read."""
 from __future__ import annotations
 
 import yaml
@@ -31,15 +35,24 @@ class SourceMap:
         return Diagnostic(message, self.file, line, col)
 
 
+#: Limits of a spec's text; real specs are a few kilobytes, a dozen levels deep, with few aliases.
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 64
+MAX_ALIASES = 1000
+MAX_NODES = 200_000      # values after expanding every alias
+
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}": t for t in ("null", "bool", "int", "float", "str", "seq", "map", "merge")}
+
+
 def _mark(node):
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 def _record(node, path, smap: SourceMap, problems: list, seen: set):
     smap.values.setdefault(path, _mark(node))
-    if id(node) in seen:  # an alias: positions of the anchored original
+    if id(node) in seen:  # an alias: positions below it are those of the anchored original
         return
-    seen = seen | {id(node)}
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         names = {}
         for key_node, value_node in node.value:
@@ -61,15 +74,84 @@ def _record(node, path, smap: SourceMap, problems: list, seen: set):
             _record(item, path + (i,), smap, problems, seen)
 
 
-def parse_yaml(text: str, file: str = "<spec>"):
-    """Parse YAML with safe-load semantics; returns (data, SourceMap) or raises SpecError."""
+def _check_events(text: str, file: str):
+    """Depth and alias limits, from the parser's events (no structure is built yet)."""
+    depth, aliases = 0, 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        where = (event.start_mark.line + 1, event.start_mark.column + 1)
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SpecError([Diagnostic(f"the spec nests deeper than {MAX_DEPTH} levels", file, *where)])
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise SpecError([Diagnostic(f"the spec uses more than {MAX_ALIASES} aliases", file, *where)])
+
+
+def _check_nodes(root, loader, file: str):
+    """The expanded size (aliases counted every time they are used) and the tag of every value."""
+    size, problems = {}, []
+
+    def expanded(node):
+        if id(node) not in size:
+            size[id(node)] = 1   # provisional: a recursive alias counts once
+            if node.tag not in _PLAIN_TAGS:
+                tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+                shown = f"'{node.value}'" if isinstance(node, yaml.ScalarNode) else "this value"
+                hint = "; quote it to make it a string" if tag == "!!timestamp" else ""
+                problems.append(Diagnostic(f"a spec holds plain values, lists and mappings; {shown} is read "
+                                           f"as {tag}{hint}", file, *_mark(node)))
+            elif isinstance(node, yaml.MappingNode):
+                for key, _ in node.value:
+                    if key.tag not in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"):
+                        shown = key.value if isinstance(key, yaml.ScalarNode) else "a list or mapping"
+                        problems.append(Diagnostic(f"a key is a name, but '{shown}' is read as "
+                                                   f"{key.tag.replace('tag:yaml.org,2002:', '!!')}; quote it",
+                                                   file, *_mark(key)))
+                size[id(node)] += sum(expanded(k) + expanded(v) for k, v in node.value)
+            elif isinstance(node, yaml.SequenceNode):
+                size[id(node)] += sum(expanded(item) for item in node.value)
+            elif node.tag != "tag:yaml.org,2002:merge":
+                try:
+                    loader.construct_object(node, deep=True)
+                except (ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError):
+                    problems.append(Diagnostic(f"'{node.value}' cannot be read as {_PLAIN_TAGS[node.tag]}",
+                                               file, *_mark(node)))
+            if size[id(node)] > MAX_NODES:
+                raise SpecError([Diagnostic(f"the spec expands to more than {MAX_NODES} values (through its aliases)",
+                                            file, *_mark(node))])
+        return size[id(node)]
+
+    expanded(root)
+    if problems:
+        raise SpecError(problems)
+
+
+def parse_yaml(text, file: str = "<spec>"):
+    """Parse YAML with safe-load semantics and the limits above; returns (data, SourceMap) or
+    raises SpecError. ``text`` may be bytes, which must be UTF-8."""
+    if len(text) > MAX_BYTES:
+        raise SpecError([Diagnostic(f"the spec is larger than {MAX_BYTES // 1024} KiB", file, 1, 1)])
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = text[:exc.start].count(b"\n") + 1
+            col = exc.start - (text.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise SpecError([Diagnostic("the spec is not UTF-8 text (byte 0x%02x)" % text[exc.start],
+                                        file, line, col)]) from None
     smap = SourceMap(file)
     try:
+        _check_events(text, file)
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
             if node is None:
                 raise SpecError([Diagnostic("the spec is empty", file, 1, 1)])
+            _check_nodes(node, loader, file)
             data = loader.construct_document(node)
         finally:
             loader.dispose()

@@ -77,8 +77,6 @@ def cmd_run(args):
         if bar is not None:
             bar.close()
     run_seconds = time.perf_counter() - start
-    if not run.has_checkpoint():   # stopped within the first epoch: keep the weights as they are
-        run.checkpoint()
     run.manifest(status, run_seconds, message)
     run.plot()
     final = model.history[-1] if model.history else {}

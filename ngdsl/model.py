@@ -47,9 +47,27 @@ class Model:
                 on_epoch(record)
         return self.history
 
+    def _examples(self, values, which, rows=None):
+        """``values`` as a contiguous (examples, width) array of the plan's dtype, where width is
+        that of data.x or data.y (``which`` 0 or 1); one example may be given as a vector, image
+        examples in their own shape. Anything else is a ValueError naming the expected shape."""
+        width = self.executor.widths[which]
+        name = ("x", "y")[which]
+        array = np.asarray(values)
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"{name} must hold numbers, not {array.dtype}")
+        if array.ndim == 1 and array.size == width:
+            array = array[None, :]
+        if array.ndim < 2 or int(np.prod(array.shape[1:])) != width:
+            raise ValueError(f"{name} must have shape (examples, {width}): one row of {width} values per example; "
+                             f"got shape {array.shape}")
+        if rows is not None and len(array) != rows:
+            raise ValueError(f"{name} has {len(array)} examples but x has {rows}")
+        return np.ascontiguousarray(array.reshape(len(array), width), dtype=self.executor.dtype)
+
     def predict(self, x) -> np.ndarray:
         """Readout of schedule.predict for inputs ``x`` (rows are samples)."""
-        x = np.ascontiguousarray(np.asarray(x, dtype=self.executor.dtype).reshape(len(x), -1))
+        x = self._examples(x, 0)
         outs = [self.executor.predict_batch(xb) for xb, _ in self.data.batches(
             self.rng, x, np.zeros((len(x), 1)), shuffle=False)]
         return np.concatenate(outs) if outs else np.zeros((0, 0))
@@ -97,13 +115,13 @@ class Model:
         phases = self.plan.routines["train"].segments[0].phases
         if not phases[-1].steps or not any(c["kind"] == "error" for c in self.plan.components.values()):
             return np.zeros(0)
-        dtype = self.executor.dtype
-        return self.executor.error_energy(np.ascontiguousarray(x, dtype=dtype), np.ascontiguousarray(y, dtype=dtype))
+        x = self._examples(x, 0)
+        return self.executor.error_energy(x, self._examples(y, 1, len(x)))
 
     def updates(self, x, y) -> dict:
         """ΔW and Δb that one training trial forms on a batch (not applied)."""
-        dtype = self.executor.dtype
-        return self.executor.updates(np.ascontiguousarray(x, dtype=dtype), np.ascontiguousarray(y, dtype=dtype))
+        x = self._examples(x, 0)
+        return self.executor.updates(x, self._examples(y, 1, len(x)))
 
 
 def load(path: str, set=None, jit: bool = True, optimize: bool = True) -> Model:

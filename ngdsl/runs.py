@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import platform
+import re
 import signal
 import tempfile
 import threading
 import time
+import zipfile
 
 import numpy as np
 import yaml
@@ -58,31 +62,96 @@ class ResumeError(Exception):
     """A run directory cannot be continued with this spec."""
 
 
+def slug(name: str) -> str:
+    """A folder name made from a spec's free-text name: letters, digits, '.', '_' and '-' only,
+    never empty, never '.' or '..', at most 64 characters."""
+    text = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")[:64].strip(".-")
+    return text or "run"
+
+
+def _lock(path):
+    """Hold ``path``/run.lock for the life of the process: a second writer of the run fails at once."""
+    fd = os.open(os.path.join(path, "run.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise ResumeError(f"'{path}' is in use by another ngdsl run; wait for it to finish") from None
+    return fd
+
+
+def _digest(arrays: dict) -> np.ndarray:
+    """SHA-256 over every array's name, dtype, shape and bytes: a checkpoint's own checksum (zip's
+    CRC is not checked when numpy reads a member)."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return np.frombuffer(h.digest(), np.uint8)
+
+
+def _checkpoint_problem(saved, expected, epoch, recorded):
+    """What is wrong with a checkpoint's arrays against the model's (None when it fits)."""
+    if epoch.shape != () or epoch.dtype.kind not in "iu" or not 0 <= int(epoch) <= recorded:
+        return f"claims an epoch the run never recorded (metrics.jsonl has {recorded})"
+    missing = sorted(set(expected) - set(saved))
+    if missing or set(saved) - set(expected):
+        return f"does not hold this model's arrays ({', '.join(missing[:3]) or 'extra arrays'})"
+    for name, want in expected.items():
+        got = saved[name]
+        if got.shape != want.shape or got.dtype.kind != want.dtype.kind:
+            return f"holds '{name}' of shape {got.shape} ({got.dtype}); the model's is {want.shape} ({want.dtype})"
+        if got.dtype.kind == "f" and not np.all(np.isfinite(got)):
+            return f"holds NaN or Inf in '{name}'"
+    return None
+
+
 class RunDirectory:
     """``<root>/<name>-<timestamp>/`` holding everything a run produces."""
 
     @classmethod
     def reopen(cls, path, model, spec_path):
         """The run directory ``path``, with ``model`` restored to its last checkpoint."""
+        if not os.path.isdir(path):
+            raise ResumeError(f"cannot resume from '{path}': not a run directory")
+        lock = _lock(path)
+        reading = "weights.npz"
         try:
-            with np.load(os.path.join(path, "weights.npz"), allow_pickle=False) as arrays:
-                state = {k.replace(":", "/"): arrays[k] for k in arrays.files if k != "epoch"}
-                epoch = int(arrays["epoch"])
-            with open(os.path.join(path, "metrics.jsonl"), encoding="utf-8") as f:
-                history = [json.loads(line) for line in f if line.strip()][:epoch]
-            with open(os.path.join(path, "spec.resolved.yaml"), encoding="utf-8") as f:
+            with np.load(os.path.join(path, reading), allow_pickle=False) as arrays:
+                saved = {k: arrays[k] for k in arrays.files}
+            digest = saved.pop("digest", None)
+            if digest is None or not np.array_equal(digest, _digest(saved)):
+                raise ValueError("checksum")
+            epoch = saved.pop("epoch")
+            state = {k.replace(":", "/"): v for k, v in saved.items()}
+            reading = "metrics.jsonl"
+            with open(os.path.join(path, reading), encoding="utf-8") as f:
+                history = [json.loads(line) for line in f if line.strip()]
+            reading = "spec.resolved.yaml"
+            with open(os.path.join(path, reading), encoding="utf-8") as f:
                 then = yaml.safe_load(f)
-        except (OSError, ValueError, KeyError, yaml.YAMLError) as exc:
-            raise ResumeError(f"cannot resume from '{path}': {exc}") from None
+            if not isinstance(then, dict):
+                raise ValueError("not a spec")
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, yaml.YAMLError) as exc:
+            # zip's CRC catches a damaged weights.npz; the message names the file, never its contents
+            raise ResumeError(f"cannot resume from '{path}': {reading} is missing or damaged "
+                              f"({type(exc).__name__})") from None
         now = json.loads(json.dumps(model.compiled.resolved))  # the same plain types as the YAML
         for spec in (then, now):
-            spec.get("train", {}).pop("epochs", None)  # the one thing a resumed run may change
+            if isinstance(spec.get("train"), dict):
+                spec["train"].pop("epochs", None)  # the one thing a resumed run may change
         changed = _first_difference(then, now)
         if changed:
             raise ResumeError(f"cannot resume from '{path}': the spec differs from that run's at '{changed}'")
+        problem = _checkpoint_problem(state, model.executor.state(), epoch, len(history))
+        if problem:
+            raise ResumeError(f"cannot resume from '{path}': weights.npz {problem}")
+        epoch = int(epoch)
+        history = history[:epoch]
         model.restore(state, history)
         self = cls.__new__(cls)
-        self.path, self.model, self.spec_path = path, model, spec_path
+        self.path, self.model, self.spec_path, self._lock = path, model, spec_path, lock
         self.checkpointed_epoch = epoch
         self.metrics_path = os.path.join(path, "metrics.jsonl")
         with open(self.metrics_path, "w", encoding="utf-8") as f:  # drop records past the checkpoint
@@ -90,13 +159,21 @@ class RunDirectory:
         return self
 
     def __init__(self, root, model, spec_path):
+        """A new run directory under ``root``, named after the spec; it starts with a checkpoint of
+        the initial weights (epoch 0), so a run stopped in its first epoch resumes from the start."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        base = os.path.join(root, f"{model.plan.name}-{stamp}")
+        base = os.path.join(root, f"{slug(model.plan.name)}-{stamp}")
+        os.makedirs(root, exist_ok=True)
         self.path, n = base, 1
-        while os.path.exists(self.path):
-            n += 1
-            self.path = f"{base}-{n}"
-        os.makedirs(os.path.join(self.path, "plots"))
+        while True:
+            try:
+                os.mkdir(self.path)   # atomic: two runs started in the same second get two folders
+                break
+            except FileExistsError:
+                n += 1
+                self.path = f"{base}-{n}"
+        os.mkdir(os.path.join(self.path, "plots"))
+        self._lock = _lock(self.path)
         self.model, self.spec_path = model, spec_path
         with open(os.path.join(self.path, "spec.resolved.yaml"), "w", encoding="utf-8") as f:
             f.write(f"# resolved from {spec_path}: every default filled in\n")
@@ -104,6 +181,7 @@ class RunDirectory:
         self.checkpointed_epoch = 0
         self.metrics_path = os.path.join(self.path, "metrics.jsonl")
         open(self.metrics_path, "w").close()
+        self.checkpoint()
 
     def record(self, entry: dict):
         """Append an epoch's metrics and checkpoint the weights after it, as one step that Ctrl-C
@@ -113,13 +191,11 @@ class RunDirectory:
                 f.write(json.dumps(entry) + "\n")
             self.checkpoint()
 
-    def has_checkpoint(self):
-        return os.path.exists(os.path.join(self.path, "weights.npz"))
-
     def checkpoint(self):
         """Write weights and optimizer state atomically (never a pickle)."""
         state = {k.replace("/", ":"): v for k, v in self.model.executor.state().items()}
         state["epoch"] = np.array(self.model.epoch)
+        state["digest"] = _digest(state)
         def write(tmp):
             with open(tmp, "wb") as f:  # a file object: np.savez would append '.npz' to a name
                 np.savez(f, **state)
@@ -166,7 +242,7 @@ class RunDirectory:
         ax.set_xlabel("settling step")
         ax.set_ylabel("Σ ½·precision·‖target − mu‖²  (batch mean)")
         phase = self.model.plan.routines["train"].segments[0].phases[-1].name
-        ax.set_title(f"{self.model.plan.name}: phase '{phase}', first training batch")
+        ax.set_title(f"{self.model.plan.name}: phase '{phase}', first training batch", parse_math=False)
         ax.grid(alpha=0.3)
         path = os.path.join(self.path, "plots", "settling_energy.png")
         fig.tight_layout()
@@ -191,7 +267,7 @@ class RunDirectory:
                 limit = np.abs(field).max() or 1.0
                 ax.imshow(field, cmap="RdBu_r", vmin=-limit, vmax=limit)
             fig.suptitle(f"{self.model.plan.name}: {cable}, {len(fields)} of "
-                         f"{len(self.model.weights[cable])} units", fontsize=9)
+                         f"{len(self.model.weights[cable])} units", fontsize=9, parse_math=False)
             path = os.path.join(self.path, "plots", f"receptive_fields_{cable}.png")
             fig.savefig(path, dpi=100)
             plt.close(fig)
@@ -213,7 +289,7 @@ class RunDirectory:
             ax.plot(epochs, [h[key] for h in history], marker="o", label=key)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(self.model.plan.name)
+        ax.set_title(self.model.plan.name, parse_math=False)
         ax.grid(alpha=0.3)
         ax.legend()
         path = os.path.join(self.path, "plots", "learning_curve.png")

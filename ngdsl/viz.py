@@ -28,9 +28,14 @@ def edge_style(d):
     return "solid", "#000000", label
 
 
+def _dot_quoted(text) -> str:
+    """``text`` as the inside of a DOT quoted string: quotes and backslashes cannot end it early."""
+    return str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
 def to_dot(g) -> str:
     """Graphviz source of a compiled circuit graph."""
-    lines = [f'digraph "{g.graph.get("name", "circuit")}" {{', "  rankdir=LR;",
+    lines = [f'digraph "{_dot_quoted(g.graph.get("name", "circuit"))}" {{', "  rankdir=LR;",
              '  node [style=filled, fontname="Helvetica"];', '  edge [fontname="Helvetica", fontsize=10];']
     for n, d in g.nodes(data=True):
         shape = "box" if d["stateful"] else "ellipse"
@@ -140,7 +145,7 @@ def _draw_matplotlib(g, path):
             (x1, y1), (x2, y2) = pos[u], pos[v]
             ax.text((x1 + x2) / 2 + rad * (y2 - y1), (y1 + y2) / 2 - rad * (x2 - x1), label.replace("\\n", "\n"),
                     fontsize=7, color=colour, ha="center")
-    ax.set_title(g.graph.get("name", "circuit"))
+    ax.set_title(g.graph.get("name", "circuit"), parse_math=False)  # a '$' in a name is text, not TeX
     ax.axis("off")
     fig.tight_layout()
     fig.savefig(path)

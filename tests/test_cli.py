@@ -19,7 +19,8 @@ def test_run_trains_and_writes_a_run_directory(tmp_path):
     assert "test_accuracy" in result.stdout and "compile time" in result.stdout and "run time" in result.stdout
     (run,) = os.listdir(tmp_path)
     run = tmp_path / run
-    assert sorted(os.listdir(run)) == ["manifest.json", "metrics.jsonl", "plots", "spec.resolved.yaml", "weights.npz"]
+    assert sorted(os.listdir(run)) == ["manifest.json", "metrics.jsonl", "plots", "run.lock", "spec.resolved.yaml",
+                                 "weights.npz"]
     # digits are 8x8 images: the first layer's weights are drawn as receptive fields too
     assert sorted(os.listdir(run / "plots")) == ["learning_curve.png", "receptive_fields_W1.png"]
     assert (run / "plots" / "receptive_fields_W1.png").read_bytes().startswith(b"\x89PNG")

@@ -99,8 +99,8 @@ def test_csv_table_with_a_label_column(tmp_path):
     model = ngdsl.load(_bp_spec(tmp_path, "data: {dataset: csv, path: t.csv, label: 0, test_fraction: 0.0}"))
     x, y = model.data.x_train, model.data.y_train
     assert x.shape == (30, 64) and y.shape == (30, 10)
-    for xi, yi in zip(x, y):      # the label column is i % 10 where the first pixel is i
-        assert np.argmax(yi) == int(round(xi[0])) % 10
+    for xi, yi in zip(x, y):      # the label column is i % 10 where the first pixel is i (of 255)
+        assert np.argmax(yi) == int(round(xi[0] * 255)) % 10
 
 
 def test_a_truncated_idx_file_is_a_spec_error_at_its_key(tmp_path):

@@ -84,8 +84,40 @@ CASES = {
          "them a 'state' (a register) to break it"]),
     "invalid name": (
         ("  W2t:", "  W-3: {from: x, to: h, rule: none}\n  W2t:"),
-        ["spec.yaml:13:3: error: 'W-3' is not a valid name in cables (letters, digits, '_', one optional "
-         "'.compartment')"]),
+        ["spec.yaml:13:3: error: 'W-3' is not a valid name in cables (letters and digits, single '_' between them, "
+         "one optional '.compartment')"]),
+    # '__' is the code generator's separator: names holding it could collide once mangled
+    "reserved separator in a name": (
+        ("  d:  {kind: rate, size: 16}", "  d:  {kind: rate, size: 16}\n  q__s_r: {kind: rate, size: 2}"),
+        ["spec.yaml:10:3: error: 'q__s_r' is not a valid name in components (letters and digits, single '_' between "
+         "them, one optional '.compartment')"]),
+    "trailing newline in a name": (
+        ("  W2t:", '  "W3\\n": {from: x, to: h, rule: none}\n  W2t:'),
+        ["spec.yaml:13:3: error: 'W3\n' is not a valid name in cables (letters and digits, single '_' between them, "
+         "one optional '.compartment')"]),
+    "whole-number float as a size": (
+        ("size: 16, activation", "size: 16.0, activation"),
+        ["spec.yaml:7:26: error: components/h/size must be an integer, not 16.0"]),
+    "NaN where a number goes": (
+        ("{dataset: digits, batch: 8}", "{dataset: digits, batch: 8, test_fraction: .nan}"),
+        ["spec.yaml:3:50: error: data/test_fraction must be a number, not nan"]),
+    "count beyond its bound": (
+        ("size: 16, activation", "size: 100000000, activation"),
+        ["spec.yaml:7:26: error: components/h/size must be <= 10000000, not 100000000"]),
+    "tag on the wrong scalar": (
+        ("size: 16, activation", "size: !!int abc, activation"),
+        ["spec.yaml:7:26: error: 'abc' cannot be read as int"]),
+    "a date where a name goes": (
+        ("name: t", "name: 2026-11-30"),
+        ["spec.yaml:2:7: error: a spec holds plain values, lists and mappings; '2026-11-30' is read as !!timestamp; "
+         "quote it to make it a string"]),
+    "plain-string rule without its required parameters": (
+        ("W2: {from: h, to: o.mu, rule: hebbian}", "W2: {from: h, to: o.mu, rule: delta}"),
+        ["spec.yaml:12:33: error: rule 'delta' needs 'target': write rule: {delta: {target: ...}}"]),
+    "kwta larger than the layer": (
+        ("size: 16, activation: tanh}", "size: 16, activation: tanh, kwta: 17}"),
+        ["spec.yaml:7:54: error: component 'h' keeps the 17 largest of its 16 units active: kwta must be at most "
+         "its size"]),
     "learnable cable without rule": (
         ("  W2t:", "  W3: {from: x, to: h}\n  W2t:"),
         ["spec.yaml:13:3: error: cable 'W3' is learnable but has no rule (add 'rule:', 'rule: none' to freeze it, "
@@ -98,6 +130,23 @@ CASES = {
         ("  d:  {kind: rate, size: 16}", "  d:  {kind: rate, size: 16}\n  h:  {kind: rate, size: 8}"),
         ["spec.yaml:10:3: error: duplicated key 'h' (first at line 7, column 3)"]),
 }
+
+
+def test_spec_limits_are_located_errors():
+    laughs = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 10))
+    cases = {
+        "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + laughs:
+            "spec.yaml:6:5: error: the spec expands to more than 200000 values (through its aliases)",
+        "a: " + "[" * 1000 + "]" * 1000: "spec.yaml:1:67: error: the spec nests deeper than 64 levels",
+        b"name: t\xff\n": "spec.yaml:1:8: error: the spec is not UTF-8 text (byte 0xff)",
+        "a: !!python/object/apply:os.system [ls]": "spec.yaml:1:4: error: a spec holds plain values, lists and "
+                                                     "mappings; this value is read as !!python/object/apply:os.system",
+        "a: 1\n" * 300_000: "spec.yaml:1:1: error: the spec is larger than 1024 KiB",
+    }
+    for text, message in cases.items():
+        with pytest.raises(SpecError) as info:
+            compile_text(text, "spec.yaml")
+        assert [str(d) for d in info.value.diagnostics] == [message]
 
 
 def test_base_spec_compiles():

@@ -1,0 +1,188 @@
+"""A spec, a data file and a checkpoint are untrusted: none of them runs code, writes outside
+--out, or gets past the checks with a traceback."""
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import ngdsl
+from ngdsl.compiler import SpecError
+from ngdsl.runtime import codegen
+from ngdsl.runs import _digest
+from ngdsl.viz import to_dot
+
+from conftest import ROOT, load, run_cli, spec_path
+
+XOR = open(spec_path("eqprop_xor.yaml"), encoding="utf-8").read()
+HOSTILE_NAMES = ['t"""\nimport os; os.system("touch PWNED")\n"""', "../../escaped", "/tmp/abs", "", "a\0b",
+                 "$\\foo{$", 'x" [color=red']
+
+
+def _with_name(name):
+    return XOR.replace("name: eqprop-xor", f"name: {json.dumps(name)}", 1)
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_a_spec_name_never_reaches_generated_code_nor_escapes_out(name, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(_with_name(name), encoding="utf-8")
+    source, _, _ = codegen.generate(ngdsl.load(str(spec)).plan)
+    assert source == codegen.generate(load("eqprop_xor.yaml").plan)[0]   # the code follows the circuit alone
+    out = tmp_path / "out"
+    result = run_cli("run", str(spec), "--epochs", "1", "--out", str(out), "--quiet", cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "PWNED").exists()
+    (run,) = os.listdir(out)                               # one run directory, inside --out
+    assert os.path.dirname(os.path.realpath(out / run)) == os.path.realpath(out)
+    assert sorted(os.listdir(tmp_path)) == ["out", "spec.yaml"]
+    assert run.rsplit("-", 2)[0] != "" and "/" not in run
+    assert (out / run / "plots" / "learning_curve.png").exists()   # a '$' in the title is not TeX
+
+
+def test_dot_quotes_a_hostile_name():
+    graph = load("eqprop_xor.yaml").graph
+    graph.graph["name"] = 'x" [color=red]; "y'
+    first = to_dot(graph).splitlines()[0]
+    assert first == 'digraph "x\\" [color=red]; \\"y" {'
+
+
+def test_a_second_writer_of_a_run_directory_fails_cleanly(tmp_path):
+    from ngdsl.runs import ResumeError, RunDirectory
+    model = load("eqprop_xor.yaml")
+    run = RunDirectory(str(tmp_path), model, spec_path("eqprop_xor.yaml"))
+    with pytest.raises(ResumeError, match="in use by another ngdsl run"):
+        RunDirectory.reopen(run.path, load("eqprop_xor.yaml"), spec_path("eqprop_xor.yaml"))
+
+
+def test_a_run_starts_with_a_checkpoint_of_its_initial_weights(tmp_path):
+    # A run stopped within its first epoch resumes from the start, bit-identically.
+    assert run_cli("run", spec_path("eqprop_xor.yaml"), "--epochs", "0", "--out", str(tmp_path / "a"),
+                   "--quiet").returncode == 0
+    (first,) = os.listdir(tmp_path / "a")
+    with np.load(tmp_path / "a" / first / "weights.npz") as w:
+        assert int(w["epoch"]) == 0
+        initial = {k: w[k] for k in w.files}
+    fresh = load("eqprop_xor.yaml")
+    for name, array in fresh.weights.items():
+        np.testing.assert_array_equal(initial[f"param:{name}"], array)
+    resumed = run_cli("run", spec_path("eqprop_xor.yaml"), "--epochs", "2", "--resume", str(tmp_path / "a" / first),
+                      "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert run_cli("run", spec_path("eqprop_xor.yaml"), "--epochs", "2", "--out", str(tmp_path / "b"),
+                   "--quiet").returncode == 0
+    (second,) = os.listdir(tmp_path / "b")
+    with np.load(tmp_path / "a" / first / "weights.npz") as a, np.load(tmp_path / "b" / second / "weights.npz") as b:
+        for key in b.files:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def _damage(run, how):
+    weights = run / "weights.npz"
+    if how == "truncated":
+        weights.write_bytes(weights.read_bytes()[:-40])
+    elif how == "empty":
+        weights.write_bytes(b"")
+    elif how == "bit flipped":
+        data = bytearray(weights.read_bytes())
+        data[len(data) // 3] ^= 0xFF
+        weights.write_bytes(bytes(data))
+    else:
+        with np.load(weights) as w:
+            arrays = {k: w[k] for k in w.files}
+        if how == "missing array":
+            arrays.pop("param:W1")
+        elif how == "wrong shape":
+            arrays["param:W1"] = arrays["param:W1"][:1]
+        elif how == "negative epoch":
+            arrays["epoch"] = np.array(-5)
+        elif how == "epoch ahead of the metrics":
+            arrays["epoch"] = np.array(7)
+        if how != "tampered digest":   # a consistent checksum: the checks on the contents must catch it
+            arrays["digest"] = _digest({k: v for k, v in arrays.items() if k != "digest"})
+        else:
+            arrays["digest"] = arrays["digest"][::-1].copy()
+        with open(weights, "wb") as f:
+            np.savez(f, **arrays)
+
+
+@pytest.mark.parametrize("how", ["truncated", "empty", "bit flipped", "missing array", "wrong shape",
+                                 "negative epoch", "epoch ahead of the metrics", "tampered digest"])
+def test_a_damaged_checkpoint_is_a_clear_error_on_resume(tmp_path, how):
+    assert run_cli("run", spec_path("eqprop_xor.yaml"), "--epochs", "1", "--out", str(tmp_path),
+                   "--quiet").returncode == 0
+    (run,) = os.listdir(tmp_path)
+    _damage(tmp_path / run, how)
+    result = run_cli("run", spec_path("eqprop_xor.yaml"), "--epochs", "2", "--resume", str(tmp_path / run), "--quiet")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"cannot resume from '{tmp_path / run}'" in result.stderr
+
+
+def test_the_api_checks_input_shapes():
+    model = load("pc_digits.yaml")
+    with pytest.raises(ValueError, match=r"x must have shape \(examples, 64\).*got shape \(3, 1\)"):
+        model.predict(np.random.rand(3, 1))
+    with pytest.raises(ValueError, match=r"got shape \(2, 500\)"):
+        model.predict(np.random.rand(2, 500))
+    x = model.data.x_test[:4]
+    assert model.predict(x[0]).shape == (1, 10)             # a vector is one example, never 64
+    np.testing.assert_array_equal(model.predict(x[0]), model.predict(x[:1]))
+    with pytest.raises(ValueError, match="must hold numbers"):
+        model.predict(np.array([["a"] * 64]))
+    with pytest.raises(ValueError, match=r"y must have shape \(examples, 10\)"):
+        model.updates(x, np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="y has 3 examples but x has 4"):
+        model.settling_energy(x, np.zeros((3, 10)))
+
+
+def _spec_with_data(tmp_path, data):
+    text = open(spec_path("bp_digits.yaml"), encoding="utf-8").read()
+    line = next(l for l in text.splitlines() if l.startswith("data:"))
+    path = tmp_path / "spec.yaml"
+    path.write_text(text.replace(line, data))
+    return str(path)
+
+
+def _data_error(tmp_path, data):
+    with pytest.raises(SpecError) as info:
+        ngdsl.load(_spec_with_data(tmp_path, data))
+    (d,) = info.value.diagnostics
+    return d.message
+
+
+def test_hostile_data_files_are_located_errors_that_quote_nothing(tmp_path):
+    (tmp_path / "secret.csv").write_text("1,2\n3,AWS_SECRET_KEY=abc\n")
+    message = _data_error(tmp_path, "data: {dataset: files, x: secret.csv}")
+    assert message == "cannot read the data: 'secret.csv' has a value that is not a number on non-empty line 2"
+    assert "AWS" not in message
+    assert "not a regular file" in _data_error(tmp_path, "data: {dataset: files, x: /dev/zero}")
+    np.save(tmp_path / "rec.npy", np.zeros(4, dtype=[("a", "f4"), ("b", "i4")]))
+    assert "holds [('a', '<f4'), ('b', '<i4')] values, not plain numbers" in _data_error(
+        tmp_path, "data: {dataset: files, x: rec.npy}")
+    np.save(tmp_path / "none.npy", np.zeros((0, 64)))
+    assert "'none.npy' holds no examples" in _data_error(tmp_path, "data: {dataset: files, x: none.npy}")
+    np.save(tmp_path / "x.npy", np.zeros((3, 64)))
+    np.save(tmp_path / "labels.npy", np.array([0, 1, 10 ** 6]))
+    assert "class label 1000000" in _data_error(tmp_path, "data: {dataset: files, x: x.npy, y: labels.npy}")
+    (tmp_path / "x.npz").write_bytes(b"PK\x03\x04" + b"\0" * 20)
+    assert "damaged, truncated" in _data_error(tmp_path, "data: {dataset: npz, path: x.npz}")
+
+
+def test_a_gzip_bomb_stops_at_the_limit(tmp_path, monkeypatch):
+    import gzip
+
+    from ngdsl.compiler import datafiles
+    monkeypatch.setattr(datafiles, "MAX_BYTES", 1 << 20)
+    (tmp_path / "bomb.gz").write_bytes(gzip.compress(b"\0" * (4 << 20)))
+    assert "decompresses to more than" in _data_error(tmp_path, "data: {dataset: files, x: bomb.gz}")
+
+
+def test_integer_pixels_from_a_csv_are_scaled_like_uint8(tmp_path):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (20, 64))
+    (tmp_path / "x.csv").write_text("\n".join(",".join(map(str, r)) for r in pixels))
+    np.save(tmp_path / "y.npy", np.arange(20) % 10)
+    model = ngdsl.load(_spec_with_data(tmp_path, "data: {dataset: files, x: x.csv, y: y.npy, test_fraction: 0.0}"))
+    assert model.data.x_train.max() <= 1.0
+    np.testing.assert_allclose(np.sort(model.data.x_train.ravel()), np.sort(pixels.ravel() / 255.0), rtol=1e-6)
