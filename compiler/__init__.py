@@ -15,6 +15,7 @@ from .graph import algebraic_loops, build_graph, unconnected
 from .plan import Plan, lower, referenced_signals
 from .resolve import Circuit, resolve
 from .schema import build_schema, validate
+from .overrides import apply as apply_overrides
 from .source import MAX_BYTES, parse_yaml
 
 __all__ = ["Compiled", "Diagnostic", "Plan", "SpecError", "build_schema", "compile_file", "compile_text",
@@ -32,11 +33,14 @@ class Compiled:
     warnings: list
 
 
-def compile_text(text, file: str = "<spec>", base_dir: str = ".", optimize: bool = True) -> Compiled:
+def compile_text(text, file: str = "<spec>", base_dir: str = ".", optimize: bool = True, overrides=()) -> Compiled:
     """Compile spec text; raises :class:`SpecError` listing every problem of the first failing pass.
 
-    ``optimize=False`` keeps every operator where the semantics put it (no hoisting, no sharing)."""
+    ``overrides`` lists ``path=value`` changes (``--set``); ``optimize=False`` keeps every operator
+    where the semantics put it (no hoisting, no sharing)."""
     data, smap = parse_yaml(text, file)
+    if overrides and isinstance(data, dict):
+        apply_overrides(data, smap, overrides)
     if not isinstance(data, dict):
         raise SpecError([Diagnostic("a spec is a mapping of keys (ngdsl, name, components, ...)", file, 1, 1)])
     problems = validate(data, smap)
@@ -65,8 +69,6 @@ def read_spec(path: str) -> bytes:
     return text
 
 
-def compile_file(path: str, text: str = None, optimize: bool = True) -> Compiled:
-    """Compile the spec at ``path`` (data paths resolve relative to its folder)."""
-    if text is None:
-        text = read_spec(path)
-    return compile_text(text, path, os.path.dirname(os.path.abspath(path)), optimize)
+def compile_file(path: str, overrides=(), optimize: bool = True) -> Compiled:
+    """Compile the spec at ``path`` with ``overrides`` (data paths resolve relative to its folder)."""
+    return compile_text(read_spec(path), path, os.path.dirname(os.path.abspath(path)), optimize, overrides)

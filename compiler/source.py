@@ -17,6 +17,17 @@ class SourceMap:
         self.file = file
         self.values: dict[tuple, tuple[int, int]] = {}
         self.keys: dict[tuple, tuple[int, int]] = {}
+        self.overrides: dict[tuple, tuple[str, str]] = {}   # path -> (the --set that wrote it, a hint)
+
+    def override(self, path, label: str, hint: str = ""):
+        """Everything at and below ``path`` now comes from the override ``label``."""
+        self.overrides[tuple(path)] = (label, hint)
+
+    def _override_of(self, path):
+        for i in range(len(path), 0, -1):
+            if path[:i] in self.overrides:
+                return self.overrides[path[:i]]
+        return None
 
     def where(self, path, key=False) -> tuple[int, int]:
         """The position of ``path``, or of its nearest recorded ancestor."""
@@ -31,6 +42,9 @@ class SourceMap:
         return self.values.get((), (1, 1))
 
     def diagnostic(self, path, message, key=False) -> Diagnostic:
+        override = self._override_of(tuple(path))
+        if override:
+            return Diagnostic(message + override[1], override[0])
         line, col = self.where(path, key)
         return Diagnostic(message, self.file, line, col)
 

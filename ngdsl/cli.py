@@ -11,12 +11,7 @@ from .compiler.schema import build_schema
 
 
 def _compile(args):
-    from . import overrides
-    text = None
-    if args.set:
-        with open(args.spec, encoding="utf-8") as f:
-            text = overrides.apply(f.read(), args.spec, args.set)
-    compiled = compile_file(args.spec, text)
+    compiled = compile_file(args.spec, args.set)
     for warning in compiled.warnings:
         print(warning, file=sys.stderr)
     return compiled
@@ -79,6 +74,7 @@ def cmd_run(args):
     run_seconds = time.perf_counter() - start
     run.manifest(status, run_seconds, message)
     run.plot()
+    run.close()
     final = model.history[-1] if model.history else {}
     rows = [("metric", "value")] + [(k, f"{v:.4f}") for k, v in final.items() if k not in ("epoch", "seconds")]
     rows += [("epochs", run.checkpointed_epoch),
@@ -121,6 +117,16 @@ def cmd_schema(args):
     return 0
 
 
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
+    return value
+
+
 def parser():
     p = argparse.ArgumentParser(prog="ngdsl", description="Declarative brain-inspired neural circuits.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -134,7 +140,7 @@ def parser():
 
     spec_command("check", "report every problem in a spec").set_defaults(func=cmd_check)
     s = spec_command("run", "train and evaluate a model, writing a run directory")
-    s.add_argument("--epochs", type=int, help="override train.epochs")
+    s.add_argument("--epochs", type=_positive, help="override train.epochs (at least 1)")
     s.add_argument("--out", default="runs", help="folder for run directories (default: runs)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue that run from its last checkpoint, up to the "

@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 
-from . import overrides as _overrides
 from .compiler import Compiled, compile_file
 from .runtime import METRICS, Dataset, Executor
 
@@ -129,8 +128,4 @@ def load(path: str, set=None, jit: bool = True, optimize: bool = True) -> Model:
 
     ``set`` lists ``key=value`` overrides; ``jit=False`` runs the generated code in the interpreter
     (the reference executor); ``optimize=False`` compiles the plan without hoisting or sharing."""
-    text = None
-    if set:
-        with open(path, encoding="utf-8") as f:
-            text = _overrides.apply(f.read(), path, set)
-    return Model(compile_file(os.fspath(path), text, optimize), jit=jit)
+    return Model(compile_file(os.fspath(path), set or (), optimize), jit=jit)

@@ -183,6 +183,12 @@ class RunDirectory:
         open(self.metrics_path, "w").close()
         self.checkpoint()
 
+    def close(self):
+        """Release the run directory for another writer (a later --resume)."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
     def record(self, entry: dict):
         """Append an epoch's metrics and checkpoint the weights after it, as one step that Ctrl-C
         cannot split: metrics.jsonl, weights.npz and the manifest always agree on the epoch."""

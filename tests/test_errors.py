@@ -1,6 +1,8 @@
 """Golden tests: every class of spec mistake gets an exact message at file:line:col."""
 import pytest
 
+import ngdsl
+
 from ngdsl.compiler import SpecError, compile_text
 
 from conftest import run_cli
@@ -195,13 +197,27 @@ def test_missing_spec_file_is_a_clean_error(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("train.epochs=[x", "--set train.epochs: '[x' is not a YAML value"),
-    ("train.epochs", "--set train.epochs: write it as key=value"),
-    ("train.nope.x=3", "--set train.nope.x: no such place in the spec"),
+    ("train.epochs=[x", "'[x' is not a YAML value (YAML syntax: expected ',' or ']', but got '<stream end>' (while "
+                        "parsing a flow sequence that starts at line 1, column 1))"),
+    ("train.epochs", "write it as key=value"),
+    ("train.nope.x=3", "no such place in the spec"),
+    ("train.epoch=3", "unknown key 'epoch' in train (did you mean 'epochs'?)"),
+    ("train.optimizer={sgd:{lr:0.01}}", "unknown key 'lr:0.01' in train/optimizer/sgd (YAML needs a space after ':' "
+                                        "in a mapping: {sgd: {lr: 0.01}}, not {sgd:{lr:0.01}})"),
+    ("train.epochs={a: 1, a: 2}", "'{a: 1, a: 2}' is not a YAML value (duplicated key 'a' (first at line 1, "
+                                  "column 2))"),
 ])
-def test_bad_set_overrides_are_clean_errors(override, message):
+def test_bad_set_overrides_are_located_in_the_argument(override, message):
     from conftest import spec_path
     path = spec_path("pc_digits.yaml")
     result = run_cli("check", path, "--set", override)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.splitlines() == [f"{path}: error: {message}", "1 error"]
+    assert result.stderr.splitlines() == [f"--set {override}: error: {message}", "1 error"]
+
+
+def test_a_mistake_in_the_file_keeps_its_position_under_overrides(write_spec):
+    path = write_spec(BASE.replace("activation: tanh}", "activaton: tanh}"))
+    with pytest.raises(SpecError) as info:
+        ngdsl.load(path, set=["data.batch=4", "components.d.size=4"])
+    assert [str(d) for d in info.value.diagnostics] == [
+        f"{path}:7:30: error: unknown key 'activaton' in components/h (did you mean 'activation'?)"]
