@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from . import memory
 from .diagnostics import Diagnostic, SpecError, did_you_mean
+from .memory import MemoryEstimate
 from .graph import algebraic_loops, build_graph, unconnected
 from .plan import Plan, lower, referenced_signals
 from .resolve import Circuit, resolve
@@ -31,13 +33,16 @@ class Compiled:
     plan: Plan
     resolved: dict
     warnings: list
+    memory: MemoryEstimate
 
 
-def compile_text(text, file: str = "<spec>", base_dir: str = ".", optimize: bool = True, overrides=()) -> Compiled:
+def compile_text(text, file: str = "<spec>", base_dir: str = ".", optimize: bool = True, overrides=(),
+                 max_memory: int = None) -> Compiled:
     """Compile spec text; raises :class:`SpecError` listing every problem of the first failing pass.
 
     ``overrides`` lists ``path=value`` changes (``--set``); ``optimize=False`` keeps every operator
-    where the semantics put it (no hoisting, no sharing)."""
+    where the semantics put it (no hoisting, no sharing); a circuit whose arrays would take more
+    than ``max_memory`` bytes (default: :func:`memory.default_budget`) is refused."""
     data, smap = parse_yaml(text, file)
     if overrides and isinstance(data, dict):
         apply_overrides(data, smap, overrides)
@@ -53,8 +58,13 @@ def compile_text(text, file: str = "<spec>", base_dir: str = ".", optimize: bool
     problems = algebraic_loops(graph, file)
     if problems:
         raise SpecError(problems)
+    plan = lower(circuit, graph, optimize)
+    needs = memory.estimate(plan, circuit.data_rows, circuit.data_widths)
+    problems = memory.over_budget(needs, memory.default_budget() if max_memory is None else max_memory, smap)
+    if problems:
+        raise SpecError(problems)
     named = {s.component for s in referenced_signals(circuit)}
-    return Compiled(circuit, graph, lower(circuit, graph, optimize), circuit.resolved, unconnected(graph, file, named))
+    return Compiled(circuit, graph, plan, circuit.resolved, unconnected(graph, file, named), needs)
 
 
 def read_spec(path: str) -> bytes:
@@ -69,6 +79,7 @@ def read_spec(path: str) -> bytes:
     return text
 
 
-def compile_file(path: str, overrides=(), optimize: bool = True) -> Compiled:
+def compile_file(path: str, overrides=(), optimize: bool = True, max_memory: int = None) -> Compiled:
     """Compile the spec at ``path`` with ``overrides`` (data paths resolve relative to its folder)."""
-    return compile_text(read_spec(path), path, os.path.dirname(os.path.abspath(path)), optimize, overrides)
+    return compile_text(read_spec(path), path, os.path.dirname(os.path.abspath(path)), optimize, overrides,
+                        max_memory)

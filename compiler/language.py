@@ -47,57 +47,58 @@ OPTIMIZERS = {
 
 
 class Dataset:
-    """A built-in dataset as the compiler sees it: its parameters and the widths of x and y."""
+    """A built-in dataset as the compiler sees it: its parameters, and how many examples it holds
+    and how wide data.x and data.y are (known without generating it)."""
 
-    def __init__(self, name, params, defaults, widths, about, required=()):
-        self.name, self.params, self.defaults, self._widths, self.about = name, params, defaults, widths, about
+    def __init__(self, name, params, defaults, shape, about, required=()):
+        self.name, self.params, self.defaults, self._shape, self.about = name, params, defaults, shape, about
         self.required = required
 
-    def widths(self, params, base_dir):
-        """(width of data.x, width of data.y) for these parameters."""
-        return self._widths(params, base_dir)
+    def shape(self, params, base_dir):
+        """(examples, width of data.x, width of data.y) for these parameters."""
+        return self._shape(params, base_dir)
 
 
-def _widths_of(read):
-    def widths(params, base_dir):
+def _shape_of(read):
+    def shape(params, base_dir):
         x, y = read(params, base_dir)
-        return int(np.prod(x.shape[1:])), y.shape[1]
-    return widths
+        return len(x), int(np.prod(x.shape[1:])), y.shape[1]
+    return shape
 
 
 _int = {"type": "integer", "minimum": 1, "maximum": MAX_COUNT}
 _file = {"type": "string"}
 DATASETS = {d.name: d for d in [
-    Dataset("digits", {}, {}, lambda p, b: (64, 10),
+    Dataset("digits", {}, {}, lambda p, b: (1797, 64, 10),
             "scikit-learn's 8x8 handwritten digits, pixels scaled to [0, 1], one-hot labels"),
-    Dataset("xor", {"repeat": _int}, {"repeat": 1}, lambda p, b: (2, 1),
+    Dataset("xor", {"repeat": _int}, {"repeat": 1}, lambda p, b: (4 * p["repeat"], 2, 1),
             "the four XOR points (0/1 inputs, 0/1 target), repeated"),
-    Dataset("parity", {"bits": {**_int, "maximum": 24}, "repeat": _int}, {"bits": 4, "repeat": 1}, lambda p, b: (p["bits"], 1),
+    Dataset("parity", {"bits": {**_int, "maximum": 24}, "repeat": _int}, {"bits": 4, "repeat": 1}, lambda p, b: (2 ** p["bits"] * p["repeat"], p["bits"], 1),
             "every pattern of `bits` 0/1 inputs, target 1 where an odd number are on; repeated"),
-    Dataset("onehot", {"n": _int, "repeat": _int}, {"n": 8, "repeat": 1}, lambda p, b: (p["n"], p["n"]),
+    Dataset("onehot", {"n": _int, "repeat": _int}, {"n": 8, "repeat": 1}, lambda p, b: (p["n"] * p["repeat"], p["n"], p["n"]),
             "the n one-hot patterns, each its own target (the n-k-n encoder problem); repeated"),
     Dataset("blobs", {"n": _int, "centers": _int, "features": _int, "spread": _pos},
             {"n": 600, "centers": 3, "features": 2, "spread": 0.5},
-            lambda p, b: (p["features"], p["centers"]),
+            lambda p, b: (p["n"], p["features"], p["centers"]),
             "isotropic Gaussian clusters with centres drawn in [-5, 5]; one-hot cluster labels"),
     Dataset("moons", {"n": _int, "noise": {"type": "number", "minimum": 0}}, {"n": 600, "noise": 0.1},
-            lambda p, b: (2, 2), "two interleaving half circles with Gaussian noise; one-hot labels"),
+            lambda p, b: (p["n"], 2, 2), "two interleaving half circles with Gaussian noise; one-hot labels"),
     Dataset("bars", {"n": _int, "size": _int, "p": _unit}, {"n": 1000, "size": 8, "p": 0.125},
-            lambda p, b: (p["size"] ** 2, 2 * p["size"]),
+            lambda p, b: (p["n"], p["size"] ** 2, 2 * p["size"]),
             "size x size images of horizontal and vertical bars, each on with probability p; "
             "y says which bars are on (rows, then columns)"),
     Dataset("gaussian", {"n": _int, "dim": _int, "spectrum": {"type": "array", "items": _pos}},
             {"n": 2000, "dim": 8},
-            lambda p, b: (p["dim"], 1),
+            lambda p, b: (p["n"], p["dim"], 1),
             "zero-mean correlated Gaussian data with eigenvalues `spectrum` (default 1/k); y is zero"),
     Dataset("npz", {"path": _file, "x": _file, "y": {"type": ["string", "null"]}},
-            {"x": "x", "y": "y"}, _widths_of(datafiles.read_npz),
+            {"x": "x", "y": "y"}, _shape_of(datafiles.read_npz),
             "arrays `x` and `y` of a .npz file (no pickles); y null: no targets", required=("path",)),
-    Dataset("files", {"x": _file, "y": {"type": ["string", "null"]}}, {"y": None}, _widths_of(datafiles.read_files),
+    Dataset("files", {"x": _file, "y": {"type": ["string", "null"]}}, {"y": None}, _shape_of(datafiles.read_files),
             "x and y from .npy, CSV or MNIST IDX files, gzip allowed (uint8 pixels scaled to [0, 1]); "
             "y null: no targets", required=("x",)),
     Dataset("csv", {"path": _file, "label": {"type": ["integer", "null"]}}, {"label": -1},
-            _widths_of(datafiles.read_csv),
+            _shape_of(datafiles.read_csv),
             "a CSV table (header optional); column `label` (default the last; null: none) holds the targets",
             required=("path",)),
 ]}

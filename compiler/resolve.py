@@ -99,6 +99,7 @@ class Circuit:
     resolved: dict
     data_widths: tuple
     positions: object = None
+    data_rows: int = 0
 
 
 class Resolver:
@@ -108,6 +109,7 @@ class Resolver:
         self.data, self.smap, self.base_dir = data, smap, base_dir
         self.diagnostics = []
         self.resolved = copy.deepcopy(data)
+        self.data_rows = 0
 
     def error(self, path, message, key=False):
         self.diagnostics.append(self.smap.diagnostic(path, message, key))
@@ -140,7 +142,8 @@ class Resolver:
         schedule = {name: self._routine(name, steps, widths) for name, steps in r["schedule"].items()}
         self._rules(cables, schedule)
         self._metrics(r["metrics"], schedule, widths)
-        return Circuit(r["name"], self.smap.file, self.base_dir, components, cables, schedule, r, widths, self.smap)
+        return Circuit(r["name"], self.smap.file, self.base_dir, components, cables, schedule, r, widths, self.smap,
+                       self.data_rows)
 
     def _optimizer(self, spec):
         name, params = (spec, {}) if isinstance(spec, str) else next(iter(spec.items()))
@@ -163,7 +166,9 @@ class Resolver:
                                   "(a file, relative to the spec)")
             return None
         try:
-            return dataset.widths(data, self.base_dir)
+            rows, x_width, y_width = dataset.shape(data, self.base_dir)
+            self.data_rows = rows
+            return x_width, y_width
         except UnreadableData as exc:
             self.error(("data", exc.key), str(exc))
             return None

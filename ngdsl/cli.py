@@ -7,11 +7,12 @@ import sys
 import time
 
 from .compiler import SpecError, compile_file
+from .compiler.memory import human, parse_size
 from .compiler.schema import build_schema
 
 
 def _compile(args):
-    compiled = compile_file(args.spec, args.set)
+    compiled = compile_file(args.spec, args.set, max_memory=args.max_memory)
     for warning in compiled.warnings:
         print(warning, file=sys.stderr)
     return compiled
@@ -20,8 +21,11 @@ def _compile(args):
 def cmd_check(args):
     compiled = _compile(args)
     plan = compiled.plan
+    need = compiled.memory
     print(f"{args.spec}: ok — {len(plan.components)} components, {len(compiled.circuit.cables)} cables, "
-          f"{len(plan.parameters)} parameter arrays, schedules: {', '.join(plan.routines)}")
+          f"{len(plan.parameters)} parameter arrays, schedules: {', '.join(plan.routines)}; memory about "
+          f"{human(need.total)} (parameters {human(need.parameters)}, buffers {human(need.buffers)}, "
+          f"data {human(need.data)})")
     return 0
 
 
@@ -117,6 +121,13 @@ def cmd_schema(args):
     return 0
 
 
+def _size(text):
+    try:
+        return parse_size(text)
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 8G, 512M or 1000000") from None
+
+
 def _positive(text):
     try:
         value = int(text)
@@ -136,6 +147,9 @@ def parser():
         s.add_argument("spec", help="the model spec (YAML)")
         s.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                        help="override a spec value, e.g. --set train.epochs=3 (repeatable)")
+        s.add_argument("--max-memory", type=_size, metavar="SIZE",
+                       help="refuse a circuit whose arrays need more (e.g. 8G; default: $NGDSL_MEMORY_BUDGET or 80%% "
+                            "of the available memory)")
         return s
 
     spec_command("check", "report every problem in a spec").set_defaults(func=cmd_check)

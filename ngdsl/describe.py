@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compiler.memory import human
 from .compiler.ops import Clear
+
 
 def describe(model_or_compiled, code=False) -> str:
     """A printable account of the compiled circuit and its plans (with ``code``, the generated kernels)."""
@@ -24,7 +26,10 @@ def describe(model_or_compiled, code=False) -> str:
                    + (f"  rule {d['rule']}" if d.get("rule") else ""))
     total = sum(int(np.prod(p.shape)) for p in plan.parameters.values())
     learn = sum(int(np.prod(p.shape)) for p in plan.parameters.values() if p.learnable)
-    out += ["", f"parameters: {total} ({learn} learnable)"]
+    need = compiled.memory
+    out += ["", f"parameters: {total} ({learn} learnable)",
+            f"memory: about {human(need.total)} — parameters with their ΔW and optimizer state "
+            f"{human(need.parameters)}, buffers {human(need.buffers)}, data {human(need.data)}"]
     for name, p in plan.parameters.items():
         out.append(f"  {name:<14} {'x'.join(map(str, p.shape)):<10} {p.dist}({p.scale:g})"
                    f"{'' if p.learnable else '  fixed'}")

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from .compiler import Compiled, compile_file
-from .runtime import METRICS, Dataset, Executor
+from .runtime import METRICS, Dataset, Divergence, Executor
 
 
 class Model:
@@ -40,6 +40,9 @@ class Model:
                 if on_batch:
                     on_batch()
             record = {"epoch": self.epoch + 1, "seconds": time.perf_counter() - start, **self.evaluate()}
+            broken = [k for k, v in record.items() if not np.isfinite(v)]
+            if broken:
+                raise Divergence(f"the metric '{broken[0]}' became NaN or Inf in epoch {self.epoch + 1}")
             self.epoch += 1
             self.history.append(record)
             if on_epoch:

@@ -2,7 +2,6 @@
 image example keeps its 2-D shape); splitting, flattening and batching."""
 from __future__ import annotations
 
-import itertools
 
 import numpy as np
 
@@ -44,7 +43,8 @@ def _gaussian(params, rng, base_dir):
 
 
 def _parity(params, rng, base_dir):
-    x = np.array(list(itertools.product([0.0, 1.0], repeat=params["bits"])))
+    bits = params["bits"]   # row k holds the binary digits of k, most significant first
+    x = ((np.arange(2 ** bits)[:, None] >> np.arange(bits - 1, -1, -1)) & 1).astype(float)
     y = x.sum(axis=1, keepdims=True) % 2
     return np.tile(x, (params["repeat"], 1)), np.tile(y, (params["repeat"], 1))
 

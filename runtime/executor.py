@@ -51,11 +51,11 @@ class Executor:
     """Runs the routines of a plan; ``jit=False`` runs the same generated code in Python (the reference)."""
 
     def __init__(self, plan, widths, jit=True):
-        self.plan, self.widths = plan, widths
+        self.plan, self.widths, self.jit = plan, widths, jit
         self.dtype = np.dtype(plan.dtype)
         self.source, self.kernels, _ = codegen.generate(plan)
         self.source_hash = kernels.digest(self.source)
-        self.kernel_cache = "warm" if kernels.is_cached(self.source) else "cold"
+        self.kernel_cache = "none"   # set by warm_up: "warm" when every kernel came from numba's cache
         self.functions = kernels.load(self.source, [k.name for k in self.kernels.values()], jit)
         self.allocate = Allocator()
         self.params = init_parameters(plan, np.random.default_rng(plan.seed), self.dtype, self.allocate)
@@ -82,11 +82,19 @@ class Executor:
         x = np.zeros((1, self.widths[0]), self.dtype)
         y = np.zeros((1, self.widths[1]), self.dtype)
         saved = {n: g.copy() for n, g in self.grads.items()}
-        for routine in self.plan.routines:
-            self._run(routine, x, y)
+        try:
+            for routine in self.plan.routines:
+                self._run(routine, x, y)
+        except Exception:  # noqa: BLE001 — a damaged numba cache fails in many ways; compile afresh once
+            self.functions = kernels.reload(self.source, list(self.functions), self.jit)
+            for routine in self.plan.routines:
+                self._run(routine, x, y)
         for n, g in saved.items():
             self.grads[n][...] = g
         self.compile_seconds = time.perf_counter() - start
+        if self.jit:
+            stats = [f.stats for f in self.functions.values()]
+            self.kernel_cache = "cold" if any(sum(s.cache_misses.values()) for s in stats) else "warm"
         return self.compile_seconds
 
     def _args(self, kernel, batch, x, y, bufs=None, grads=None):

@@ -2,11 +2,13 @@
 on-disk cache so a second process starts warm."""
 from __future__ import annotations
 
+import glob
 import hashlib
 import importlib.util
 import os
 import sys
 import tempfile
+import warnings
 
 #: How kernels are jitted. Generated sources name these options, so a change recompiles.
 # error_model numpy: x/0 gives inf without a branch, so loops with divisions vectorise;
@@ -16,11 +18,25 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 _loaded = {}
 
 
+_fallback = []   # a private folder for this process, once the configured one proved unwritable
+
+
 def cache_dir() -> str:
-    """Where generated modules (and numba's cache beside them) live: $NGDSL_CACHE or ~/.cache/ngdsl."""
+    """Where generated modules (and numba's cache beside them) live: $NGDSL_CACHE or
+    ~/.cache/ngdsl/kernels; a temporary folder, with a warning, when that cannot be written."""
+    if _fallback:
+        return _fallback[0]
     path = os.environ.get("NGDSL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "ngdsl", "kernels")
-    os.makedirs(path, exist_ok=True)
-    return path
+    try:
+        os.makedirs(path, exist_ok=True)
+        if os.access(path, os.W_OK | os.X_OK):
+            return path
+    except OSError:
+        pass
+    _fallback.append(tempfile.mkdtemp(prefix="ngdsl-kernels-"))
+    warnings.warn(f"the kernel cache '{path}' cannot be written; compiling into {_fallback[0]} for this run "
+                  "(set NGDSL_CACHE to a writable folder to keep compiled kernels)", RuntimeWarning, stacklevel=2)
+    return _fallback[0]
 
 
 def digest(source: str) -> str:
@@ -28,14 +44,20 @@ def digest(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:20]
 
 
-def is_cached(source: str) -> bool:
-    """Whether this source was generated (and so compiled) before: the next load starts warm."""
-    return os.path.exists(os.path.join(cache_dir(), f"ngdsl_{digest(source)}.py"))
+def _holds(path: str, source: str) -> bool:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read() == source
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def source_path(source: str) -> str:
+    """The cached module file of ``source``, written (again) unless it holds exactly that source:
+    a truncated or altered file is replaced, and numba's cache of the old one dropped."""
     path = os.path.join(cache_dir(), f"ngdsl_{digest(source)}.py")
-    if not os.path.exists(path):
+    if not _holds(path, source):
+        forget_compiled(path)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(source)
@@ -43,11 +65,34 @@ def source_path(source: str) -> str:
     return path
 
 
+def forget_compiled(path: str):
+    """Remove numba's cached machine code for the module at ``path`` (its index and data files)."""
+    stem = os.path.basename(path)[:-3]
+    for cached in glob.glob(os.path.join(os.path.dirname(path), "__pycache__", f"{glob.escape(stem)}.*.nb[ic]")):
+        try:
+            os.remove(cached)
+        except OSError:
+            pass
+
+
 def load(source: str, names, jit: bool = True):
     """Import generated ``source``; with ``jit`` every function in it becomes a cached numba dispatcher.
 
     Returns a dict name -> callable for ``names`` (the kernels)."""
     path = source_path(source)
+    return _import(path, names, jit)
+
+
+def reload(source: str, names, jit: bool = True):
+    """Like :func:`load`, after dropping numba's cache of ``source`` and the imported module: for a
+    cache that failed to load."""
+    path = source_path(source)
+    forget_compiled(path)
+    _loaded.pop((path, jit), None)
+    return _import(path, names, jit)
+
+
+def _import(path, names, jit):
     key = (path, jit)
     if key not in _loaded:
         module_name = os.path.basename(path)[:-3] + ("" if jit else "_reference")

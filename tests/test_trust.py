@@ -188,3 +188,70 @@ def test_integer_pixels_from_a_csv_are_scaled_like_uint8(tmp_path):
     model = ngdsl.load(_spec_with_data(tmp_path, "data: {dataset: files, x: x.csv, y: y.npy, test_fraction: 0.0}"))
     assert model.data.x_train.max() <= 1.0
     np.testing.assert_allclose(np.sort(model.data.x_train.ravel()), np.sort(pixels.ravel() / 255.0), rtol=1e-6)
+
+
+def test_a_circuit_over_the_memory_budget_is_refused_at_its_largest_part(write_spec):
+    from ngdsl.compiler import compile_file
+    text = XOR.replace("h: {kind: state, size: 8", "h: {kind: state, size: 40000", 1)
+    assert text != XOR
+    with pytest.raises(SpecError) as info:
+        compile_file(write_spec(text), max_memory=1 << 20)
+    (d,) = info.value.diagnostics
+    assert d.message.startswith("this circuit needs about") and "the budget is 1.0 MB" in d.message
+    assert "the largest part is component 'h'" in d.message and (d.line, d.col) == (11, 3)
+
+
+def test_a_huge_generated_dataset_is_refused_before_it_is_generated(tmp_path, monkeypatch):
+    import time
+    monkeypatch.setenv("NGDSL_MEMORY_BUDGET", "1G")
+    start = time.perf_counter()
+    message = _data_error(tmp_path, "data: {dataset: blobs, n: 10000000, features: 64, centers: 10}")
+    assert message.startswith("this circuit needs about") and "the largest part is the data" in message
+    assert "the budget is 1.0 GB" in message
+    assert time.perf_counter() - start < 30
+
+
+def test_the_memory_estimate_covers_the_arrays_a_run_allocates():
+    import tracemalloc
+    path = os.path.join(ROOT, "benchmarks", "specs", "pc_mlp.yaml")
+    ngdsl.load(path)   # compiled and cached: what follows allocates arrays, not the compiler's work
+    tracemalloc.start()
+    try:
+        model = ngdsl.load(path)
+        model.fit(1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    estimate = model.compiled.memory.total
+    assert peak <= 1.1 * estimate and estimate <= 2 * peak, (peak, estimate)
+
+
+def _cache_report(cache, *extra):
+    """(kernel cache state, stderr) of loading eqprop_xor in a fresh process with NGDSL_CACHE=cache."""
+    import subprocess
+    import sys
+    code = ("import ngdsl; m = ngdsl.load('specs/eqprop_xor.yaml'); print(m.executor.kernel_cache); "
+            "print(float(m.predict(m.data.x_train)[0, 0]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "NGDSL_CACHE": str(cache)})
+    assert out.returncode == 0, out.stderr
+    state, value = out.stdout.split()
+    return state, float(value), out.stderr
+
+
+def test_the_kernel_cache_reports_truthfully_and_survives_damage(tmp_path):
+    cache = tmp_path / "kernels"
+    cold = _cache_report(cache)
+    warm = _cache_report(cache)
+    assert (cold[0], warm[0]) == ("cold", "warm") and cold[1] == warm[1]
+    (module,) = cache.glob("ngdsl_*.py")
+    module.write_text(module.read_text()[:200])                 # a truncated source: detected, rewritten
+    assert _cache_report(cache)[:2] == ("cold", cold[1])
+    for index in (cache / "__pycache__").glob("*.nbi"):           # numba's damaged index: compiled afresh
+        index.write_bytes(index.read_bytes()[:16])
+    assert _cache_report(cache)[:2] == ("cold", cold[1])
+    assert _cache_report(cache)[:2] == ("warm", cold[1])
+    blocked = tmp_path / "file"
+    blocked.write_text("")                                      # NGDSL_CACHE under a file cannot be created
+    state, value, stderr = _cache_report(blocked / "kernels")
+    assert value == cold[1] and "cannot be written" in stderr
