@@ -22,7 +22,7 @@ STATEFUL = {"input", "state"}
 
 ACTIVATIONS = ("identity", "tanh", "sigmoid", "relu", "hard_sigmoid")
 LOSSES = ("gaussian", "softmax")
-INITS = ("normal", "uniform", "xavier", "constant")
+INITS = ("normal", "uniform", "xavier", "constant", "samples")
 INIT_POLICIES = ("zero", "feedforward", "keep")
 METRICS = ("accuracy", "mse", "purity")
 DTYPES = ("float32", "float64")

@@ -141,6 +141,7 @@ class Resolver:
         self._tied(cables)
         schedule = {name: self._routine(name, steps, widths) for name, steps in r["schedule"].items()}
         self._rules(cables, schedule)
+        self._sample_inits(cables, schedule)
         self._metrics(r["metrics"], schedule, widths)
         return Circuit(r["name"], self.smap.file, self.base_dir, components, cables, schedule, r, widths, self.smap,
                        self.data_rows)
@@ -403,6 +404,16 @@ class Resolver:
                     cable = cables.get(name)
                     if cable and cable.learnable and all(p in cable.rule_params for p in RULES[cable.rule].required):
                         cable.update = RULES[cable.rule].lower(cable.rule_params, Factors(self, cable, entry.snapshots))
+
+    def _sample_inits(self, cables, schedule):
+        """A cable initialised from data samples reads a component the training phases clamp to data.x."""
+        from_data = {name for entry in schedule.get("train", []) for name, (source, _) in
+                     getattr(entry, "clamps", {}).items() if source.stream == "x"}
+        for name, cable in cables.items():
+            if (cable.opts.get("init") or {}).get("dist") == "samples" and cable.source.component not in from_data:
+                self.error(("cables", name, "init", "dist"), f"cable '{name}' starts its rows at data samples, so it "
+                           f"must read a component that schedule.train clamps to data.x; '{cable.source.component}' "
+                           "is not")
 
     def _metrics(self, metrics, schedule, widths):
         predict = schedule.get("predict")

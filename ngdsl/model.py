@@ -19,7 +19,8 @@ class Model:
         self.graph = compiled.graph
         base = compiled.circuit.base_dir
         self.data = Dataset(self.plan.data, self.plan.seed, base, self.plan.dtype)
-        self.executor = Executor(self.plan, compiled.circuit.data_widths, jit=jit)
+        samples = self.data.x_train.reshape(len(self.data.x_train), -1)
+        self.executor = Executor(self.plan, compiled.circuit.data_widths, jit=jit, samples=samples)
         self.rng = np.random.default_rng(self.plan.seed + 1)
         self.epoch = 0
         self.history = []

@@ -24,10 +24,15 @@ INITIALIZERS = {
 }
 
 
-def init_parameters(plan, rng, dtype, allocate):
-    """Initial parameter arrays, drawn in name order from ``rng``, placed by ``allocate``."""
-    return {name: allocate.copy(INITIALIZERS[p.dist](rng, p.shape, p.scale) * connections(p.shape, p.mask), dtype)
-            for name, p in plan.parameters.items()}
+def init_parameters(plan, rng, dtype, allocate, samples=None):
+    """Initial parameter arrays, drawn in name order from ``rng``, placed by ``allocate``; a
+    ``samples`` initialisation takes its rows from the training examples ``samples``."""
+    def draw(p):
+        if p.dist == "samples":   # rows at distinct examples while there are enough of them
+            rows = rng.choice(len(samples), p.shape[0], replace=len(samples) < p.shape[0])
+            return p.scale * samples[rows].reshape(p.shape)
+        return INITIALIZERS[p.dist](rng, p.shape, p.scale)
+    return {name: allocate.copy(draw(p) * connections(p.shape, p.mask), dtype) for name, p in plan.parameters.items()}
 
 
 def connections(shape, mask):
@@ -48,9 +53,11 @@ def connections(shape, mask):
 
 
 class Executor:
-    """Runs the routines of a plan; ``jit=False`` runs the same generated code in Python (the reference)."""
+    """Runs the routines of a plan; ``jit=False`` runs the same generated code in Python (the reference).
 
-    def __init__(self, plan, widths, jit=True):
+    ``samples`` (training inputs, one row each) serve the parameters initialised from data."""
+
+    def __init__(self, plan, widths, jit=True, samples=None):
         self.plan, self.widths, self.jit = plan, widths, jit
         self.dtype = np.dtype(plan.dtype)
         self.source, self.kernels, _ = codegen.generate(plan)
@@ -58,7 +65,7 @@ class Executor:
         self.kernel_cache = "none"   # set by warm_up: "warm" when every kernel came from numba's cache
         self.functions = kernels.load(self.source, [k.name for k in self.kernels.values()], jit)
         self.allocate = Allocator()
-        self.params = init_parameters(plan, np.random.default_rng(plan.seed), self.dtype, self.allocate)
+        self.params = init_parameters(plan, np.random.default_rng(plan.seed), self.dtype, self.allocate, samples)
         learnable = {n: self.params[n] for n, p in plan.parameters.items() if p.learnable}
         self.grads = {n: self.allocate.zeros(a.shape, a.dtype) for n, a in learnable.items()}
         self.optimizer = optimizers.make(plan.train["optimizer"], learnable)
@@ -82,6 +89,7 @@ class Executor:
         x = np.zeros((1, self.widths[0]), self.dtype)
         y = np.zeros((1, self.widths[1]), self.dtype)
         saved = {n: g.copy() for n, g in self.grads.items()}
+        misses = self._cache_misses()
         try:
             for routine in self.plan.routines:
                 self._run(routine, x, y)
@@ -92,10 +100,13 @@ class Executor:
         for n, g in saved.items():
             self.grads[n][...] = g
         self.compile_seconds = time.perf_counter() - start
-        if self.jit:
-            stats = [f.stats for f in self.functions.values()]
-            self.kernel_cache = "cold" if any(sum(s.cache_misses.values()) for s in stats) else "warm"
+        if self.jit:   # compiled now, rather than loaded from numba's cache (or this process) = cold
+            self.kernel_cache = "cold" if self._cache_misses() > misses else "warm"
         return self.compile_seconds
+
+    def _cache_misses(self):
+        """How many times numba compiled these kernels so far in this process (not found in its cache)."""
+        return sum(sum(f.stats.cache_misses.values()) for f in self.functions.values()) if self.jit else 0
 
     def _args(self, kernel, batch, x, y, bufs=None, grads=None):
         """A kernel's arguments in order (``bufs`` and ``grads`` default to the executor's own)."""

@@ -10,22 +10,37 @@ from conftest import SPECS, load, spec_path
 ALL_SPECS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(SPECS, "*.yaml")))
 
 
-@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-9), ("float32", 1e-2)])
+#: float32: max|jit − reference| / max|reference| over the updates and the predictions after one step,
+#: about 10× the worst measured over seeds 0–2 (at least 1e-6). The kernels fuse multiply-adds and
+#: the interpreter does not; a contrastive update (a difference of two phases' statistics) and a
+#: settling loop amplify that rounding, which is why EqProp's is the loosest.
+FLOAT32_TOLERANCE = {
+    "bp_digits.yaml": 2e-6, "chl_xor.yaml": 2.5e-4, "counterprop_blobs.yaml": 1e-6, "dfa_digits.yaml": 4e-6,
+    "drtp_digits.yaml": 4e-6, "dtp_digits.yaml": 2e-5, "eqprop_digits.yaml": 2e-2, "eqprop_xor.yaml": 1.2e-2,
+    "ifa_digits.yaml": 4e-6, "kp_digits.yaml": 4e-6, "kwta_clusters.yaml": 1e-6, "locsig_digits.yaml": 4e-6,
+    "lra_digits.yaml": 7e-5, "oja_pca.yaml": 1e-6, "pc_digits.yaml": 2e-6, "pepita_digits.yaml": 2.5e-5,
+    "recirc_encoder.yaml": 3.3e-4, "rfa_digits.yaml": 4e-6, "sanger_pca.yaml": 1e-6,
+}
+
+
+def _assert_close(got, want, tolerance, what):
+    worst = np.abs(got - want).max() / (np.abs(want).max() or 1.0)
+    assert worst <= tolerance, f"{what}: jit and reference differ by {worst:.2e} of the largest value"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("spec", ALL_SPECS)
-def test_jit_equals_reference(spec, dtype, tolerance):
-    # Only rounding may differ: the kernels fuse multiply-adds, the interpreter does not. In float32
-    # a contrastive update (a difference of two phases' statistics) amplifies that rounding.
+def test_jit_equals_reference(spec, dtype):
+    tolerance = 1e-9 if dtype == "float64" else FLOAT32_TOLERANCE[spec]
     jitted, reference = load(spec, f"dtype={dtype}", jit=True), load(spec, f"dtype={dtype}", jit=False)
     x, y = jitted.data.x_train[:4], jitted.data.y_train[:4]
     a, b = jitted.updates(x, y), reference.updates(x, y)
     assert a.keys() == b.keys() and a
     for name in a:
-        np.testing.assert_allclose(a[name], b[name], rtol=tolerance, atol=tolerance * np.abs(b[name]).max(),
-                                   err_msg=name)
+        _assert_close(a[name], b[name], tolerance, name)
     for model in (jitted, reference):  # one optimizer step, then the predictions
         model.executor.train_batch(x, y)
-    pa, pb = jitted.predict(x), reference.predict(x)
-    np.testing.assert_allclose(pa, pb, rtol=tolerance, atol=tolerance * np.abs(pb).max())
+    _assert_close(jitted.predict(x), reference.predict(x), tolerance, "predictions")
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS)

@@ -1,5 +1,6 @@
 """Fuzzing the compiler with mutated shipped specs: whatever a spec holds, the only way out is a
 compiled plan whose generated code parses, or a SpecError whose every diagnostic has a place."""
+import copy
 import glob
 import math
 import os
@@ -42,7 +43,8 @@ def _mutate(data, draw):
     elif op == "rename" and isinstance(parent, dict):
         parent[draw(st.sampled_from(ODD_KEYS))] = parent.pop(key)
     elif op == "replace":
-        parent[key] = draw(st.sampled_from(ODD_VALUES) | st.integers() | st.floats() | st.text(max_size=12))
+        value = draw(st.sampled_from(ODD_VALUES) | st.integers() | st.floats() | st.text(max_size=12))
+        parent[key] = copy.deepcopy(value)   # later mutations must not change the shared list of values
     elif op == "swap":
         other = draw(st.sampled_from(paths))
         value = data

@@ -492,3 +492,128 @@ def test_deep_pc_trial_equals_numpy_from_the_equations():
         got = model.updates(x, y)
         for name, want in expected.items():
             np.testing.assert_allclose(got[name], want, rtol=1e-9, atol=1e-13, err_msg=f"{name}, trial {repeat}")
+
+
+# ---- the catalogue's remaining checks (ALGORITHMS.md) ---------------------------------------
+
+def test_kwta_prototypes_converge_to_the_cluster_means():
+    # IMP-WTA: three units on three well-separated clusters, each row started at a sample of its cluster
+    model = load("kwta_clusters.yaml", "dtype=float64", "components.y.size=3", "data.spread=0.3",
+                 "train.epochs=20", "train.optimizer={sgd: {lr: 0.05}}")
+    x, y = model.data.x_train, model.data.y_train
+    labels = np.argmax(y, axis=1)
+    model.weights["W"][...] = np.stack([x[np.flatnonzero(labels == k)[0]] for k in range(3)])
+    model.fit()
+    means = np.stack([x[labels == k].mean(axis=0) for k in range(3)])
+    # the rows track a running average with rate lr: they stay within a few lr·spread of the mean
+    np.testing.assert_allclose(model.weights["W"], means, atol=0.1)
+
+
+def test_rfa_feedback_comes_within_90_degrees_of_backprop_during_training():
+    # EG-RFA: at the start the random pathway's hidden signal is unrelated to backprop's; training
+    # aligns the forward weights with it, so the angle falls below 90 degrees
+    model = load("rfa_digits.yaml", "dtype=float64", "train.epochs=5")
+    x, y = model.data.x_train[:256], model.data.y_train[:256]
+
+    def cosines():
+        w = model.weights
+        h1, h2 = tanh_layers(w, x)
+        e = y - softmax(h2 @ w["W3"].T + w["W3.bias"])
+        rfa2, bp2 = (e @ w["B3"].T) * (1 - h2 ** 2), (e @ w["W3"]) * (1 - h2 ** 2)
+        rfa1, bp1 = (rfa2 @ w["B2"].T) * (1 - h1 ** 2), (bp2 @ w["W2"]) * (1 - h1 ** 2)
+        return cosine(rfa2, bp2), cosine(rfa1, bp1)
+
+    before = cosines()
+    model.fit()
+    after = cosines()
+    assert abs(before[0]) < 0.2 and abs(before[1]) < 0.2, before
+    assert after[0] > 0.3 and after[1] > 0.1, after
+
+
+def test_dfa_on_a_deep_linear_net_with_products_of_weights_as_feedback_is_backprop():
+    # EG-DFA: with identity activations and B_l = (W_L ··· W_{l+1})ᵀ the direct signal is backprop's
+    model = load("dfa_digits.yaml", "dtype=float64", "components.h1.activation=identity",
+                 "components.h2.activation=identity")
+    w = model.weights
+    w["B2"][...] = w["W3"].T
+    w["B1"][...] = (w["W3"] @ w["W2"]).T
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    h1 = x @ w["W1"].T + w["W1.bias"]
+    h2 = h1 @ w["W2"].T + w["W2.bias"]
+    e = y - softmax(h2 @ w["W3"].T + w["W3.bias"])
+    d2 = e @ w["W3"]
+    d1 = d2 @ w["W2"]
+    assert_updates(model.updates(x, y), {"W3": e.T @ h2, "W2": d2.T @ h1, "W1": d1.T @ x}, 32)
+
+
+def test_local_classifiers_improve_and_the_deeper_one_is_better():
+    # NS-LOCSIG (B_l = K_lᵀ, as in Mostafa et al.): the fixed random classifiers K_l come to read
+    # their layer well, the deeper one better
+    model = load("locsig_digits.yaml", "dtype=float64", "train.epochs=10",
+                 "cables.B1={from: c1, to: d1, tied: K1, transpose: true, gate: h1.dphi}",
+                 "cables.B2={from: c2, to: d2, tied: K2, transpose: true, gate: h2.dphi}")
+    x, labels = model.data.x_test, np.argmax(model.data.y_test, axis=1)
+
+    def accuracies():
+        w = model.weights
+        h1, h2 = tanh_layers(w, x)
+        return [float(np.mean(np.argmax(h @ w[f"K{i}"].T, axis=1) == labels)) for i, h in ((1, h1), (2, h2))]
+
+    before = accuracies()
+    model.fit()
+    first, second = accuracies()
+    assert first > before[0] + 0.5 and second > before[1] + 0.5, (before, first, second)
+    assert second > first
+
+
+def test_pepita_learns_nothing_when_the_error_is_zero():
+    # FO-PEPITA: e = 0 leaves the second pass equal to the first, so every ΔW is zero
+    model = load("pepita_digits.yaml", "dtype=float64")
+    x = model.data.x_train[:32]
+    y = softmax(model.predict(x))              # the target the network already outputs
+    for name, delta in model.updates(x, y).items():
+        assert np.abs(delta).max() < 1e-12, name
+
+
+def eqprop_energy(w, x, h, o):
+    """E = ½‖s‖² − ρ(h)ᵀW1x − ρ(o)ᵀW2ρ(h) − b·ρ over the free states s = (h, o), ρ the sigmoid."""
+    rh, ro = 1 / (1 + np.exp(-h)), 1 / (1 + np.exp(-o))
+    return (0.5 * np.sum(h ** 2, axis=1) + 0.5 * np.sum(o ** 2, axis=1) - np.sum(rh * (x @ w["W1"].T + w["W1.bias"]), axis=1)
+            - np.sum(ro * (rh @ w["W2"].T + w["W2.bias"]), axis=1))
+
+
+def test_eqprop_free_settling_descends_its_energy():
+    # EB-EQPROP: the free dynamics ds/dt = ρ'(s)·(W ρ + b) − s are −∂E/∂s, so E never rises
+    states = {c: load("eqprop_digits.yaml", "dtype=float64", f"schedule.predict[0].read={c}.z", "metrics=[]")
+              for c in "ho"}
+    x = states["h"].data.x_train[:16]
+    energies = []
+    for steps in range(0, 31, 2):
+        for model in states.values():
+            model.executor.steps[("predict", 0)][0] = steps
+        h, o = states["h"].predict(x), states["o"].predict(x)
+        energies.append(eqprop_energy(states["h"].weights, x, h, o))
+    energies = np.array(energies)
+    assert np.all(np.diff(energies, axis=0) <= 1e-12) and np.all(energies[-1] < energies[0] - 0.5)
+
+
+def test_plain_hebbian_learning_aligns_with_the_top_eigenvector_and_grows_without_bound():
+    # IMP-HEBB: the additive rule finds the direction of the top eigenvector of E[x xᵀ], and its norm diverges
+    model = load("oja_pca.yaml", "dtype=float64", "cables.W.rule=hebbian", "train.epochs=5",
+                 "train.optimizer={sgd: {lr: 0.002}}")
+    start = np.linalg.norm(model.weights["W"])
+    model.fit()
+    x = model.data.x_train
+    top = np.linalg.eigh(x.T @ x / len(x))[1][:, -1]
+    w = model.weights["W"][0]
+    assert abs(cosine(w, top)) > 0.999
+    assert np.linalg.norm(w) > 100 * start
+
+
+def test_pc_with_a_free_output_settles_from_zero_to_the_feedforward_pass():
+    # DR-PC: started from zero, not from the answer, the free network still settles at the MLP's output
+    model = load("pc_digits.yaml", "dtype=float64", "schedule.predict[0].init=zero", "schedule.predict[0].steps=1000")
+    x = model.data.x_test[:8]
+    w = model.weights
+    mlp = np.maximum(x @ w["W1"].T + w["W1.bias"], 0.0) @ w["W2"].T + w["W2.bias"]
+    np.testing.assert_allclose(model.predict(x), mlp, atol=1e-9)

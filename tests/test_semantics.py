@@ -127,14 +127,19 @@ def test_interrupted_run_keeps_completed_epochs(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "ngdsl", "run", spec_path("eqprop_digits.yaml"), "--epochs",
                              "1000", "--out", str(out), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        runs = os.listdir(out) if out.exists() else []
-        if runs and (out / runs[0] / "metrics.jsonl").exists() and (out / runs[0] / "metrics.jsonl").read_text():
-            break
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            runs = os.listdir(out) if out.exists() else []
+            if runs and (out / runs[0] / "metrics.jsonl").exists() and (out / runs[0] / "metrics.jsonl").read_text():
+                break
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:   # whatever happened above, the child does not outlive the test
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 1 and "Traceback" not in stderr
     assert "interrupted during epoch" in stderr
     run = out / os.listdir(out)[0]

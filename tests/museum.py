@@ -1,0 +1,201 @@
+"""The museum: every shipped algorithm trained on its harness, beside its ablated control and
+backprop on the same architecture, over seeds.
+
+``docs/museum.yaml`` says, per algorithm, which spec, which overrides make the harness, which
+cables the control freezes, what is measured and the bar the learning test holds it to. This
+module runs those (``run``), and as a script re-measures every row over seeds and rewrites the
+table::
+
+    python tests/museum.py --seeds 5          # docs/museum_results.json and docs/museum.md
+    python tests/museum.py --seeds 5 bp_digits.yaml   # only the rows of one spec
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+INDEX = os.path.join(ROOT, "docs", "museum.yaml")
+RESULTS = os.path.join(ROOT, "docs", "museum_results.json")
+TABLE = os.path.join(ROOT, "docs", "museum.md")
+sys.path.insert(0, ROOT)
+
+import ngdsl  # noqa: E402
+
+
+def index() -> list:
+    """The rows of docs/museum.yaml."""
+    with open(INDEX, encoding="utf-8") as f:
+        return yaml.safe_load(f)["rows"]
+
+
+def _top_eigenvectors(model, k):
+    x = model.data.x_train
+    return np.linalg.eigh(x.T @ x / len(x))[1][:, ::-1][:, :k].T
+
+
+def _principal_components(model):
+    """The smallest |cos| between each unit's weights and the principal component of its rank."""
+    w = model.weights["W"]
+    top = _top_eigenvectors(model, len(w))
+    return float(min(abs(a @ b) / np.linalg.norm(a) / np.linalg.norm(b) for a, b in zip(w, top)))
+
+
+def _quantization_error(model):
+    """Mean squared distance from a test example to its nearest prototype (a row of the
+    competitive cable W): the objective competitive learning descends (online k-means)."""
+    x, w = model.data.x_test, model.weights["W"]
+    return float(np.mean(np.min(((x[:, None, :] - w[None, :, :]) ** 2).sum(axis=2), axis=1)))
+
+
+#: measure -> (function of a trained model, higher is better)
+MEASURES = {
+    "test_accuracy": (lambda m: m.history[-1]["test_accuracy"], True),
+    "train_accuracy": (lambda m: m.history[-1]["train_accuracy"], True),
+    "test_purity": (lambda m: m.history[-1]["test_purity"], True),
+    "train_mse": (lambda m: m.history[-1]["train_mse"], False),
+    "principal_components": (_principal_components, True),
+    "quantization_error": (_quantization_error, False),
+}
+
+
+def control_overrides(spec: str, frozen) -> list:
+    """Overrides that switch the learning of ``frozen`` cables off: rule none, and no update lists
+    them (an update left with nothing to update goes)."""
+    with open(os.path.join(ROOT, "specs", spec), encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    train = []
+    for entry in data["schedule"]["train"]:
+        if "update" in entry:
+            entry = {"update": [c for c in entry["update"] if c not in frozen]}
+            if not entry["update"]:
+                continue
+        train.append(entry)
+    flow = yaml.safe_dump(train, default_flow_style=True, width=10 ** 6).strip()
+    return [f"schedule.train={flow}"] + [f"cables.{c}.rule=none" for c in frozen]
+
+
+def variant_overrides(row: dict, variant: str) -> tuple:
+    """(spec, overrides) of one of a row's variants: 'ours', 'control' or 'backprop'."""
+    if variant == "backprop":
+        base = row["backprop"]
+        return base["spec"], list(base.get("overrides", []))
+    extra = control_overrides(row["spec"], row["frozen"]) if variant == "control" else []
+    return row["spec"], list(row.get("harness", [])) + extra
+
+
+def run(row: dict, seed: int, variant: str = "ours", measure: str = None) -> float:
+    """Train one variant of a row with ``seed`` and return its measure."""
+    spec, overrides = variant_overrides(row, variant)
+    model = ngdsl.load(os.path.join(ROOT, "specs", spec), set=overrides + [f"seed={seed}"])
+    model.fit()
+    return float(MEASURES[measure or row["measure"]][0](model))
+
+
+def beats(row: dict, ours: float, other: float, by: float) -> bool:
+    """Whether ``ours`` is better than ``other`` by at least ``by`` in the row's measure: by that
+    much more for a score, by that fraction less for an error."""
+    higher = MEASURES[row["measure"]][1]
+    return ours >= other + by if higher else ours <= other * (1 - by)
+
+
+def meets_bar(row: dict, value: float) -> bool:
+    return value >= row["bar"] if MEASURES[row["measure"]][1] else value <= row["bar"]
+
+
+# ---- the study and the table ----------------------------------------------------------------
+
+def study(rows, seeds) -> dict:
+    """Every variant of every row over ``seeds``: {row key: {variant: [values]}}; shared
+    backprop baselines are trained once."""
+    done, out = {}, {}
+    for row in rows:
+        values = {}
+        for variant in ("ours", "control", "backprop"):
+            if variant == "backprop" and not row.get("backprop"):
+                continue
+            key = json.dumps([*variant_overrides(row, variant), row["measure"]])
+            if key not in done:
+                done[key] = [run(row, seed, variant) for seed in seeds]
+                print(f"{row['id']:10s} {variant:9s} {_spread(done[key])}", file=sys.stderr, flush=True)
+            values[variant] = done[key]
+        out[row_key(row)] = values
+    return out
+
+
+def row_key(row) -> str:
+    return f"{row['id']} {row['spec']} {row['measure']}"
+
+
+def _spread(values, percent=True) -> str:
+    a = np.asarray(values) * (100 if percent else 1)
+    return f"{a.mean():.1f} ± {a.std():.1f}" if percent else f"{a.mean():.4f} ± {a.std():.4f}"
+
+
+def _cell(row, values):
+    if not values:
+        return "—"
+    percent = row["measure"] not in ("train_mse", "principal_components", "quantization_error")
+    worst = (min if MEASURES[row["measure"]][1] else max)(values)
+    worst = f"{worst * 100:.1f}" if percent else f"{worst:.4f}"
+    return f"{_spread(values, percent)} (worst {worst})"
+
+
+def render(rows, results) -> str:
+    """docs/museum.md from the index and the measured results."""
+    lines = [
+        "# The museum",
+        "",
+        "Every shipped algorithm on its harness, beside its **control** (the same spec with the",
+        "credit-assignment path switched off: every hidden cable's learning off, or all learning off for",
+        "unsupervised and competitive specs) and **backprop** on the same architecture, activation,",
+        "loss, optimizer and epochs. Mean ± std over seeds (worst seed in brackets); the learning test",
+        "holds the CI seeds to the bar and to the stated margin over the control.",
+        "",
+        "Generated by `python tests/museum.py --seeds 5` from `docs/museum.yaml`; do not edit.",
+        "",
+        "| algorithm | catalogue id | spec | harness | measure | ours | control | matched backprop | bar / margin "
+        "| published anchor |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        measured = results.get(row_key(row), {})
+        n = len(measured.get("ours", []))
+        lines.append(" | ".join([
+            f"| {row['algorithm']}", row["id"], f"`{row['spec']}`", row["harness_about"], f"{row['measure']} ({n} seeds)",
+            _cell(row, measured.get("ours")), _cell(row, measured.get("control")),
+            _cell(row, measured.get("backprop")), f"{row['bar']} / {row['margin']}", row.get("published", "—")]) + " |")
+    notes = [f"- **{row['id']}**: {row['note']}" for row in rows if row.get("note")]
+    if notes:
+        lines += ["", "## Notes", ""] + notes
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("specs", nargs="*", help="only the rows of these specs")
+    args = parser.parse_args(argv)
+    rows = index()
+    chosen = [r for r in rows if not args.specs or r["spec"] in args.specs]
+    results = {}
+    if os.path.exists(RESULTS):
+        with open(RESULTS, encoding="utf-8") as f:
+            results = json.load(f)
+    results.update(study(chosen, range(args.seeds)))
+    results = {row_key(r): results[row_key(r)] for r in rows if row_key(r) in results}
+    with open(RESULTS, "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=1)
+        f.write("\n")
+    with open(TABLE, "w", encoding="utf-8") as f:
+        f.write(render(rows, results))
+
+
+if __name__ == "__main__":
+    main()
