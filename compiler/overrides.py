@@ -37,9 +37,9 @@ def apply(data: dict, smap, overrides) -> None:
     for item in overrides:
         label = f"--set {item}"
         path, eq, text = item.partition("=")
-        keys = _keys(path) if eq else None
         if not eq:
             raise SpecError([Diagnostic("write it as key=value", label)])
+        keys = _keys(path)
         if keys is None:
             raise SpecError([Diagnostic(f"'{path}' is not a path like train.epochs or schedule.train[0].steps",
                                         label)])
@@ -48,8 +48,7 @@ def apply(data: dict, smap, overrides) -> None:
         try:
             for key in keys[:-1]:
                 node = node[key]
-            if isinstance(node, list) and not isinstance(keys[-1], int) or isinstance(node, dict) and \
-                    isinstance(keys[-1], int):
+            if isinstance(node, dict) == isinstance(keys[-1], int):   # a mapping takes names, a list indices
                 raise TypeError
             node[keys[-1]] = value
         except (KeyError, IndexError, TypeError):
