@@ -4,6 +4,7 @@ It knows nothing of numba; its output, :class:`~ngdsl.compiler.plan.Plan`, is pl
 """
 from __future__ import annotations
 
+import copy
 import os
 import stat
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from .memory import MemoryEstimate
 from .graph import algebraic_loops, build_graph, unconnected
 from .plan import Plan, lower, referenced_signals
 from .resolve import Circuit, resolve
-from .schema import build_schema, validate
+from .schema import build_schema, validate, violations
 from .overrides import apply as apply_overrides
 from .source import MAX_BYTES, parse_yaml
 
@@ -38,7 +39,8 @@ class Compiled:
 
 def compile_text(text, file: str = "<spec>", base_dir: str = ".", optimize: bool = True, overrides=(),
                  max_memory: int = None) -> Compiled:
-    """Compile spec text; raises :class:`SpecError` listing every problem of the first failing pass.
+    """Compile spec text; raises :class:`SpecError` listing every problem found (a spec that fails
+    its schema is also resolved without the rejected values, so mistakes of both kinds come together).
 
     ``overrides`` lists ``path=value`` changes (``--set``); ``optimize=False`` keeps every operator
     where the semantics put it (no hoisting, no sharing); a circuit whose arrays would take more
@@ -50,7 +52,8 @@ def compile_text(text, file: str = "<spec>", base_dir: str = ".", optimize: bool
         raise SpecError([Diagnostic("a spec is a mapping of keys (ngdsl, name, components, ...)", file, 1, 1)])
     problems = validate(data, smap)
     if problems:
-        raise SpecError(problems)
+        seen = {(d.line, d.col) for d in problems}
+        raise SpecError(problems + [d for d in _beyond_the_schema(data, smap, base_dir) if (d.line, d.col) not in seen])
     circuit, problems = resolve(data, smap, base_dir)
     if problems:
         raise SpecError(sorted(problems, key=lambda d: (d.line, d.col)))
@@ -65,6 +68,25 @@ def compile_text(text, file: str = "<spec>", base_dir: str = ".", optimize: bool
         raise SpecError(problems)
     named = {s.component for s in referenced_signals(circuit)}
     return Compiled(circuit, graph, plan, circuit.resolved, unconnected(graph, file, named), needs)
+
+
+def _beyond_the_schema(data, smap, base_dir) -> list:
+    """What the resolver finds in the rest of a spec whose only schema violations are unknown keys
+    (typos), found with those keys set aside, so one pass reports mistakes of both kinds. A value
+    the schema rejected is not guessed at: without it the resolver would report its absence."""
+    found = violations(data, smap)
+    if not all(unknown for _, _, unknown in found):
+        return []
+    pruned = copy.deepcopy(data)
+    for path, _, _ in found:
+        parent = pruned
+        try:
+            for key in path[:-1]:
+                parent = parent[key]
+            del parent[path[-1]]
+        except (KeyError, IndexError, TypeError):   # already gone with an enclosing key
+            continue
+    return resolve(pruned, smap, base_dir)[1] if not violations(pruned, smap) else []
 
 
 def read_spec(path: str) -> bytes:

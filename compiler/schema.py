@@ -184,12 +184,16 @@ def _validator():
     return jsonschema.validators.extend(base, type_checker=checker)(build_schema())
 
 
-def validate(data, smap):
-    """Diagnostics for every schema violation in ``data``, in source order."""
-    validator = _validator()
+def violations(data, smap):
+    """(path, diagnostic, unknown key?) for every schema violation in ``data``, in source order."""
     found = {}
-    for error in validator.iter_errors(data):
+    for error in _validator().iter_errors(data):
         for path, message, at_key in _messages(error):
             d = smap.diagnostic(path, message, key=at_key)
-            found[(d.line, d.col, message)] = d
+            found[(d.line, d.col, message)] = (path, d, error.validator == "additionalProperties")
     return [found[k] for k in sorted(found)]
+
+
+def validate(data, smap):
+    """Diagnostics for every schema violation in ``data``, in source order."""
+    return [d for _, d, _ in violations(data, smap)]

@@ -171,6 +171,20 @@ def test_all_problems_of_a_pass_are_reported_together():
     assert [d.line for d in info.value.diagnostics] == [7, 8]
 
 
+def test_schema_and_reference_mistakes_are_reported_in_one_pass():
+    text = BASE.replace("activation: tanh}", "activaton: tanh}").replace("{from: h, to: o.mu", "{from: hh, to: o.mu")
+    with pytest.raises(SpecError) as info:
+        compile_text(text, "spec.yaml")
+    assert [str(d) for d in info.value.diagnostics] == [
+        "spec.yaml:7:30: error: unknown key 'activaton' in components/h (did you mean 'activation'?)",
+        "spec.yaml:12:14: error: cable 'W2' reads 'hh' but there is no component 'hh' (did you mean 'h'?)"]
+    # a rejected kind would take the whole component with it: no reference mistakes are guessed then
+    text = BASE.replace("kind: rate, size: 16, activation", "kind: rat, size: 16, activation")
+    with pytest.raises(SpecError) as info:
+        compile_text(text.replace("{from: h, to: o.mu", "{from: hh, to: o.mu"), "spec.yaml")
+    assert [d.line for d in info.value.diagnostics] == [7]
+
+
 def test_cli_check_prints_diagnostics_without_traceback(write_spec):
     path = write_spec(BASE.replace("{from: h, to: o.mu", "{from: hh, to: o.mu"))
     result = run_cli("check", path)
@@ -218,6 +232,6 @@ def test_bad_set_overrides_are_located_in_the_argument(override, message):
 def test_a_mistake_in_the_file_keeps_its_position_under_overrides(write_spec):
     path = write_spec(BASE.replace("activation: tanh}", "activaton: tanh}"))
     with pytest.raises(SpecError) as info:
-        ngdsl.load(path, set=["data.batch=4", "components.d.size=4"])
+        ngdsl.load(path, set=["data.batch=4", "components.d.activation=tanh"])
     assert [str(d) for d in info.value.diagnostics] == [
         f"{path}:7:30: error: unknown key 'activaton' in components/h (did you mean 'activation'?)"]
