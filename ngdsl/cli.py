@@ -44,6 +44,8 @@ def cmd_run(args):
     compiled = _compile(args)
     print(f"compiling '{compiled.plan.name}' ...", file=sys.stderr)
     model = Model(compiled)
+    for warning in model.warnings:
+        print(f"{args.spec}: warning: {warning}", file=sys.stderr)
     try:
         run = RunDirectory.reopen(args.resume, model, args.spec) if args.resume else \
             RunDirectory(args.out, model, args.spec)

@@ -24,6 +24,7 @@ class Model:
         self.rng = np.random.default_rng(self.plan.seed + 1)
         self.epoch = 0
         self.history = []
+        self.warnings = _range_warnings(self.data)
         self.compile_seconds = self.executor.warm_up()
 
     @property
@@ -125,6 +126,21 @@ class Model:
         """ΔW and Δb that one training trial forms on a batch (not applied)."""
         x = self._examples(x, 0)
         return self.executor.updates(x, self._examples(y, 1, len(x)))
+
+
+#: Inputs beyond this magnitude are far outside what activations and default learning rates expect.
+INPUT_RANGE = 100.0
+
+
+def _range_warnings(data) -> list:
+    """A warning when the inputs reach far outside the range circuits are built for."""
+    x = data.x_train
+    largest = float(np.abs(x).max()) if x.size else 0.0
+    if largest <= INPUT_RANGE:
+        return []
+    return [f"data.x reaches {largest:.4g}: inputs this large saturate activations and make learning rates "
+            "behave unlike the shipped specs; scale them first (whole-number pixels 0–255 are scaled to [0, 1] "
+            "automatically)"]
 
 
 def load(path: str, set=None, jit: bool = True, optimize: bool = True) -> Model:

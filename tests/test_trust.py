@@ -255,3 +255,13 @@ def test_the_kernel_cache_reports_truthfully_and_survives_damage(tmp_path):
     blocked.write_text("")                                      # NGDSL_CACHE under a file cannot be created
     state, value, stderr = _cache_report(blocked / "kernels")
     assert value == cold[1] and "cannot be written" in stderr
+
+
+def test_inputs_far_outside_the_expected_range_are_named(tmp_path):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0, 5000, (20, 64)))
+    np.save(tmp_path / "y.npy", np.arange(20) % 10)
+    path = _spec_with_data(tmp_path, "data: {dataset: files, x: x.npy, y: y.npy}")
+    result = run_cli("run", path, "--epochs", "1", "--out", str(tmp_path / "runs"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert f"{path}: warning: data.x reaches 4" in result.stderr and "saturate" in result.stderr
+    assert load("bp_digits.yaml").warnings == []
