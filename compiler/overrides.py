@@ -1,5 +1,8 @@
 """``--set key=value`` overrides: dotted paths into a parsed spec, values written in YAML.
 
+A choice written by name (``rule: hebbian``) can be reached as its mapping form
+(``cables.W.rule.hebbian.scale=0``).
+
 They change the parsed spec, not its text, so positions in the file stay true, the file's own
 checks (duplicated keys) still hold, and a problem with an overridden value is reported at the
 override itself: ``--set train.epoch=3: error: unknown key 'epoch' in train``."""
@@ -46,7 +49,9 @@ def apply(data: dict, smap, overrides) -> None:
         value = _value(text, label)
         node = data
         try:
-            for key in keys[:-1]:
+            for i, key in enumerate(keys[:-1]):
+                if node[key] == keys[i + 1] and isinstance(node[key], str):
+                    node[key] = {node[key]: {}}   # a choice by name is its mapping form with defaults
                 node = node[key]
             if isinstance(node, dict) == isinstance(keys[-1], int):   # a mapping takes names, a list indices
                 raise TypeError

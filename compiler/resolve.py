@@ -28,7 +28,8 @@ KIND_DEFAULTS = {
     "error": {"precision": 1.0, "loss": "gaussian"},
 }
 TRANSFORM_KEYS = {
-    "dense": {"from", "to", "transform", "scale", "init", "bias", "gate", "mask", "response", "rule", "lr", "about"},
+    "dense": {"from", "to", "transform", "scale", "init", "bias", "gate", "mask", "response", "rule", "lr", "frozen",
+              "about"},
     "fixed": {"from", "to", "transform", "scale", "init", "bias", "gate", "mask", "response", "about"},
     "identity": {"from", "to", "transform", "scale", "gate", "about"},
     "tied": {"from", "to", "tied", "transpose", "scale", "gate", "about"},
@@ -65,7 +66,7 @@ class Cable:
 
     @property
     def learnable(self) -> bool:
-        return self.transform == "dense" and RULES[self.rule].learns
+        return self.transform == "dense" and RULES[self.rule].learns and not self.opts.get("frozen")
 
 
 @dataclass
@@ -300,7 +301,7 @@ class Resolver:
             if transform != "dense":
                 self.error(path + ("rule",), f"cable '{name}' is {transform}: it has no weights of its own to learn; "
                            "remove 'rule' (or make it dense)", key=True)
-        elif transform == "dense":
+        elif transform == "dense" and not spec.get("frozen"):
             self.error(path, f"cable '{name}' is learnable but has no rule (add 'rule:', "
                        "'rule: none' to freeze it, or 'transform: fixed' for fixed random weights)", key=True)
             cable.rule = "none"
@@ -342,7 +343,7 @@ class Resolver:
                     if name not in self.data.get("cables", {}):
                         self.error(path + ("update", j), f"update names no cable '{name}'"
                                    f"{did_you_mean(name, self.data.get('cables', {}))}")
-                    elif cable and not cable.learnable:
+                    elif cable and not cable.learnable and not cable.opts.get("frozen"):   # frozen: skipped
                         why = (f"is tied to '{cable.opts.get('tied')}' (update that cable)" if cable.transform == "tied"
                                else f"is {cable.transform}" if cable.transform != "dense" else "has rule 'none'")
                         self.error(path + ("update", j), f"cable '{name}' {why}; it has no rule to apply")

@@ -73,6 +73,7 @@ def build_schema() -> dict:
         "response": {"enum": ["dot", "neg_sqdist"]},
         "rule": _choice(rules, "the learning rule of this cable"),
         "lr": _pos, "about": {"type": "string"},
+        "frozen": {"type": "boolean", "description": "keep the initial weights; updates that list the cable skip it"},
     }, ["from", "to"])
     clamp_value = {"anyOf": [{"type": "string", "enum": ["data.x", "data.y"]}, _num,
                              _obj({"value": {"anyOf": [{"type": "string", "enum": ["data.x", "data.y"]}, _num]},

@@ -218,6 +218,19 @@ def test_dtp_without_a_step_at_the_top_leaves_every_layer_alone():
     assert np.abs(updates["V2"]).max() > 1e-3            # the decoders still learn to invert
 
 
+def test_dtp_decoders_descend_their_reconstruction_error():
+    # DR-DTP: each decoder g_l(z) = tanh(V_l z) learns to invert its layer: ΔV_l = −∂(½‖z_{l−1} − g_l(z_l)‖²)/∂V_l
+    model = load("dtp_digits.yaml", "dtype=float64")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    w, updates = model.weights, model.updates(x, y)
+    h1, h2 = tanh_layers(w, x)
+    mu = h2 @ w["W3"].T + w["W3.bias"]
+    for name, below, above in (("V3", h2, mu), ("V2", h1, h2)):
+        g = np.tanh(above @ w[name].T)
+        np.testing.assert_allclose(updates[name], ((below - g) * (1 - g ** 2)).T @ above / 32, rtol=1e-10,
+                                   atol=1e-14, err_msg=name)
+
+
 def test_dtp_with_transposed_linear_decoders_on_a_linear_net_is_backprop():
     # linear layers and decoders V = Wᵀ: t_l − z_l = −α ∂L/∂z_l, so ΔW_l = α × backprop's update
     linear = [f"components.{c}.activation=identity" for c in ("h1", "h2", "g3t", "g3z", "g2t", "g2z")]

@@ -158,3 +158,23 @@ def test_python_api_fit_predict_evaluate():
     scores = model.evaluate()
     assert set(scores) == {"train_accuracy", "test_accuracy"}
     assert model.predict(model.data.x_test[:5]).shape == (5, 10)
+
+
+def test_a_frozen_cable_keeps_its_weights_while_the_updates_that_list_it_skip_it():
+    frozen = load("bp_digits.yaml", "cables.W1.frozen=true", "train.epochs=2")
+    start = frozen.weights["W1"].copy()
+    frozen.fit()
+    np.testing.assert_array_equal(frozen.weights["W1"], start)
+    # the rest learns exactly as in the spec whose update does not list W1 at all
+    unlisted = load("bp_digits.yaml", "cables.W1.rule=none", "schedule.train[1].update=[W2]", "train.epochs=2")
+    unlisted.fit()
+    for name in ("W2", "W2.bias"):
+        np.testing.assert_array_equal(frozen.weights[name], unlisted.weights[name])
+
+
+def test_a_rule_named_in_short_form_takes_parameter_overrides():
+    model = load("bp_digits.yaml", "dtype=float64", "cables.W2.rule.hebbian.scale=0.5")
+    x, y = model.data.x_train[:8], model.data.y_train[:8]
+    assert model.compiled.resolved["cables"]["W2"]["rule"] == {"hebbian": {"scale": 0.5, "decay": 0.0}}
+    np.testing.assert_allclose(model.updates(x, y)["W2"], 0.5 * load("bp_digits.yaml", "dtype=float64").updates(x, y)["W2"],
+                               rtol=1e-12)
