@@ -2,10 +2,15 @@
 
 A *signal* is one (batch, size) buffer: a compartment of a component, or its copy in a
 named snapshot. Phase operators run per step; update terms say how a cable's ΔW is formed.
+
+Every operator declares its own data flow (Nengo's operator pattern): a phase operator the
+signals it ``reads`` and ``writes`` and whether it is ``pure``, an update term the ``factors`` it
+reads. Hoisting, sharing, liveness and the code generator use these declarations and nothing else.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
 from typing import Optional, Union
 
 
@@ -21,6 +26,14 @@ class Signal:
         at = f"@{self.snapshot}" if self.snapshot else ""
         return f"{self.component}.{self.compartment}{at}"
 
+    def signals(self):
+        """The signals a factor expression reads: this one."""
+        return (self,)
+
+    def map(self, fn):
+        """The factor expression with ``fn`` applied to each of its signals."""
+        return fn(self)
+
 
 @dataclass(frozen=True)
 class Combine:
@@ -32,6 +45,12 @@ class Combine:
 
     def __str__(self):
         return f"({self.left} {'-' if self.op == 'sub' else '*'} {self.right})"
+
+    def signals(self):
+        return self.left.signals() + self.right.signals()
+
+    def map(self, fn):
+        return Combine(self.op, self.left.map(fn), self.right.map(fn))
 
 
 Factor = Union[Signal, Combine]
@@ -50,18 +69,39 @@ class DataSource:
 
 # ---- phase operators -------------------------------------------------------------------
 
+class PhaseOp(ABC):
+    """An operator of a phase step. ``pure``: its result depends on what it reads alone, so it may
+    be hoisted out of a loop or shared (an operator that draws random numbers is not)."""
+
+    pure = True
+
+    @abstractmethod
+    def reads(self) -> frozenset:
+        """The signals it reads."""
+
+    @abstractmethod
+    def writes(self) -> frozenset:
+        """The signals it writes."""
+
+
 @dataclass(frozen=True)
-class Clear:
+class Clear(PhaseOp):
     """Set a summing compartment to zero before its cables add into it."""
 
     target: Signal
+
+    def reads(self):
+        return frozenset()
+
+    def writes(self):
+        return frozenset({self.target})
 
     def __str__(self):
         return f"{self.target} = 0   (a sum, cleared)"
 
 
 @dataclass(frozen=True)
-class MatMul:
+class MatMul(PhaseOp):
     """``out = W·source`` (``Wᵀ·source`` when transposed; ``−‖source − w_i‖²`` for neg_sqdist)."""
 
     cable: str
@@ -71,6 +111,12 @@ class MatMul:
     response: str           # 'dot' | 'neg_sqdist'
     out: Signal
 
+    def reads(self):
+        return frozenset({self.source})
+
+    def writes(self):
+        return frozenset({self.out})
+
     def __str__(self):
         if self.response == "neg_sqdist":
             return f"{self.out} = −‖{self.source} − {self.weight}‖²"
@@ -78,7 +124,7 @@ class MatMul:
 
 
 @dataclass(frozen=True)
-class Accumulate:
+class Accumulate(PhaseOp):
     """``target += gate ⊙ scale·(value + bias)``; the first cable into a cleared sum writes instead."""
 
     cable: str
@@ -87,6 +133,12 @@ class Accumulate:
     scale: float
     gate: Optional[Signal]
     bias: Optional[str]     # parameter name of the cable's bias
+
+    def reads(self):
+        return frozenset({self.value} | ({self.gate} if self.gate else set()))
+
+    def writes(self):
+        return frozenset({self.target})
 
     def __str__(self):
         what = f"({self.value} + {self.bias})" if self.bias else str(self.value)
@@ -98,12 +150,18 @@ class Accumulate:
 
 
 @dataclass(frozen=True)
-class Activate:
+class Activate(PhaseOp):
     """Recompute ``phi`` and ``dphi`` of a neuron from its ``z``."""
 
     component: str
     activation: str
     kwta: int  # 0: no competition; k > 0: phi is the k-winners mask
+
+    def reads(self):
+        return frozenset({Signal(self.component, "z")})
+
+    def writes(self):
+        return frozenset({Signal(self.component, "phi"), Signal(self.component, "dphi")})
 
     def __str__(self):
         act = f"kwta(k={self.kwta})" if self.kwta else self.activation
@@ -111,7 +169,7 @@ class Activate:
 
 
 @dataclass(frozen=True)
-class ComputeError:
+class ComputeError(PhaseOp):
     """``e = precision·(target − mu)``, or ``target − softmax(mu)`` for the softmax loss.
 
     ``target`` is the error's own target compartment, or the signal it copies when nothing else
@@ -122,6 +180,12 @@ class ComputeError:
     precision: float
     target: Signal
 
+    def reads(self):
+        return frozenset({Signal(self.component, "mu"), self.target})
+
+    def writes(self):
+        return frozenset({Signal(self.component, "e")})
+
     def __str__(self):
         if self.loss == "softmax":
             return f"{self.component}.e = {self.target} − softmax({self.component}.mu)"
@@ -130,7 +194,7 @@ class ComputeError:
 
 
 @dataclass(frozen=True)
-class Integrate:
+class Integrate(PhaseOp):
     """One Euler step of a leaky state: ``z += rate·(in − leak·z [+ beta·(nudge − z)])``."""
 
     component: str
@@ -138,6 +202,12 @@ class Integrate:
     leak: float
     nudge: Optional[DataSource] = None
     beta: float = 0.0
+
+    def reads(self):
+        return frozenset({Signal(self.component, "in"), Signal(self.component, "z")})
+
+    def writes(self):
+        return frozenset({Signal(self.component, "z")})
 
     def __str__(self):
         extra = f" − {self.leak:g}·z" if self.leak else ""
@@ -147,43 +217,67 @@ class Integrate:
 
 
 @dataclass(frozen=True)
-class Clamp:
+class Clamp(PhaseOp):
     """Hold a register at a value from data (or a constant)."""
 
     component: str
     source: DataSource
+
+    def reads(self):
+        return frozenset()
+
+    def writes(self):
+        return frozenset({Signal(self.component, "z")})
 
     def __str__(self):
         return f"{self.component}.z = {self.source}   (clamp)"
 
 
 @dataclass(frozen=True)
-class Assign:
+class Assign(PhaseOp):
     """Set a register's ``z`` to a signal (feed-forward initialisation)."""
 
     component: str
     source: Signal
+
+    def reads(self):
+        return frozenset({self.source})
+
+    def writes(self):
+        return frozenset({Signal(self.component, "z")})
 
     def __str__(self):
         return f"{self.component}.z = {self.source}   (feed-forward init)"
 
 
 @dataclass(frozen=True)
-class Zero:
+class Zero(PhaseOp):
     """Reset a register's ``z`` to zero."""
 
     component: str
+
+    def reads(self):
+        return frozenset()
+
+    def writes(self):
+        return frozenset({Signal(self.component, "z")})
 
     def __str__(self):
         return f"{self.component}.z = 0"
 
 
 @dataclass(frozen=True)
-class Store:
+class Store(PhaseOp):
     """Copy signals into a named snapshot."""
 
     snapshot: str
     signals: tuple
+
+    def reads(self):
+        return frozenset(self.signals)
+
+    def writes(self):
+        return frozenset(Signal(s.component, s.compartment, self.snapshot) for s in self.signals)
 
     def __str__(self):
         return f"snapshot '{self.snapshot}' ← {', '.join(map(str, self.signals))}"
@@ -191,30 +285,54 @@ class Store:
 
 # ---- update terms ----------------------------------------------------------------------
 
+class Term(ABC):
+    """One term of a cable's ΔW."""
+
+    @abstractmethod
+    def factors(self) -> tuple:
+        """The factor expressions (signals and their combinations) it reads."""
+
+    @abstractmethod
+    def with_factors(self, fn) -> "Term":
+        """The same term with ``fn`` applied to each of its factor expressions."""
+
+
 @dataclass(frozen=True)
-class Outer:
+class Outer(Term):
     """``ΔW += coef · mean_batch(post ⊗ pre)``; a bias gets ``coef · mean_batch(post)``."""
 
     post: Factor
     pre: Factor
     coef: float = 1.0
 
+    def factors(self):
+        return (self.post, self.pre)
+
+    def with_factors(self, fn):
+        return replace(self, post=fn(self.post), pre=fn(self.pre))
+
     def __str__(self):
         return f"{self.coef:+g}·⟨{self.post} ⊗ {self.pre}⟩"
 
 
 @dataclass(frozen=True)
-class Decay:
+class Decay(Term):
     """``ΔW −= coef · W``."""
 
     coef: float
+
+    def factors(self):
+        return ()
+
+    def with_factors(self, fn):
+        return self
 
     def __str__(self):
         return f"−{self.coef:g}·W"
 
 
 @dataclass(frozen=True)
-class OjaDecay:
+class OjaDecay(Term):
     """``ΔW −= coef · mean_batch(post ⊗ post) · W`` (Oja's subspace normalisation); with ``lower``
     only the lower triangle of ⟨post ⊗ post⟩ counts (Sanger's rule: unit i is normalised
     against units 1..i alone, so the units find the principal components in order)."""
@@ -223,13 +341,19 @@ class OjaDecay:
     coef: float = 1.0
     lower: bool = False
 
+    def factors(self):
+        return (self.post,)
+
+    def with_factors(self, fn):
+        return replace(self, post=fn(self.post))
+
     def __str__(self):
         square = f"⟨{self.post} ⊗ {self.post}⟩"
         return f"−{self.coef:g}·{'LT' + square if self.lower else square}·W"
 
 
 @dataclass(frozen=True)
-class ActivityDecay:
+class ActivityDecay(Term):
     """``ΔW −= coef · diag(mean_batch(factor)) · W`` for ``side='post'`` (instar: each winner's row
     moves toward its input), ``ΔW −= coef · W · diag(mean_batch(factor))`` for ``side='pre'``
     (outstar: each active source's column moves toward the target)."""
@@ -237,6 +361,12 @@ class ActivityDecay:
     factor: Factor
     side: str               # 'post' (scales rows) | 'pre' (scales columns)
     coef: float = 1.0
+
+    def factors(self):
+        return (self.factor,)
+
+    def with_factors(self, fn):
+        return replace(self, factor=fn(self.factor))
 
     def __str__(self):
         diag = f"diag⟨{self.factor}⟩"

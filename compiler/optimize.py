@@ -4,44 +4,7 @@ a step never needs in memory. They only drop, move or annotate operators; the va
 are unchanged."""
 from __future__ import annotations
 
-from .ops import (Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Integrate, MatMul, Signal, Store,
-                  Zero)
-
-
-def reads(op):
-    """Signals an operator reads."""
-    if isinstance(op, MatMul):
-        return {op.source}
-    if isinstance(op, Accumulate):
-        return {op.value} | ({op.gate} if op.gate else set())
-    if isinstance(op, Activate):
-        return {Signal(op.component, "z")}
-    if isinstance(op, ComputeError):
-        return {Signal(op.component, "mu"), op.target}
-    if isinstance(op, Integrate):
-        return {Signal(op.component, "in"), Signal(op.component, "z")}
-    if isinstance(op, Assign):
-        return {op.source}
-    if isinstance(op, Store):
-        return set(op.signals)
-    return set()
-
-
-def writes(op):
-    """Signals an operator writes."""
-    if isinstance(op, MatMul):
-        return {op.out}
-    if isinstance(op, (Accumulate, Clear)):
-        return {op.target}
-    if isinstance(op, Activate):
-        return {Signal(op.component, "phi"), Signal(op.component, "dphi")}
-    if isinstance(op, ComputeError):
-        return {Signal(op.component, "e")}
-    if isinstance(op, (Integrate, Clamp, Assign, Zero)):
-        return {Signal(op.component, "z")}
-    if isinstance(op, Store):
-        return {Signal(s.component, s.compartment, op.snapshot) for s in op.signals}
-    return set()
+from .ops import Accumulate, Clear, MatMul
 
 
 def hoist(step):
@@ -54,9 +17,10 @@ def hoist(step):
         for i, op in enumerate(step):
             if i in varying_ops:
                 continue
-            if isinstance(op, Integrate) or reads(op) & varying or writes(op) & varying:
+            # a register update (it reads what it writes) and an impure operator change every step
+            if op.reads() & op.writes() or not op.pure or op.reads() & varying or op.writes() & varying:
                 varying_ops.add(i)
-                varying |= writes(op)
+                varying |= op.writes()
                 changed = True
     return ([op for i, op in enumerate(step) if i not in varying_ops],
             [op for i, op in enumerate(step) if i in varying_ops])
@@ -88,9 +52,9 @@ def eliminate_common(*blocks):
     for ops in blocks:
         out = []
         for unit in _units(list(ops)):
-            written = set().union(*(writes(op) for op in unit))
+            written = set().union(*(op.writes() for op in unit))
             internal = {op.out for op in unit if isinstance(op, MatMul)}
-            inputs = set().union(*(reads(op) for op in unit)) - internal
+            inputs = set().union(*(op.reads() for op in unit)) - internal
             key = (unit, tuple(sorted((str(s), version.get(s, 0)) for s in inputs)))
             if key in made and all(version.get(s, 0) == v for s, v in made[key].items()):
                 continue
@@ -107,8 +71,8 @@ def _depends(earlier, later):
     """Whether ``later`` must stay after ``earlier`` (a read or write of what the other writes)."""
     def touched(op):
         extra = {op.target} if isinstance(op, Accumulate) else set()  # accumulating reads the sum
-        return reads(op) | extra
-    w1, w2 = writes(earlier), writes(later)
+        return op.reads() | extra
+    w1, w2 = earlier.writes(), later.writes()
     return bool(w1 & (touched(later) | w2) or touched(earlier) & w2)
 
 
@@ -155,22 +119,22 @@ def _exposed_reads(ops):
     """Signals the operators read before writing them (their value comes from before the list)."""
     exposed, written = set(), set()
     for op in ops:
-        exposed |= (reads(op) | ({op.target} if isinstance(op, Accumulate) else set())) - written
-        written |= writes(op)
+        exposed |= (op.reads() | ({op.target} if isinstance(op, Accumulate) else set())) - written
+        written |= op.writes()
     return exposed
 
 
 def drop_dead_setup(setup, hoisted, step, settle):
     """Remove setup operators whose results every path overwrites before reading: the loop may run
     zero or more times, and whatever follows the phase may read anything the phase leaves."""
-    overwritten = set().union(*(writes(op) for op in list(hoisted) + list(settle)))
+    overwritten = set().union(*(op.writes() for op in list(hoisted) + list(settle)))
     dead = overwritten - _exposed_reads(list(hoisted) + list(step)) - _exposed_reads(list(hoisted) + list(settle))
     kept = []
     for op in reversed(setup):
-        if writes(op) and writes(op) <= dead:
+        if op.writes() and op.writes() <= dead:
             continue
         partial = {op.target} if isinstance(op, Accumulate) else set()
-        dead = (dead | (writes(op) - partial)) - reads(op) - partial
+        dead = (dead | (op.writes() - partial)) - op.reads() - partial
         kept.append(op)
     return kept[::-1]
 
@@ -179,7 +143,7 @@ def _live_before(ops, live):
     """Signals live before ``ops`` given those live after them (every operator writes whole arrays)."""
     for op in reversed(list(ops)):
         partial = {op.target} if isinstance(op, Accumulate) else set()  # adds to what is there
-        live = (live - (writes(op) - partial)) | reads(op) | partial
+        live = (live - (op.writes() - partial)) | op.reads() | partial
     return live
 
 
@@ -228,7 +192,7 @@ def step_scratch(routines, factor_signals):
                     if grown == head:
                         break
                     head = grown
-                written = set().union(*(writes(op) for op in phase.step)) if phase.step else set()
+                written = set().union(*(op.writes() for op in phase.step)) if phase.step else set()
                 scratch[(name, s_index, p_index)] = frozenset(written - head)
                 live = _live_before(list(phase.setup) + list(phase.hoisted), head)
     return scratch

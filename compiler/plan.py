@@ -7,9 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .graph import depths, instant_order
-from .ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, Combine, Integrate, MatMul,
-                  OjaDecay, Outer, Signal, Store, Update, Zero)
-from .optimize import drop_dead_setup, eliminate_common, hoist, order_for_fusion, reads, step_scratch, writes
+from .ops import Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Integrate, MatMul, Signal, Store, Update, Zero
+from .optimize import drop_dead_setup, eliminate_common, hoist, order_for_fusion, step_scratch
 from .resolve import PhaseSpec
 
 
@@ -127,7 +126,7 @@ class Planner:
         """Row width of an elementwise operator (what it writes), None for products and the rest."""
         if isinstance(op, (MatMul, Clear, Store)):
             return None
-        return next((_size(s, self.circuit) for s in writes(op)), None)
+        return next((_size(s, self.circuit) for s in op.writes()), None)
 
     def _add(self, matmul, accumulate):
         self.incoming.setdefault(accumulate.target, []).append((matmul, accumulate))
@@ -243,7 +242,7 @@ class Planner:
         """The registers (states, inputs) whose values the given operators read, directly or
         through the instant components a sweep computes from them."""
         found, seen = set(), set()
-        pending = [s.component for op in ops for s in reads(op)]
+        pending = [s.component for op in ops for s in op.reads()]
         while pending:
             name = pending.pop()
             if name in seen or name not in self.components:  # a cable's product: its MatMul is read too
@@ -255,7 +254,7 @@ class Planner:
             for target, incoming in self.incoming.items():
                 if target.component == name:
                     pending += [s.component for m, acc in incoming for op in (m, acc) if op is not None
-                                for s in reads(op)]
+                                for s in op.reads()]
         return found
 
     def routine(self, name, entries):
@@ -269,7 +268,7 @@ class Planner:
                     lowered = cable.update
                     if lowered is None:
                         continue
-                    terms = tuple(_map_factors(t, self.sig) for t in lowered["terms"])
+                    terms = tuple(t.with_factors(lambda f: f.map(self.sig)) for t in lowered["terms"])
                     for signal in _term_signals(terms):
                         if signal.snapshot:
                             snapshot_signals.setdefault(signal.snapshot, set()).add(
@@ -315,31 +314,9 @@ def _without_self_gate(accumulate, name):
     return accumulate
 
 
-def _map_factors(term, fn):
-    def walk(f):
-        if isinstance(f, Combine):
-            return Combine(f.op, walk(f.left), walk(f.right))
-        return fn(f)
-    if isinstance(term, Outer):
-        return Outer(walk(term.post), walk(term.pre), term.coef)
-    if isinstance(term, OjaDecay):
-        return replace(term, post=walk(term.post))
-    if isinstance(term, ActivityDecay):
-        return replace(term, factor=walk(term.factor))
-    return term
-
-
 def _term_signals(terms):
-    def walk(f):
-        if isinstance(f, Combine):
-            yield from walk(f.left)
-            yield from walk(f.right)
-        else:
-            yield f
-    for t in terms:
-        for attr in ("post", "pre", "factor"):
-            if hasattr(t, attr):
-                yield from walk(getattr(t, attr))
+    """Every signal the update terms read."""
+    return (s for t in terms for f in t.factors() for s in f.signals())
 
 
 def _with_scratch(routines):
@@ -351,8 +328,7 @@ def _with_scratch(routines):
 
 
 def _op_signals(op):
-    yield from reads(op)
-    yield from writes(op)
+    return op.reads() | op.writes()
 
 
 def _size(signal, circuit):

@@ -2,7 +2,6 @@
 --out, or gets past the checks with a traceback."""
 import json
 import os
-import zipfile
 
 import numpy as np
 import pytest
