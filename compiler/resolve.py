@@ -154,10 +154,11 @@ class Resolver:
     def _data(self, data):
         dataset = language.DATASETS[data["dataset"]]
         for key in data:
-            if key not in ("dataset", "test_fraction", "batch", "shuffle") and key not in dataset.params:
+            if key not in ("dataset", "test_fraction", "batch", "shuffle", "seed") and key not in dataset.params:
                 self.error(("data", key), f"dataset '{dataset.name}' takes no parameter '{key}'"
                            f"{did_you_mean(key, dataset.params)}", key=True)
-        for key, value in {"test_fraction": 0.2, "batch": 32, "shuffle": True, **dataset.defaults}.items():
+        for key, value in {"test_fraction": 0.2, "batch": 32, "shuffle": True, "seed": self.resolved["seed"],
+                           **dataset.defaults}.items():
             data.setdefault(key, value)
         if "spectrum" in dataset.params and "spectrum" in data and len(data["spectrum"]) != data["dim"]:
             self.error(("data", "spectrum"), f"the spectrum lists {len(data['spectrum'])} eigenvalues but dim is "

@@ -43,7 +43,9 @@ def build_schema() -> dict:
     rules = {name: _obj(rule.params, rule.required, description=rule.about) for name, rule in RULES.items()}
     optimizers = {name: _obj(params) for name, (params, _) in language.OPTIMIZERS.items()}
     data_props = {"dataset": {"enum": sorted(language.DATASETS)}, "test_fraction":
-                  {"type": "number", "minimum": 0, "exclusiveMaximum": 1}, "batch": _int, "shuffle": {"type": "boolean"}}
+                  {"type": "number", "minimum": 0, "exclusiveMaximum": 1}, "batch": _int, "shuffle": {"type": "boolean"},
+                  "seed": {"type": "integer", "minimum": 0, "maximum": 2 ** 32 - 1,
+                           "description": "draws generated data and the train/test split (default: the spec's seed)"}}
     for dataset in language.DATASETS.values():
         data_props.update(dataset.params)
     ref = {"type": "string", "pattern": f"^{_IDENT}(?:\\.{_IDENT})?{_END}"}

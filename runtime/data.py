@@ -94,10 +94,11 @@ LOADERS = {"digits": _digits, "xor": _xor, "parity": _parity, "onehot": _onehot,
 
 
 class Dataset:
-    """Train and test arrays of a spec's data section, split with the spec's seed."""
+    """Train and test arrays of a spec's data section, generated and split with ``data.seed``
+    (by default the spec's seed)."""
 
     def __init__(self, params, seed, base_dir, dtype):
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(params.get("seed", seed))
         x, y = LOADERS[params["dataset"]](params, rng, base_dir)
         #: (height, width) when every example is an image, else None
         self.image_shape = x.shape[1:] if x.ndim == 3 else None

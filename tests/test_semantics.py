@@ -178,3 +178,11 @@ def test_a_rule_named_in_short_form_takes_parameter_overrides():
     assert model.compiled.resolved["cables"]["W2"]["rule"] == {"hebbian": {"scale": 0.5, "decay": 0.0}}
     np.testing.assert_allclose(model.updates(x, y)["W2"], 0.5 * load("bp_digits.yaml", "dtype=float64").updates(x, y)["W2"],
                                rtol=1e-12)
+
+
+def test_data_seed_holds_the_split_while_the_seed_varies_the_initial_weights():
+    a, b = load("bp_digits.yaml", "seed=1", "data.seed=7"), load("bp_digits.yaml", "seed=2", "data.seed=7")
+    np.testing.assert_array_equal(a.data.x_test, b.data.x_test)
+    assert not np.array_equal(a.weights["W1"], b.weights["W1"])
+    c = load("bp_digits.yaml", "seed=1")
+    assert c.compiled.resolved["data"]["seed"] == 1 and not np.array_equal(a.data.x_test, c.data.x_test)
