@@ -68,6 +68,17 @@ def _shape_of(read):
 
 _int = {"type": "integer", "minimum": 1, "maximum": MAX_COUNT}
 _file = {"type": "string"}
+
+
+def _classification_shape(p, base_dir):
+    if p["classes"] * p["clusters"] > 2 ** p["informative"]:
+        raise datafiles.UnreadableData("informative", f"{p['classes']} classes of {p['clusters']} cluster(s) each need "
+                                       f"at least {(p['classes'] * p['clusters'] - 1).bit_length()} informative "
+                                       f"features (the clusters sit at corners of a hypercube)")
+    if p["informative"] > p["features"]:
+        raise datafiles.UnreadableData("informative", f"{p['informative']} informative features do not fit in "
+                                       f"{p['features']}")
+    return p["n"], p["features"], p["classes"]
 DATASETS = {d.name: d for d in [
     Dataset("digits", {}, {}, lambda p, b: (1797, 64, 10),
             "scikit-learn's 8x8 handwritten digits, pixels scaled to [0, 1], one-hot labels"),
@@ -81,6 +92,13 @@ DATASETS = {d.name: d for d in [
             {"n": 600, "centers": 3, "features": 2, "spread": 0.5},
             lambda p, b: (p["n"], p["features"], p["centers"]),
             "isotropic Gaussian clusters with centres drawn in [-5, 5]; one-hot cluster labels"),
+    Dataset("classification",
+            {"n": _int, "features": _int, "classes": _int, "informative": _int, "clusters": _int,
+             "separation": _pos},
+            {"n": 5000, "features": 40, "classes": 10, "informative": 10, "clusters": 2, "separation": 1.0},
+            _classification_shape,
+            "scikit-learn's make_classification: Gaussian clusters at the corners of a hypercube in the "
+            "`informative` dimensions, the other features noise; harder than digits for the same budget"),
     Dataset("moons", {"n": _int, "noise": {"type": "number", "minimum": 0}}, {"n": 600, "noise": 0.1},
             lambda p, b: (p["n"], 2, 2), "two interleaving half circles with Gaussian noise; one-hot labels"),
     Dataset("bars", {"n": _int, "size": _int, "p": _unit}, {"n": 1000, "size": 8, "p": 0.125},

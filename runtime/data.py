@@ -88,7 +88,17 @@ def _one_hot(labels, n=None):
     return out
 
 
-LOADERS = {"digits": _digits, "xor": _xor, "parity": _parity, "onehot": _onehot, "blobs": _blobs, "moons": _moons, "bars": _bars,
+def _classification(params, rng, base_dir):
+    from sklearn.datasets import make_classification
+
+    x, labels = make_classification(
+        n_samples=params["n"], n_features=params["features"], n_informative=params["informative"], n_redundant=0,
+        n_classes=params["classes"], n_clusters_per_class=params["clusters"], class_sep=params["separation"],
+        random_state=int(rng.integers(2 ** 31)))
+    return x, _one_hot(labels, params["classes"])
+
+
+LOADERS = {"digits": _digits, "classification": _classification, "xor": _xor, "parity": _parity, "onehot": _onehot, "blobs": _blobs, "moons": _moons, "bars": _bars,
            "gaussian": _gaussian, "npz": _from_files(datafiles.read_npz),
            "files": _from_files(datafiles.read_files), "csv": _from_files(datafiles.read_csv)}
 

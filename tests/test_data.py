@@ -189,3 +189,24 @@ def test_receptive_fields_are_the_first_layer_weights_as_images(tmp_path):
     np.testing.assert_array_equal(fields["W1"][:, 2, 3], model.weights["W1"][:, 19])
     blobs = ngdsl.load(spec_path("kwta_clusters.yaml"))
     assert blobs.data.image_shape is None and blobs.receptive_fields() == {}
+
+
+@pytest.mark.slow
+def test_classification_generator_is_harder_than_a_linear_model_can_solve(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    data = "data: {dataset: classification, n: 5000, features: 40, classes: 10, batch: 32}"
+    model = ngdsl.load(_bp_spec(tmp_path, data), set=["components.x.size=40", "components.h1.size=256",
+                                                      "components.d1.size=256", "train.epochs=60"])
+    d = model.data
+    assert d.x_train.shape[1] == 40 and d.y_train.shape[1] == 10 and len(d.x_train) + len(d.x_test) == 5000
+    linear = LogisticRegression(max_iter=2000).fit(d.x_train, d.y_train.argmax(1)).score(d.x_test, d.y_test.argmax(1))
+    mlp = model.fit()[-1]["test_accuracy"]
+    assert linear < 0.45 and mlp > linear + 0.1
+
+
+def test_classification_needs_enough_informative_features(tmp_path):
+    path = _bp_spec(tmp_path, "data: {dataset: classification, classes: 10, clusters: 4, informative: 4}")
+    with pytest.raises(SpecError) as info:
+        ngdsl.load(path)
+    assert info.value.diagnostics[0].message == ("10 classes of 4 cluster(s) each need at least 6 informative "
+                                                 "features (the clusters sit at corners of a hypercube)")
