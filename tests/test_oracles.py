@@ -2,6 +2,7 @@
 import os
 
 import numpy as np
+import pytest
 
 import ngdsl
 
@@ -140,24 +141,26 @@ def test_drtp_hidden_layers_learn_from_the_projected_target_alone():
     assert not np.allclose(again["W3"], updates["W3"])
 
 
-def test_local_signalers_with_matched_feedback_follow_each_local_loss():
-    # B_l = K_lᵀ: each hidden layer descends its own classifier's cross-entropy, inputs detached
-    model = load("locsig_digits.yaml", "dtype=float64",
-                 "cables.B1={from: c1, to: d1, tied: K1, transpose: true, gate: h1.dphi}",
-                 "cables.B2={from: c2, to: d2, tied: K2, transpose: true, gate: h2.dphi}")
+@pytest.mark.parametrize("spec", ["locsig_digits.yaml", "locsig_fa_digits.yaml"])
+def test_local_signalers_send_each_local_error_through_their_feedback(spec):
+    # locsig: B_l = K_lᵀ, so each hidden layer descends its own classifier's cross-entropy (inputs
+    # detached); locsig_fa: the same local error through a separate fixed random B_l
+    model = load(spec, "dtype=float64")
     x, y = model.data.x_train[:32], model.data.y_train[:32]
     w, updates = model.weights, model.updates(x, y)
     below = x
     for layer in (1, 2):
         h = np.tanh(below @ w[f"W{layer}"].T + w[f"W{layer}.bias"])
-        local = ((y - softmax(h @ w[f"K{layer}"].T)) @ w[f"K{layer}"]) * (1 - h ** 2)   # −∂L_l/∂(W_l z)
+        feedback = w[f"K{layer}"] if spec == "locsig_digits.yaml" else w[f"B{layer}"].T
+        local = ((y - softmax(h @ w[f"K{layer}"].T)) @ feedback) * (1 - h ** 2)   # locsig: −∂L_l/∂(W_l z)
         np.testing.assert_allclose(updates[f"W{layer}"], local.T @ below / 32, rtol=1e-10, atol=1e-14)
         np.testing.assert_allclose(updates[f"W{layer}.bias"], local.mean(0), rtol=1e-10, atol=1e-14)
         below = h
 
 
-def test_a_local_signaler_layer_needs_only_the_layers_below():
-    model = load("locsig_digits.yaml", "dtype=float64")
+@pytest.mark.parametrize("spec", ["locsig_digits.yaml", "locsig_fa_digits.yaml"])
+def test_a_local_signaler_layer_needs_only_the_layers_below(spec):
+    model = load(spec, "dtype=float64")
     x, y = model.data.x_train[:32], model.data.y_train[:32]
     before = model.updates(x, y)
     model.weights["W3"][...] *= -2.0       # the layers above change ...
@@ -562,9 +565,7 @@ def test_dfa_on_a_deep_linear_net_with_products_of_weights_as_feedback_is_backpr
 def test_local_classifiers_improve_and_the_deeper_one_is_better():
     # NS-LOCSIG (B_l = K_lᵀ, as in Mostafa et al.): the fixed random classifiers K_l come to read
     # their layer well, the deeper one better
-    model = load("locsig_digits.yaml", "dtype=float64", "train.epochs=10",
-                 "cables.B1={from: c1, to: d1, tied: K1, transpose: true, gate: h1.dphi}",
-                 "cables.B2={from: c2, to: d2, tied: K2, transpose: true, gate: h2.dphi}")
+    model = load("locsig_digits.yaml", "dtype=float64", "train.epochs=10")
     x, labels = model.data.x_test, np.argmax(model.data.y_test, axis=1)
 
     def accuracies():
