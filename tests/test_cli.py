@@ -156,3 +156,15 @@ def test_resume_refuses_a_changed_spec(tmp_path):
                      str(tmp_path / run), "--quiet")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "the spec differs from that run's at 'components.h.size'" in result.stderr
+
+
+def test_check_and_inspect_report_memory_and_max_memory_refuses(tmp_path):
+    path = spec_path("pc_digits.yaml")
+    checked = run_cli("check", path)
+    assert checked.returncode == 0 and re.search(r"memory about [\d.]+ MB \(parameters [\d.]+ KB", checked.stdout)
+    assert re.search(r"^memory: about [\d.]+ MB", run_cli("inspect", path).stdout, re.M)
+    refused = run_cli("check", path, "--max-memory", "1M")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "but the budget is 1.0 MB; the largest part is the data" in refused.stderr
+    bad = run_cli("check", path, "--max-memory", "lots")
+    assert bad.returncode == 2 and "'lots' is not a size like 8G, 512M or 1000000" in bad.stderr
