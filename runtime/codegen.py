@@ -46,6 +46,20 @@ def grad_name(name: str) -> str:
     return "g_" + name.replace(".", "__")
 
 
+@dataclass(frozen=True)
+class UpdateTarget:
+    """What a term emitter adds into: the ΔW buffer ``g`` of weight ``W`` (rows × cols) of a cable;
+    ``buffer(factor)`` gives a factor's values (computed once per update)."""
+
+    cable: str
+    g: str
+    W: str
+    rows: int
+    cols: int
+    what: str
+    buffer: object
+
+
 @dataclass
 class _Loop:
     """One elementwise statement: ``rows`` is 'B' (batch) or a number of rows; cols a number."""
@@ -149,7 +163,7 @@ class SegmentWriter:
             cleared.add(op.target)   # the first cable into it writes instead of adding
             return
         self.zero_unfed(cleared)
-        getattr(self, _EMITTERS[type(op)])(op)
+        getattr(self, EMITTERS[type(op)])(op)
 
     def assign_elementwise(self, target, line, what, group=""):
         self.loop("B", self.width(target), line, self.sig(target), what, group)
@@ -302,34 +316,41 @@ class SegmentWriter:
             self.loop(rows, cols, f"{g}[r, c] = 0.0", g, what)
         if up.w_max is not None:
             self.loop(rows, cols, f"{g}[r, c] *= {self.const('w_max', up.cable, up.w_max)} - {W}[r, c]", g, what)
+        target = UpdateTarget(up.cable, g, W, rows, cols, what, buffer)
         for t in up.terms:
-            if isinstance(t, Decay):
-                self.loop(rows, cols, f"{g}[r, c] -= {self.const('decay', up.cable, t.coef)} * {W}[r, c]", g, what)
-            elif isinstance(t, OjaDecay):
-                post = buffer(t.post)
-                square = self.temp(f"t_{up.cable}__oja_square", rows, rows)
-                product = self.temp(f"t_{up.cable}__oja_product", rows, cols)
-                self.raw(f"np.dot({post}.T, {post}, {square})")
-                if t.lower:
-                    self.raw(f"for r in range({rows}):")
-                    self.raw(f"    {square}[r, r + 1:] = 0.0")
-                self.raw(f"np.dot({square}, {W}, {product})")
-                coef = self.const("coef", up.cable, t.coef)
-                self.loop(rows, cols, f"{g}[r, c] -= {coef} * inv_batch * {product}[r, c]", g, what)
-            elif isinstance(t, ActivityDecay):
-                factor = buffer(t.factor)
-                size, index = (rows, "r") if t.side == "post" else (cols, "c")
-                total = self.temp(f"t_{up.cable}__{t.side}_total", 1, size)
-                self.raw(f"{total}[0, :] = 0.0")
-                self.loop("B", size, f"{total}[0, c] += {factor}[r, c]", total, what)
-                coef = self.const("coef", up.cable, t.coef)
-                self.loop(rows, cols, f"{g}[r, c] -= {coef} * inv_batch * {total}[0, {index}] * {W}[r, c]", g, what)
+            if not isinstance(t, Outer):   # the outer products formed ΔW above; the rest adjust it
+                getattr(self, TERM_EMITTERS[type(t)])(t, target)
         if up.bias:
             gb = grad_name(up.bias)
             self.grads.add(up.bias)
             self.raw(f"{gb}[:] = 0.0")
             for i, t in enumerate(outers):
                 self.loop("B", rows, f"{gb}[c] += {coefs[i]} * inv_batch * {buffer(t.post)}[r, c]", gb, what)
+
+    def emit_decay(self, t, u):
+        self.loop(u.rows, u.cols, f"{u.g}[r, c] -= {self.const('decay', u.cable, t.coef)} * {u.W}[r, c]", u.g, u.what)
+
+    def emit_oja_decay(self, t, u):
+        post = u.buffer(t.post)
+        square = self.temp(f"t_{u.cable}__oja_square", u.rows, u.rows)
+        product = self.temp(f"t_{u.cable}__oja_product", u.rows, u.cols)
+        self.raw(f"np.dot({post}.T, {post}, {square})")
+        if t.lower:
+            self.raw(f"for r in range({u.rows}):")
+            self.raw(f"    {square}[r, r + 1:] = 0.0")
+        self.raw(f"np.dot({square}, {u.W}, {product})")
+        coef = self.const("coef", u.cable, t.coef)
+        self.loop(u.rows, u.cols, f"{u.g}[r, c] -= {coef} * inv_batch * {product}[r, c]", u.g, u.what)
+
+    def emit_activity_decay(self, t, u):
+        factor = u.buffer(t.factor)
+        size, index = (u.rows, "r") if t.side == "post" else (u.cols, "c")
+        total = self.temp(f"t_{u.cable}__{t.side}_total", 1, size)
+        self.raw(f"{total}[0, :] = 0.0")
+        self.loop("B", size, f"{total}[0, c] += {factor}[r, c]", total, u.what)
+        coef = self.const("coef", u.cable, t.coef)
+        self.loop(u.rows, u.cols, f"{u.g}[r, c] -= {coef} * inv_batch * {total}[0, {index}] * {u.W}[r, c]", u.g,
+                  u.what)
 
     # ---- whole function -----------------------------------------------------------------
     def write(self):
@@ -424,8 +445,11 @@ def _without_dead_stores(lines, scratch):
     return [line for k, line in enumerate(kept) if k not in empty and k + 1 not in empty]
 
 
-_EMITTERS = {Activate: "emit_activate", ComputeError: "emit_error", Integrate: "emit_integrate", Clamp: "emit_clamp",
-             Assign: "emit_assign", Zero: "emit_zero", Store: "emit_store"}
+#: phase operator -> its emitter (products, sums and clears are emitted together by ``ops``)
+EMITTERS = {Activate: "emit_activate", ComputeError: "emit_error", Integrate: "emit_integrate", Clamp: "emit_clamp",
+            Assign: "emit_assign", Zero: "emit_zero", Store: "emit_store"}
+#: update term -> its emitter (outer products form ΔW first, in ``update``)
+TERM_EMITTERS = {Decay: "emit_decay", OjaDecay: "emit_oja_decay", ActivityDecay: "emit_activity_decay"}
 
 
 def _first_signal(f):

@@ -23,3 +23,13 @@ def test_declared_reads_and_writes():
     assert Accumulate("W", product, h, 1.0, Signal("h", "dphi"), None).reads() == {product, Signal("h", "dphi")}
     step = Integrate("h", 0.1, 0.0)
     assert step.reads() & step.writes() == {Signal("h", "z")}   # a register update: never hoisted
+
+
+def test_every_operator_and_term_has_an_emitter():
+    from ngdsl.compiler.ops import Clear, Outer
+    from ngdsl.runtime.codegen import EMITTERS, TERM_EMITTERS, SegmentWriter
+    structural = {MatMul, Accumulate, Clear}    # emitted together as sums of products by SegmentWriter.ops
+    for cls in _classes(PhaseOp):
+        assert cls in structural or hasattr(SegmentWriter, EMITTERS[cls]), cls.__name__
+    for cls in _classes(Term):
+        assert cls is Outer or hasattr(SegmentWriter, TERM_EMITTERS[cls]), cls.__name__
