@@ -85,8 +85,9 @@ class Model:
             if len(x) == 0:
                 continue
             pred = self.predict(x)
-            for metric in self.plan.metrics:
-                out[f"{split}_{metric}"] = METRICS[metric](pred, y)
+            with np.errstate(all="ignore"):   # a metric that overflows is reported as a divergence by fit
+                for metric in self.plan.metrics:
+                    out[f"{split}_{metric}"] = METRICS[metric](pred, y)
         return out
 
     def restore(self, state: dict, history: list):

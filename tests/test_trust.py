@@ -264,3 +264,23 @@ def test_inputs_far_outside_the_expected_range_are_named(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"{path}: warning: data.x reaches 4" in result.stderr and "saturate" in result.stderr
     assert load("bp_digits.yaml").warnings == []
+
+
+def test_more_careless_mistakes_are_clean_errors(tmp_path):
+    with pytest.raises(SpecError) as info:
+        load("oja_pca.yaml", "data.spectrum=[1, 2]")
+    assert [str(d) for d in info.value.diagnostics] == [
+        "--set data.spectrum=[1, 2]: error: the spectrum lists 2 eigenvalues but dim is 8: give one per dimension"]
+    zero = run_cli("run", spec_path("eqprop_xor.yaml"), "--epochs", "0", "--out", str(tmp_path))
+    assert zero.returncode == 2 and "'0' is not a whole number of at least 1" in zero.stderr
+    assert os.listdir(tmp_path) == []          # nothing was written
+
+
+def test_a_metric_that_overflows_stops_the_run_as_a_divergence():
+    # weights and readout stay finite in float32, but the squared error of a 1e21 readout does not
+    from ngdsl import Divergence
+    model = load("bp_digits.yaml", "cables.W2.init={dist: constant, scale: 1.0e+19}", "metrics=[mse]",
+                 "train.optimizer={sgd: {lr: 1.0e-30}}")
+    with pytest.raises(Divergence, match="the metric 'train_mse' became NaN or Inf in epoch 1"):
+        model.fit(1)
+    assert model.history == []
