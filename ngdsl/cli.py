@@ -79,7 +79,8 @@ def cmd_run(args):
             bar.close()
     run_seconds = time.perf_counter() - start
     run.manifest(status, run_seconds, message)
-    run.plot()
+    if not args.no_plots:
+        run.plot()
     run.close()
     final = model.history[-1] if model.history else {}
     rows = [("metric", "value")] + [(k, f"{v:.4f}") for k, v in final.items() if k not in ("epoch", "seconds")]
@@ -141,7 +142,9 @@ def _positive(text):
 
 
 def parser():
+    from . import __version__
     p = argparse.ArgumentParser(prog="ngdsl", description="Declarative brain-inspired neural circuits.")
+    p.add_argument("--version", action="version", version=f"ngdsl {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def spec_command(name, help_):
@@ -159,6 +162,7 @@ def parser():
     s.add_argument("--epochs", type=_positive, help="override train.epochs (at least 1)")
     s.add_argument("--out", default="runs", help="folder for run directories (default: runs)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument("--no-plots", action="store_true", help="write no plots (faster; sweeps)")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue that run from its last checkpoint, up to the "
                    "spec's (or --epochs) total epochs, bit-identically to an uninterrupted run")
     s.set_defaults(func=cmd_run)

@@ -168,3 +168,13 @@ def test_check_and_inspect_report_memory_and_max_memory_refuses(tmp_path):
     assert "but the budget is 1.0 MB; the largest part is the data" in refused.stderr
     bad = run_cli("check", path, "--max-memory", "lots")
     assert bad.returncode == 2 and "'lots' is not a size like 8G, 512M or 1000000" in bad.stderr
+
+
+def test_version_and_a_run_without_plots(tmp_path):
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"ngdsl {ngdsl.__version__}"
+    result = run_cli("run", spec_path("eqprop_xor.yaml"), "--epochs", "1", "--out", str(tmp_path), "--quiet",
+                     "--no-plots")
+    assert result.returncode == 0, result.stderr
+    (run,) = os.listdir(tmp_path)
+    assert os.listdir(tmp_path / run / "plots") == [] and (tmp_path / run / "weights.npz").exists()
