@@ -43,7 +43,7 @@ def cmd_run(args):
 
     compiled = _compile(args)
     print(f"compiling '{compiled.plan.name}' ...", file=sys.stderr)
-    model = Model(compiled)
+    model = Model(compiled, threads=args.threads)
     for warning in model.warnings:
         print(f"{args.spec}: warning: {warning}", file=sys.stderr)
     try:
@@ -163,6 +163,8 @@ def parser():
     s.add_argument("--out", default="runs", help="folder for run directories (default: runs)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.add_argument("--no-plots", action="store_true", help="write no plots (faster; sweeps)")
+    s.add_argument("--threads", type=_positive, help="BLAS threads (default $NGDSL_THREADS or 1: more threads "
+                   "help large circuits on an idle machine and collapse when another process holds a core)")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue that run from its last checkpoint, up to the "
                    "spec's (or --epochs) total epochs, bit-identically to an uninterrupted run")
     s.set_defaults(func=cmd_run)

@@ -8,13 +8,15 @@ import numpy as np
 
 from .compiler import Compiled, compile_file
 from .runtime import METRICS, Dataset, Divergence, Executor
+from .runtime.threads import blas_threads, default_threads
 
 
 class Model:
     """A compiled circuit with its parameters, data and optimizer, ready to train."""
 
-    def __init__(self, compiled: Compiled, jit: bool = True):
+    def __init__(self, compiled: Compiled, jit: bool = True, threads: int = None):
         self.compiled = compiled
+        self.threads = default_threads() if threads is None else threads
         self.plan = compiled.plan
         self.graph = compiled.graph
         base = compiled.circuit.base_dir
@@ -35,6 +37,10 @@ class Model:
     def fit(self, epochs=None, on_epoch=None, on_batch=None):
         """Train for ``epochs`` (default: the spec's); returns the per-epoch metric history."""
         epochs = self.plan.train["epochs"] if epochs is None else epochs
+        with blas_threads(self.threads):
+            return self._fit(epochs, on_epoch, on_batch)
+
+    def _fit(self, epochs, on_epoch, on_batch):
         for _ in range(epochs):
             start = time.perf_counter()
             for x, y in self.data.batches(self.rng):
@@ -72,8 +78,9 @@ class Model:
     def predict(self, x) -> np.ndarray:
         """Readout of schedule.predict for inputs ``x`` (rows are samples)."""
         x = self._examples(x, 0)
-        outs = [self.executor.predict_batch(xb) for xb, _ in self.data.batches(
-            self.rng, x, np.zeros((len(x), 1)), shuffle=False)]
+        with blas_threads(self.threads):
+            outs = [self.executor.predict_batch(xb) for xb, _ in self.data.batches(
+                self.rng, x, np.zeros((len(x), 1)), shuffle=False)]
         return np.concatenate(outs) if outs else np.zeros((0, 0))
 
     def evaluate(self) -> dict:
@@ -121,12 +128,14 @@ class Model:
         if not phases[-1].steps or not any(c["kind"] == "error" for c in self.plan.components.values()):
             return np.zeros(0)
         x = self._examples(x, 0)
-        return self.executor.error_energy(x, self._examples(y, 1, len(x)))
+        with blas_threads(self.threads):
+            return self.executor.error_energy(x, self._examples(y, 1, len(x)))
 
     def updates(self, x, y) -> dict:
         """ΔW and Δb that one training trial forms on a batch (not applied)."""
         x = self._examples(x, 0)
-        return self.executor.updates(x, self._examples(y, 1, len(x)))
+        with blas_threads(self.threads):
+            return self.executor.updates(x, self._examples(y, 1, len(x)))
 
 
 #: Inputs beyond this magnitude are far outside what activations and default learning rates expect.
@@ -144,9 +153,10 @@ def _range_warnings(data) -> list:
             "automatically)"]
 
 
-def load(path: str, set=None, jit: bool = True, optimize: bool = True) -> Model:
+def load(path: str, set=None, jit: bool = True, optimize: bool = True, threads: int = None) -> Model:
     """Compile the spec at ``path`` and build its model.
 
     ``set`` lists ``key=value`` overrides; ``jit=False`` runs the generated code in the interpreter
-    (the reference executor); ``optimize=False`` compiles the plan without hoisting or sharing."""
-    return Model(compile_file(os.fspath(path), set or (), optimize), jit=jit)
+    (the reference executor); ``optimize=False`` compiles the plan without hoisting or sharing;
+    ``threads``: BLAS threads while it works (default ``$NGDSL_THREADS`` or 1, see :mod:`runtime.threads`)."""
+    return Model(compile_file(os.fspath(path), set or (), optimize), jit=jit, threads=threads)

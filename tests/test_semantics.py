@@ -186,3 +186,19 @@ def test_data_seed_holds_the_split_while_the_seed_varies_the_initial_weights():
     assert not np.array_equal(a.weights["W1"], b.weights["W1"])
     c = load("bp_digits.yaml", "seed=1")
     assert c.compiled.resolved["data"]["seed"] == 1 and not np.array_equal(a.data.x_test, c.data.x_test)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blas_threads_are_set_while_the_model_works_and_restored_after(threads):
+    from threadpoolctl import threadpool_info
+    if threads > (os.cpu_count() or 1):
+        pytest.skip("more threads than cores")
+
+    def blas():
+        return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    model = ngdsl.load(spec_path("bp_digits.yaml"), set=["train.epochs=1"], threads=threads)
+    before, seen = blas(), []
+    model.fit(on_batch=lambda: seen.append(blas()))
+    assert seen and all(set(s.values()) == {threads} for s in seen)
+    assert blas() == before
