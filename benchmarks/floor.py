@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ngdsl.compiler.ops import MatMul, OjaDecay, Outer
-
 
 def trial_products(plan, batch):
-    """(a_shape, b_shape, b_transposed, times) of every product in one trial of schedule.train."""
+    """(a_shape, b_shape, b_transposed, times) of every product in one trial of schedule.train, as
+    its operators and update terms declare them."""
     products = []
-    sizes = plan.signals
+    width, shape = plan.signals.__getitem__, lambda name: plan.parameters[name].shape
     for segment in plan.routines["train"].segments:
         for phase in segment.phases:
             for ops, times in ((phase.setup, 1), (phase.hoisted, 1), (phase.step, phase.steps), (phase.settle, 1)):
-                for op in ops:
-                    if isinstance(op, MatMul) and op.response == "dot" and times:
-                        rows, cols = plan.parameters[op.weight].shape
-                        k = sizes[op.source]
-                        products.append(((batch, k), (rows, cols), not op.transpose, times))
+                products += [(*product, times) for op in ops for product in op.products(width, shape, batch) if times]
         for up in segment.updates:
             rows, cols = plan.parameters[up.weight].shape
-            for term in up.terms:
-                if isinstance(term, Outer):
-                    products.append(((rows, batch), (batch, cols), False, 1))
-                elif isinstance(term, OjaDecay):
-                    products += [((rows, batch), (batch, rows), False, 1), ((rows, rows), (rows, cols), False, 1)]
+            products += [(*product, 1) for term in up.terms for product in term.products(rows, cols, batch)]
     return products
 
 

@@ -83,6 +83,11 @@ class PhaseOp(ABC):
     def writes(self) -> frozenset:
         """The signals it writes."""
 
+    def products(self, width, shape, batch) -> tuple:
+        """The matrix products it performs, as (a shape, b shape, b transposed) in the layout the
+        code generator uses; ``width(signal)`` and ``shape(parameter)`` give sizes."""
+        return ()
+
 
 @dataclass(frozen=True)
 class Clear(PhaseOp):
@@ -116,6 +121,11 @@ class MatMul(PhaseOp):
 
     def writes(self):
         return frozenset({self.out})
+
+    def products(self, width, shape, batch):
+        if self.response != "dot":   # the distance response is elementwise work, not a BLAS product
+            return ()
+        return (((batch, width(self.source)), shape(self.weight), not self.transpose),)
 
     def __str__(self):
         if self.response == "neg_sqdist":
@@ -296,6 +306,10 @@ class Term(ABC):
     def with_factors(self, fn) -> "Term":
         """The same term with ``fn`` applied to each of its factor expressions."""
 
+    def products(self, rows, cols, batch) -> tuple:
+        """The matrix products it performs for a rows × cols ΔW (see :meth:`PhaseOp.products`)."""
+        return ()
+
 
 @dataclass(frozen=True)
 class Outer(Term):
@@ -310,6 +324,9 @@ class Outer(Term):
 
     def with_factors(self, fn):
         return replace(self, post=fn(self.post), pre=fn(self.pre))
+
+    def products(self, rows, cols, batch):
+        return (((rows, batch), (batch, cols), False),)
 
     def __str__(self):
         return f"{self.coef:+g}·⟨{self.post} ⊗ {self.pre}⟩"
@@ -346,6 +363,9 @@ class OjaDecay(Term):
 
     def with_factors(self, fn):
         return replace(self, post=fn(self.post))
+
+    def products(self, rows, cols, batch):
+        return (((rows, batch), (batch, rows), False), ((rows, rows), (rows, cols), False))
 
     def __str__(self):
         square = f"⟨{self.post} ⊗ {self.post}⟩"
