@@ -90,11 +90,12 @@ def _beyond_the_schema(data, smap, base_dir) -> list:
 
 
 def read_spec(path: str) -> bytes:
-    """The bytes of the spec file at ``path``: a regular file no larger than the parser takes."""
+    """The bytes of the spec file at ``path``: a regular file no larger than the parser takes
+    (checked before opening: opening a FIFO would wait for a writer)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise SpecError([Diagnostic("cannot read the spec: not a regular file", path, 0, 0)])
         with open(path, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise SpecError([Diagnostic("cannot read the spec: not a regular file", path, 0, 0)])
             text = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise SpecError([Diagnostic(f"cannot read the spec: {exc.strerror}", path, 0, 0)]) from None

@@ -35,14 +35,13 @@ _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0
 
 
 def _open_regular(path):
-    """A binary file object for ``path``, which must be a regular file of at most MAX_BYTES."""
-    f = open(path, "rb")
-    info = os.fstat(f.fileno())
+    """A binary file object for ``path``, which must be a regular file of at most MAX_BYTES
+    (checked before opening: opening a FIFO or a device could block or never end)."""
+    info = os.stat(path)
     if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
-        f.close()
         why = "not a regular file" if not stat.S_ISREG(info.st_mode) else f"larger than {MAX_BYTES >> 30} GiB"
         raise ValueError(f"'{os.path.basename(path)}' is {why}")
-    return f
+    return open(path, "rb")
 
 
 def _raw(path):

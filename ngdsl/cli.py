@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
 
@@ -98,9 +100,13 @@ def cmd_run(args):
 def cmd_viz(args):
     from .viz import draw
     compiled = _compile(args)
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        print(f"error: cannot write {args.output}: there is no folder {folder}", file=sys.stderr)
+        return 2
     try:
         used = draw(compiled.graph, args.output, args.renderer)
-    except ValueError as exc:
+    except (ValueError, subprocess.CalledProcessError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.output} ({used})")

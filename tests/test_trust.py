@@ -284,3 +284,17 @@ def test_a_metric_that_overflows_stops_the_run_as_a_divergence():
     with pytest.raises(Divergence, match="the metric 'train_mse' became NaN or Inf in epoch 1"):
         model.fit(1)
     assert model.history == []
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    spec = run_cli("check", str(fifo))
+    assert spec.returncode == 2 and "cannot read the spec: not a regular file" in spec.stderr
+    assert "'pipe' is not a regular file" in _data_error(tmp_path, f"data: {{dataset: files, x: {fifo}}}")
+
+
+def test_viz_into_a_missing_folder_is_a_clean_error(tmp_path):
+    result = run_cli("viz", spec_path("eqprop_xor.yaml"), "-o", str(tmp_path / "no" / "c.svg"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"there is no folder {tmp_path / 'no'}" in result.stderr
