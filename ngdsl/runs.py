@@ -17,6 +17,9 @@ import zipfile
 import numpy as np
 import yaml
 
+from .compiler import SpecError
+from .compiler.source import parse_yaml
+
 
 def _atomic_write(path, write):
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
@@ -91,6 +94,19 @@ def _digest(arrays: dict) -> np.ndarray:
     return np.frombuffer(h.digest(), np.uint8)
 
 
+_NPY_HEADER = 4096          # room for an .npy header beside an array's bytes
+_MAX_TEXT = 64 << 20        # metrics.jsonl and spec.resolved.yaml of any real run are far smaller
+
+
+def _bounded_text(path) -> str:
+    """The text of a run file no larger than _MAX_TEXT."""
+    with open(path, "rb") as f:
+        data = f.read(_MAX_TEXT + 1)
+    if len(data) > _MAX_TEXT:
+        raise ValueError("too large")
+    return data.decode("utf-8")
+
+
 def _checkpoint_problem(saved, expected, epoch, recorded):
     """What is wrong with a checkpoint's arrays against the model's (None when it fits)."""
     if epoch.shape != () or epoch.dtype.kind not in "iu" or not 0 <= int(epoch) <= recorded:
@@ -116,9 +132,15 @@ class RunDirectory:
         if not os.path.isdir(path):
             raise ResumeError(f"cannot resume from '{path}': not a run directory")
         lock = _lock(path)
+        # A run directory is untrusted too: every array is sized against the model's before it is
+        # read, and the YAML goes through the spec parser's limits.
+        expected = {k.replace("/", ":"): a.nbytes for k, a in model.executor.state().items()}
         reading = "weights.npz"
         try:
             with np.load(os.path.join(path, reading), allow_pickle=False) as arrays:
+                for key in arrays.files:
+                    if arrays.zip.getinfo(f"{key}.npy").file_size > expected.get(key, 64) + _NPY_HEADER:
+                        raise ValueError(f"array '{key}' is larger than the model's")
                 saved = {k: arrays[k] for k in arrays.files}
             digest = saved.pop("digest", None)
             if digest is None or not np.array_equal(digest, _digest(saved)):
@@ -126,14 +148,13 @@ class RunDirectory:
             epoch = saved.pop("epoch")
             state = {k.replace(":", "/"): v for k, v in saved.items()}
             reading = "metrics.jsonl"
-            with open(os.path.join(path, reading), encoding="utf-8") as f:
-                history = [json.loads(line) for line in f if line.strip()]
+            history = [json.loads(line) for line in _bounded_text(os.path.join(path, reading)).splitlines()
+                       if line.strip()]
             reading = "spec.resolved.yaml"
-            with open(os.path.join(path, reading), encoding="utf-8") as f:
-                then = yaml.safe_load(f)
+            then, _ = parse_yaml(_bounded_text(os.path.join(path, reading)), reading)
             if not isinstance(then, dict):
                 raise ValueError("not a spec")
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, yaml.YAMLError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, SpecError) as exc:
             # zip's CRC catches a damaged weights.npz; the message names the file, never its contents
             raise ResumeError(f"cannot resume from '{path}': {reading} is missing or damaged "
                               f"({type(exc).__name__})") from None

@@ -81,7 +81,10 @@ def test_a_run_starts_with_a_checkpoint_of_its_initial_weights(tmp_path):
 
 def _damage(run, how):
     weights = run / "weights.npz"
-    if how == "truncated":
+    if how == "YAML bomb in the resolved spec":
+        laughs = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 10))
+        (run / "spec.resolved.yaml").write_text("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + laughs)
+    elif how == "truncated":
         weights.write_bytes(weights.read_bytes()[:-40])
     elif how == "empty":
         weights.write_bytes(b"")
@@ -98,6 +101,8 @@ def _damage(run, how):
             arrays["param:W1"] = arrays["param:W1"][:1]
         elif how == "negative epoch":
             arrays["epoch"] = np.array(-5)
+        elif how == "oversized array":   # refused from the zip header, before numpy allocates it
+            arrays["param:W1"] = np.zeros((1000, 1000))
         elif how == "epoch ahead of the metrics":
             arrays["epoch"] = np.array(7)
         if how != "tampered digest":   # a consistent checksum: the checks on the contents must catch it
@@ -105,11 +110,12 @@ def _damage(run, how):
         else:
             arrays["digest"] = arrays["digest"][::-1].copy()
         with open(weights, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez_compressed(f, **arrays)
 
 
 @pytest.mark.parametrize("how", ["truncated", "empty", "bit flipped", "missing array", "wrong shape",
-                                 "negative epoch", "epoch ahead of the metrics", "tampered digest"])
+                                 "negative epoch", "epoch ahead of the metrics", "tampered digest",
+                                 "oversized array", "YAML bomb in the resolved spec"])
 def test_a_damaged_checkpoint_is_a_clear_error_on_resume(tmp_path, how):
     assert run_cli("run", spec_path("eqprop_xor.yaml"), "--epochs", "1", "--out", str(tmp_path),
                    "--quiet").returncode == 0
