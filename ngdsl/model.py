@@ -73,7 +73,11 @@ class Model:
                              f"got shape {array.shape}")
         if rows is not None and len(array) != rows:
             raise ValueError(f"{name} has {len(array)} examples but x has {rows}")
-        return np.ascontiguousarray(array.reshape(len(array), width), dtype=self.executor.dtype)
+        array = np.ascontiguousarray(array.reshape(len(array), width), dtype=self.executor.dtype)
+        if not np.all(np.isfinite(array)):
+            row, column = np.argwhere(~np.isfinite(array))[0]
+            raise ValueError(f"{name} holds NaN or Inf (first at example {row}, column {column})")
+        return array
 
     def predict(self, x) -> np.ndarray:
         """Readout of schedule.predict for inputs ``x`` (rows are samples)."""

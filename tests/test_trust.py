@@ -141,6 +141,10 @@ def test_the_api_checks_input_shapes():
         model.updates(x, np.zeros((4, 3)))
     with pytest.raises(ValueError, match="y has 3 examples but x has 4"):
         model.settling_energy(x, np.zeros((3, 10)))
+    broken = x.copy()
+    broken[2, 5] = np.nan
+    with pytest.raises(ValueError, match=r"x holds NaN or Inf \(first at example 2, column 5\)"):
+        model.predict(broken)
 
 
 def _spec_with_data(tmp_path, data):
