@@ -17,7 +17,7 @@ from .memory import MemoryEstimate
 from .graph import algebraic_loops, build_graph, unconnected
 from .plan import Plan, lower, referenced_signals
 from .resolve import Circuit, resolve
-from .schema import build_schema, validate, violations
+from .schema import build_schema, violations
 from .overrides import apply as apply_overrides
 from .source import MAX_BYTES, parse_yaml
 
@@ -50,10 +50,12 @@ def compile_text(text, file: str = "<spec>", base_dir: str = ".", optimize: bool
         apply_overrides(data, smap, overrides)
     if not isinstance(data, dict):
         raise SpecError([Diagnostic("a spec is a mapping of keys (ngdsl, name, components, ...)", file, 1, 1)])
-    problems = validate(data, smap)
-    if problems:
+    found = violations(data, smap)
+    if found:
+        problems = [d for _, d, _ in found]
         seen = {(d.line, d.col) for d in problems}
-        raise SpecError(problems + [d for d in _beyond_the_schema(data, smap, base_dir) if (d.line, d.col) not in seen])
+        raise SpecError(problems + [d for d in _beyond_the_schema(data, found, smap, base_dir)
+                                    if (d.line, d.col) not in seen])
     circuit, problems = resolve(data, smap, base_dir)
     if problems:
         raise SpecError(sorted(problems, key=lambda d: (d.line, d.col)))
@@ -70,11 +72,11 @@ def compile_text(text, file: str = "<spec>", base_dir: str = ".", optimize: bool
     return Compiled(circuit, graph, plan, circuit.resolved, unconnected(graph, file, named), needs)
 
 
-def _beyond_the_schema(data, smap, base_dir) -> list:
-    """What the resolver finds in the rest of a spec whose only schema violations are unknown keys
-    (typos), found with those keys set aside, so one pass reports mistakes of both kinds. A value
-    the schema rejected is not guessed at: without it the resolver would report its absence."""
-    found = violations(data, smap)
+def _beyond_the_schema(data, found, smap, base_dir) -> list:
+    """What the resolver finds in the rest of a spec whose only schema violations (``found``) are
+    unknown keys (typos), found with those keys set aside, so one pass reports mistakes of both
+    kinds. A value the schema rejected is not guessed at: without it the resolver would report its
+    absence."""
     if not all(unknown for _, _, unknown in found):
         return []
     pruned = copy.deepcopy(data)

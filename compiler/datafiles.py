@@ -89,12 +89,12 @@ def _csv(data, name):
     if not rows or any(len(r) != len(rows[0]) for r in rows):
         raise ValueError(f"'{name}' is not a CSV file of numbers with the same number of columns on every line")
     values = np.empty((len(rows), len(rows[0])))
+    header = len(lines) - len(rows)
     for i, row in enumerate(rows):
         try:
             values[i] = [float(v) for v in row]
         except ValueError:   # the cell itself is not quoted: a data file may hold anything
-            line = lines.index(",".join(row)) + 1 if ",".join(row) in lines else i + 1
-            raise ValueError(f"'{name}' has a value that is not a number on non-empty line {line}") from None
+            raise ValueError(f"'{name}' has a value that is not a number on non-empty line {header + i + 1}") from None
     whole = np.all(values == np.round(values))
     return values.astype(np.int64) if whole and values.shape[1] == 1 else values
 

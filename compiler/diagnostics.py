@@ -17,7 +17,13 @@ class Diagnostic:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file  # line 0: no place in the text
-        return f"{where}: {self.severity}: {self.message}"
+        return visible(f"{where}: {self.severity}: {self.message}")
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters written as escapes: a value quoted from a spec can neither
+    break a message over lines nor send escape sequences to the terminal."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
 
 
 class SpecError(Exception):

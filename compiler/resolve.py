@@ -295,7 +295,7 @@ class Resolver:
             cable.rule, params = (rule, {}) if isinstance(rule, str) else next(iter(rule.items()))
             cable.rule_params = {**RULES[cable.rule].defaults, **(params or {})}
             spec["rule"] = {cable.rule: cable.rule_params}
-            missing = [p for p in RULES[cable.rule].required if p not in cable.rule_params]
+            missing = RULES[cable.rule].missing(cable.rule_params)
             if missing:
                 self.error(path + ("rule",), f"rule '{cable.rule}' needs {' and '.join(repr(p) for p in missing)}: "
                            f"write rule: {{{cable.rule}: {{{missing[0]}: ...}}}}")
@@ -404,7 +404,7 @@ class Resolver:
             if isinstance(entry, UpdateSpec):
                 for name in entry.cables:
                     cable = cables.get(name)
-                    if cable and cable.learnable and all(p in cable.rule_params for p in RULES[cable.rule].required):
+                    if cable and cable.learnable and not RULES[cable.rule].missing(cable.rule_params):
                         cable.update = RULES[cable.rule].lower(cable.rule_params, Factors(self, cable, entry.snapshots))
 
     def _sample_inits(self, cables, schedule):

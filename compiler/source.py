@@ -58,6 +58,12 @@ MAX_NODES = 200_000      # values after expanding every alias
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{t}": t for t in ("null", "bool", "int", "float", "str", "seq", "map", "merge")}
 
 
+def _shown(value) -> str:
+    """A scalar from the spec as a message quotes it: at most 40 characters."""
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _mark(node):
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -114,14 +120,14 @@ def _check_nodes(root, loader, file: str):
             size[id(node)] = 1   # provisional: a recursive alias counts once
             if node.tag not in _PLAIN_TAGS:
                 tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-                shown = f"'{node.value}'" if isinstance(node, yaml.ScalarNode) else "this value"
+                shown = f"'{_shown(node.value)}'" if isinstance(node, yaml.ScalarNode) else "this value"
                 hint = "; quote it to make it a string" if tag == "!!timestamp" else ""
                 problems.append(Diagnostic(f"a spec holds plain values, lists and mappings; {shown} is read "
                                            f"as {tag}{hint}", file, *_mark(node)))
             elif isinstance(node, yaml.MappingNode):
                 for key, _ in node.value:
                     if key.tag not in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"):
-                        shown = key.value if isinstance(key, yaml.ScalarNode) else "a list or mapping"
+                        shown = _shown(key.value) if isinstance(key, yaml.ScalarNode) else "a list or mapping"
                         problems.append(Diagnostic(f"a key is a name, but '{shown}' is read as "
                                                    f"{key.tag.replace('tag:yaml.org,2002:', '!!')}; quote it",
                                                    file, *_mark(key)))
@@ -132,7 +138,7 @@ def _check_nodes(root, loader, file: str):
                 try:
                     loader.construct_object(node, deep=True)
                 except (ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError):
-                    problems.append(Diagnostic(f"'{node.value}' cannot be read as {_PLAIN_TAGS[node.tag]}",
+                    problems.append(Diagnostic(f"'{_shown(node.value)}' cannot be read as {_PLAIN_TAGS[node.tag]}",
                                                file, *_mark(node)))
             if size[id(node)] > MAX_NODES:
                 raise SpecError([Diagnostic(f"the spec expands to more than {MAX_NODES} values (through its aliases)",

@@ -9,6 +9,7 @@ import sys
 import time
 
 from .compiler import SpecError, compile_file
+from .compiler.diagnostics import visible
 from .compiler.memory import human, parse_size
 from .compiler.schema import build_schema
 
@@ -44,7 +45,7 @@ def cmd_run(args):
     from .runtime import Divergence
 
     compiled = _compile(args)
-    print(f"compiling '{compiled.plan.name}' ...", file=sys.stderr)
+    print(f"compiling '{visible(compiled.plan.name)}' ...", file=sys.stderr)
     model = Model(compiled, threads=args.threads)
     for warning in model.warnings:
         print(f"{args.spec}: warning: {warning}", file=sys.stderr)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compiler.diagnostics import visible
 from .compiler.memory import human
 from .compiler.ops import Clear
 
@@ -11,7 +12,7 @@ def describe(model_or_compiled, code=False) -> str:
     """A printable account of the compiled circuit and its plans (with ``code``, the generated kernels)."""
     compiled = getattr(model_or_compiled, "compiled", model_or_compiled)
     plan, g = compiled.plan, compiled.graph
-    out = [f"model '{plan.name}' ({plan.dtype}, seed {plan.seed})", "", "components:"]
+    out = [f"model '{visible(plan.name)}' ({plan.dtype}, seed {plan.seed})", "", "components:"]
     for n, d in sorted(g.nodes(data=True)):
         opts = ", ".join(f"{k}={d[k]}" for k in ("activation", "tau", "dt", "leak", "kwta", "target", "precision", "loss")
                          if d.get(k) not in (None, 0, "", False) or k == "leak" and d.get("kind") == "state")

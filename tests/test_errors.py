@@ -95,8 +95,17 @@ CASES = {
          "them, one optional '.compartment')"]),
     "trailing newline in a name": (
         ("  W2t:", '  "W3\\n": {from: x, to: h, rule: none}\n  W2t:'),
-        ["spec.yaml:13:3: error: 'W3\n' is not a valid name in cables (letters and digits, single '_' between them, "
+        ["spec.yaml:13:3: error: 'W3\\n' is not a valid name in cables (letters and digits, single '_' between them, "
          "one optional '.compartment')"]),
+    "control characters are shown as escapes": (
+        ("  W2t:", '  "W\\e[31m": {from: x, to: h, rule: none}\n  W2t:'),
+        ["spec.yaml:13:3: error: 'W\\x1b[31m' is not a valid name in cables (letters and digits, single '_' "
+         "between them, one optional '.compartment')"]),
+    "prototypes from samples of an input that is not data": (
+        ("W1: {from: x, to: h, rule: {hebbian: {post: d}}}",
+         "W1: {from: x, to: h, rule: {hebbian: {post: d}}}\n  P: {from: h, to: d, init: {dist: samples}, rule: none}"),
+        ["spec.yaml:12:36: error: cable 'P' starts its rows at data samples, so it must read a component that "
+         "schedule.train clamps to data.x; 'h' is not"]),
     "whole-number float as a size": (
         ("size: 16, activation", "size: 16.0, activation"),
         ["spec.yaml:7:26: error: components/h/size must be an integer, not 16.0"]),

@@ -202,3 +202,15 @@ def test_blas_threads_are_set_while_the_model_works_and_restored_after(threads):
     model.fit(on_batch=lambda: seen.append(blas()))
     assert seen and all(set(s.values()) == {threads} for s in seen)
     assert blas() == before
+
+
+def test_the_thread_count_comes_from_the_environment_or_the_cli(monkeypatch, tmp_path):
+    monkeypatch.setenv("NGDSL_THREADS", "2")
+    assert load("eqprop_xor.yaml").threads == 2
+    monkeypatch.setenv("NGDSL_THREADS", "many")          # not a count: the safe default
+    assert load("eqprop_xor.yaml").threads == 1
+    bad = run_cli("run", spec_path("eqprop_xor.yaml"), "--threads", "0", "--out", str(tmp_path))
+    assert bad.returncode == 2 and "'0' is not a whole number of at least 1" in bad.stderr
+    ok = run_cli("run", spec_path("eqprop_xor.yaml"), "--threads", "2", "--epochs", "1", "--no-plots", "--quiet",
+                 "--out", str(tmp_path))
+    assert ok.returncode == 0, ok.stderr

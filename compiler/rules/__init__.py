@@ -26,6 +26,10 @@ class Rule(ABC):
     required: tuple = ()
     learns = True  # False for 'none': the cable is trainable storage that this rule leaves alone
 
+    def missing(self, params: dict) -> list:
+        """The required parameters ``params`` lacks."""
+        return [p for p in self.required if p not in params]
+
     @abstractmethod
     def lower(self, params: dict, factors) -> dict:
         """Return the keyword arguments of an :class:`~ngdsl.compiler.ops.Update`
