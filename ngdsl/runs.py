@@ -9,6 +9,7 @@ import os
 import platform
 import re
 import signal
+import stat
 import tempfile
 import threading
 import time
@@ -137,6 +138,10 @@ class RunDirectory:
         expected = {k.replace("/", ":"): a.nbytes for k, a in model.executor.state().items()}
         reading = "weights.npz"
         try:
+            for name in ("weights.npz", "metrics.jsonl", "spec.resolved.yaml"):   # not a FIFO: opening would wait
+                if not stat.S_ISREG(os.stat(os.path.join(path, name)).st_mode):
+                    reading = name
+                    raise ValueError("not a regular file")
             with np.load(os.path.join(path, reading), allow_pickle=False) as arrays:
                 for key in arrays.files:
                     if arrays.zip.getinfo(f"{key}.npy").file_size > expected.get(key, 64) + _NPY_HEADER:

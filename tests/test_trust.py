@@ -81,7 +81,10 @@ def test_a_run_starts_with_a_checkpoint_of_its_initial_weights(tmp_path):
 
 def _damage(run, how):
     weights = run / "weights.npz"
-    if how == "YAML bomb in the resolved spec":
+    if how == "a FIFO for metrics":
+        (run / "metrics.jsonl").unlink()
+        os.mkfifo(run / "metrics.jsonl")
+    elif how == "YAML bomb in the resolved spec":
         laughs = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 10))
         (run / "spec.resolved.yaml").write_text("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + laughs)
     elif how == "truncated":
@@ -115,7 +118,8 @@ def _damage(run, how):
 
 @pytest.mark.parametrize("how", ["truncated", "empty", "bit flipped", "missing array", "wrong shape",
                                  "negative epoch", "epoch ahead of the metrics", "tampered digest",
-                                 "oversized array", "YAML bomb in the resolved spec"])
+                                 "oversized array", "YAML bomb in the resolved spec",
+                                 "a FIFO for metrics"])
 def test_a_damaged_checkpoint_is_a_clear_error_on_resume(tmp_path, how):
     assert run_cli("run", spec_path("eqprop_xor.yaml"), "--epochs", "1", "--out", str(tmp_path),
                    "--quiet").returncode == 0
