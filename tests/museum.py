@@ -8,6 +8,7 @@ table::
 
     python tests/museum.py --seeds 5 --orderings   # docs/museum_results.json and docs/museum.md
     python tests/museum.py --seeds 5 bp_digits.yaml  # only the rows of one spec
+    python tests/museum.py --seeds 5 --harder       # the fidelity study on the harder task
 """
 from __future__ import annotations
 
@@ -29,10 +30,21 @@ sys.path.insert(0, ROOT)
 import ngdsl  # noqa: E402
 
 
-def index(part: str = "rows") -> list:
-    """The rows (or the published ``orderings``) of docs/museum.yaml."""
+def index(part: str = "rows"):
+    """The rows (or the published ``orderings``, or the ``harder`` study) of docs/museum.yaml."""
     with open(INDEX, encoding="utf-8") as f:
         return yaml.safe_load(f)[part]
+
+
+def harder_rows() -> list:
+    """The fidelity study's rows as museum rows: the common harness prepended to every variant,
+    the shared random-feature baseline attached, test accuracy measured."""
+    section = index("harder")
+    common = list(section["harness"])
+    with_harness = lambda run: {"spec": run["spec"], "overrides": common + list(run["overrides"])}  # noqa: E731
+    return [{**row, "harness": common + list(row["overrides"]), "measure": "test_accuracy",
+             "backprop": with_harness(row["backprop"]), "random_features": with_harness(section["random_features"])}
+            for row in section["rows"]]
 
 
 def _top_eigenvectors(model, k):
@@ -70,12 +82,16 @@ def control_overrides(frozen) -> list:
     return [f"cables.{c}.frozen=true" for c in frozen]
 
 
+#: the variants a row may have: the spec, its ablated control, and baselines named by the row
+VARIANTS = ("ours", "control", "backprop", "random_features")
+
+
 def variant_overrides(row: dict, variant: str) -> tuple:
-    """(spec, overrides) of one of a row's variants: 'ours', 'control' or 'backprop'."""
-    if variant == "backprop":
-        base = row["backprop"]
+    """(spec, overrides) of one of a row's variants (see VARIANTS)."""
+    if variant in ("backprop", "random_features"):
+        base = row[variant]
         return base["spec"], list(base.get("overrides", []))
-    extra = control_overrides(row["frozen"]) if variant == "control" else []
+    extra = control_overrides(row["frozen"]) + list(row.get("control_overrides", [])) if variant == "control" else []
     return row["spec"], list(row.get("harness", [])) + extra
 
 
@@ -98,23 +114,38 @@ def meets_bar(row: dict, value: float) -> bool:
     return value >= row["bar"] if MEASURES[row["measure"]][1] else value <= row["bar"]
 
 
+def claim_holds(row: dict, measured: dict, seed_index: int) -> bool:
+    """Whether a fidelity row's claim holds on one seed: ``above`` a baseline by at least ``by``,
+    or ``within`` ``by`` of it (the same seed: both start from the same weights and batches)."""
+    claim, ours = row["claim"], measured["ours"][seed_index]
+    if "within" in claim:
+        return abs(ours - measured[claim["within"]][seed_index]) <= claim["by"] + 1e-12
+    return ours >= measured[claim["above"]][seed_index] + claim["by"] - 1e-12
+
+
+def claim_text(claim: dict) -> str:
+    baseline = claim.get("within") or claim["above"]
+    how = "within" if "within" in claim else "above"
+    return f"{how} {baseline.replace('_', ' ')} by {'≤' if how == 'within' else '≥'} {claim['by'] * 100:g} points"
+
+
 # ---- the study and the table ----------------------------------------------------------------
 
-def study(rows, seeds) -> dict:
+def study(rows, seeds, key_of=None) -> dict:
     """Every variant of every row over ``seeds``: {row key: {variant: [values]}}; shared
-    backprop baselines are trained once."""
+    baselines are trained once."""
     done, out = {}, {}
     for row in rows:
         values = {}
-        for variant in ("ours", "control", "backprop"):
-            if variant == "backprop" and not row.get("backprop"):
+        for variant in VARIANTS:
+            if variant in ("backprop", "random_features") and not row.get(variant):
                 continue
             key = json.dumps([*variant_overrides(row, variant), row["measure"]])
             if key not in done:
                 done[key] = [run(row, seed, variant) for seed in seeds]
-                print(f"{row['id']:10s} {variant:9s} {_spread(done[key])}", file=sys.stderr, flush=True)
+                print(f"{row['id']:10s} {variant:15s} {_spread(done[key])}", file=sys.stderr, flush=True)
             values[variant] = done[key]
-        out[row_key(row)] = values
+        out[(key_of or row_key)(row)] = values
     return out
 
 
@@ -144,7 +175,11 @@ def ordering_holds(ordering, measured) -> bool:
 
 
 def row_key(row) -> str:
-    return f"{row['id']} {row['spec']} {row['measure']}"
+    return f"{row['id']} {row['spec']} {row['measure']} {row['algorithm']}"
+
+
+def harder_key(row) -> str:
+    return f"{row['id']} {row['algorithm']}"
 
 
 def _spread(values, percent=True) -> str:
@@ -163,7 +198,7 @@ def _cell(row, values, extreme="worst"):
     return f"{_spread(values, percent)} ({extreme} {value})"
 
 
-def render(rows, results, orderings=(), ordered=None) -> str:
+def render(rows, results, orderings=(), ordered=None, harder=(), harder_results=None) -> str:
     """docs/museum.md from the index and the measured results."""
     lines = [
         "# The museum",
@@ -199,10 +234,35 @@ def render(rows, results, orderings=(), ordered=None) -> str:
             holds = ("yes" if ordering_holds(ordering, measured) else "no") if cells else "—"
             lines.append(f"| {ordering['claim']} | {ordering['published']} | {ordering['harness_about']} | "
                          f"{cells or '—'} | {holds} |")
+    if harder:
+        lines += _render_harder(harder, harder_results or {})
     notes = [f"- **{row['id']}** (`{row['spec']}`): {row['note']}" for row in rows if row.get("note")]
     if notes:
         lines += ["", "## Notes", ""] + notes
     return "\n".join(lines) + "\n"
+
+
+def _render_harder(rows, results) -> list:
+    lines = ["", "## On a harder task", "",
+             "The shipped specs ported to " + index("harder")["harness_about"] + ". Beside each: its **frozen** "
+             "control (hidden learning off), **random features** (the same 256 fixed random ReLU features for "
+             "every row, a readout trained by backprop) and its **matched backprop**. Test accuracy in percent, "
+             "mean ± std over seeds (worst seed; for a control, its best). A claim must hold on every seed; "
+             "`tests/test_learning.py` checks it on the CI seed.",
+             "", "| algorithm | catalogue id | spec | ours | frozen | random features | matched backprop | claim |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        measured = results.get(harder_key(row), {})
+        claim = "—"
+        if row.get("claim"):
+            seeds = range(len(measured.get("ours", [])))
+            holds = seeds and all(claim_holds(row, measured, i) for i in seeds)
+            claim = f"{claim_text(row['claim'])}: {'holds' if holds else 'does not hold'}" if seeds else claim_text(row["claim"])
+        lines.append(" | ".join([
+            f"| {row['algorithm']}", row["id"], f"`{row['spec']}`", _cell(row, measured.get("ours")),
+            _cell(row, measured.get("control"), "best"), _cell(row, measured.get("random_features"), "best"),
+            _cell(row, measured.get("backprop")), claim]) + " |")
+    return lines
 
 
 def _read(path):
@@ -216,21 +276,27 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--orderings", action="store_true", help="also re-measure the published orderings")
+    parser.add_argument("--harder", action="store_true", help="the fidelity study on the harder task instead of the rows")
     parser.add_argument("specs", nargs="*", help="only the rows of these specs")
     args = parser.parse_args(argv)
-    rows, orderings = index(), index("orderings")
+    rows, orderings, harder = index(), index("orderings"), harder_rows()
     saved = _read(RESULTS)
-    results, ordered = saved.get("rows", {}), saved.get("orderings", {})
-    results.update(study([r for r in rows if not args.specs or r["spec"] in args.specs], range(args.seeds)))
+    results, ordered, fidelity = saved.get("rows", {}), saved.get("orderings", {}), saved.get("harder", {})
+    chosen = lambda rs: [r for r in rs if not args.specs or r["spec"] in args.specs]  # noqa: E731
+    if args.harder:
+        fidelity.update(study(chosen(harder), range(args.seeds), harder_key))
+    else:
+        results.update(study(chosen(rows), range(args.seeds)))
     if args.orderings:
         ordered = ordering_study(orderings, range(args.seeds))
     saved = {"rows": {row_key(r): results[row_key(r)] for r in rows if row_key(r) in results},
-             "orderings": ordered}
+             "orderings": ordered,
+             "harder": {harder_key(r): fidelity[harder_key(r)] for r in harder if harder_key(r) in fidelity}}
     with open(RESULTS, "w", encoding="utf-8") as f:
         json.dump(saved, f, indent=1)
         f.write("\n")
     with open(TABLE, "w", encoding="utf-8") as f:
-        f.write(render(rows, saved["rows"], orderings, ordered))
+        f.write(render(rows, saved["rows"], orderings, ordered, harder, saved["harder"]))
 
 
 if __name__ == "__main__":

@@ -56,7 +56,17 @@ def test_bars_come_from_at_least_five_seeds_and_the_control_is_far_from_them():
         assert all(pairs) or row.get("note"), f"{row['spec']}: a seed misses the margin; say why in a note"
 
 
+def test_the_harder_task_claims_held_on_at_least_five_seeds():
+    results = _results("harder")
+    for row in museum.harder_rows():
+        measured = results[museum.harder_key(row)]
+        assert len(measured["ours"]) >= 5 and all(len(v) == len(measured["ours"]) for v in measured.values()), row["algorithm"]
+        if row.get("claim"):
+            assert all(museum.claim_holds(row, measured, i) for i in range(len(measured["ours"]))), row["algorithm"]
+
+
 def test_the_table_is_generated_from_the_index_and_the_study():
     with open(museum.TABLE, encoding="utf-8") as f:
-        expected = museum.render(ROWS, _results(), museum.index("orderings"), _results("orderings"))
-        assert f.read() == expected, "regenerate it: python tests/museum.py --seeds 5 --orderings"
+        expected = museum.render(ROWS, _results(), museum.index("orderings"), _results("orderings"),
+                                 museum.harder_rows(), _results("harder"))
+        assert f.read() == expected, "regenerate it: python tests/museum.py --seeds 5 --orderings (and --harder)"
