@@ -4,10 +4,12 @@ The plan is plain data (see :mod:`ops`); the runtime turns it into code without 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from .graph import depths, instant_order
-from .ops import Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Integrate, MatMul, Signal, Store, Update, Zero
+from .ops import (Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Integrate, MatMul, Sample, Signal, Store,
+                  Update, Zero)
 from .optimize import drop_dead_setup, eliminate_common, hoist, order_for_fusion, step_scratch
 from .resolve import PhaseSpec
 
@@ -80,6 +82,12 @@ class Plan:
     train: dict
     metrics: tuple
 
+    @property
+    def draws(self) -> bool:
+        """Whether an operator draws random numbers (then the trial counter is part of the state)."""
+        return any(not op.pure for routine in self.routines.values() for segment in routine.segments
+                   for phase in segment.phases for op in phase.setup + phase.hoisted + phase.step + phase.settle)
+
 
 def _canonical(signal: Signal, components) -> Signal:
     """Inputs have one buffer: their phi is their z."""
@@ -111,7 +119,7 @@ class Planner:
         for name in sorted(circuit.cables):
             c = circuit.cables[name]
             gate = self.sig(_parse(c.opts["gate"])) if c.opts.get("gate") else None
-            bias = f"{name}.bias" if c.opts.get("bias") else None
+            bias = f"{c.owner or name}.bias" if c.opts.get("bias") else None   # a tied cable shares its owner's
             value, matmul = self.sig(c.source), None
             if c.transform != "identity":
                 matmul = MatMul(name, value, c.owner or name, bool(c.opts.get("transpose")),
@@ -144,7 +152,7 @@ class Planner:
             comp = self.components[name]
             if comp.kind == "rate":
                 ops += self.projections(Signal(name, "z"))
-                ops.append(Activate(name, comp.opts["activation"], comp.opts["kwta"]))
+                ops += self.activate(name)
             else:
                 ops += self.projections(Signal(name, "mu"))
                 if Signal(name, "target") in self.incoming:
@@ -154,8 +162,12 @@ class Planner:
         return ops
 
     def activate(self, name):
+        """A neuron's phi and dphi from its z, then its sample when it draws one."""
         c = self.components[name]
-        return Activate(name, c.opts["activation"], c.opts["kwta"])
+        ops = [Activate(name, c.opts["activation"], c.opts["kwta"])]
+        if c.opts.get("sample", "none") != "none":
+            ops.append(Sample(name, c.opts["sample"], float(c.opts.get("noise", 1.0))))
+        return ops
 
     def phase(self, spec: PhaseSpec, snapshot_signals, first=False):
         states = [n for n in sorted(self.components) if self.components[n].kind == "state"]
@@ -166,13 +178,13 @@ class Planner:
             setup += [Zero(n) for n in sorted(self.components)
                       if self.components[n].kind == "input" and n not in hard]
             if spec.init == "keep":
-                setup += [op for n in free for op in (Zero(n), self.activate(n))]
+                setup += [op for n in free for op in (Zero(n), *self.activate(n))]
         for name in sorted(hard):
             setup.append(Clamp(name, spec.clamps[name][0]))
             if self.components[name].kind == "state":
-                setup.append(self.activate(name))
+                setup += self.activate(name)
         if spec.init == "zero":
-            setup += [op for n in free for op in (Zero(n), self.activate(n))]
+            setup += [op for n in free for op in (Zero(n), *self.activate(n))]
         elif spec.init == "feedforward":
             setup += self.feedforward(free, hard)
         # Setup leaves every state's phi consistent with its z, so a step can end by activating the
@@ -184,7 +196,7 @@ class Planner:
             c = self.components[name]
             nudge, beta = spec.clamps.get(name, (None, 0.0))
             step.append(Integrate(name, c.opts["dt"] / c.opts["tau"], float(c.opts["leak"]), nudge, beta or 0.0))
-        step += [self.activate(n) for n in free]
+        step += [op for n in free for op in self.activate(n)]
         settle = self.sweep()
         hoisted = []
         if self.optimize:
@@ -227,14 +239,14 @@ class Planner:
                         init_ops[name] += [op for op in (matmul, _without_self_gate(acc, name)) if op is not None]
                 init_ops[name].append(Assign(name, target))
             needs[name] = self.registers_read(init_ops[name]) & set(init_ops) - {name}
-        ops = [op for n in free for op in (Zero(n), self.activate(n))]
+        ops = [op for n in free for op in (Zero(n), *self.activate(n))]
         done = set()
         while len(done) < len(init_ops):
             waiting = sorted(set(init_ops) - done, key=lambda n: (dist[n], n))
             ready = [n for n in waiting if needs[n] <= done] or waiting[:1]  # a cycle: nearest first, the rest read 0
             ops += self.sweep()
             for name in ready:
-                ops += init_ops[name] + [self.activate(name)]
+                ops += init_ops[name] + self.activate(name)
             done |= set(ready)
         return ops
 
@@ -331,6 +343,14 @@ def _op_signals(op):
     return op.reads() | op.writes()
 
 
+def _init_scale(init: dict, shape: tuple) -> float:
+    """The init's scale; with ``fan`` the limit of a uniform draw is scale·√(6/fan), fan the width the
+    cable reads (in) or drives (out), as He and Glorot size theirs and PEPITA sizes its F."""
+    if "fan" not in init:
+        return float(init["scale"])
+    return float(init["scale"]) * math.sqrt(6.0 / shape[1 if init["fan"] == "in" else 0])
+
+
 def _size(signal, circuit):
     if signal.compartment == "product":  # a cable's matrix product, sized like its destination
         return circuit.cables[signal.component].shape[0]
@@ -361,7 +381,7 @@ def lower(circuit, graph, optimize=True) -> Plan:
         if c.transform not in ("dense", "fixed"):
             continue
         init = c.opts["init"]
-        parameters[name] = Parameter(name, name, c.shape, init["dist"], float(init["scale"]), c.learnable,
+        parameters[name] = Parameter(name, name, c.shape, init["dist"], _init_scale(init, c.shape), c.learnable,
                                      float(c.opts.get("lr", 0.0)), tuple(sorted((c.opts.get("mask") or {}).items())))
         if c.opts.get("bias"):
             parameters[f"{name}.bias"] = Parameter(f"{name}.bias", name, (c.shape[0],), "constant", 0.0,

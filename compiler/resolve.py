@@ -17,14 +17,14 @@ from .rules import REGISTRY as RULES
 
 KIND_KEYS = {
     "input": {"kind", "size", "about"},
-    "state": {"kind", "size", "activation", "tau", "dt", "leak", "kwta", "about"},
-    "rate": {"kind", "size", "activation", "kwta", "about"},
+    "state": {"kind", "size", "activation", "tau", "dt", "leak", "kwta", "sample", "noise", "about"},
+    "rate": {"kind", "size", "activation", "kwta", "sample", "noise", "about"},
     "error": {"kind", "size", "target", "precision", "loss", "feedback", "about"},
 }
 KIND_DEFAULTS = {
     "input": {},
-    "state": {"activation": "identity", "tau": 1.0, "dt": 0.1, "leak": 0.0, "kwta": 0},
-    "rate": {"activation": "identity", "kwta": 0},
+    "state": {"activation": "identity", "tau": 1.0, "dt": 0.1, "leak": 0.0, "kwta": 0, "sample": "none"},
+    "rate": {"activation": "identity", "kwta": 0, "sample": "none"},
     "error": {"precision": 1.0, "loss": "gaussian"},
 }
 TRANSFORM_KEYS = {
@@ -32,7 +32,7 @@ TRANSFORM_KEYS = {
               "about"},
     "fixed": {"from", "to", "transform", "scale", "init", "bias", "gate", "mask", "response", "about"},
     "identity": {"from", "to", "transform", "scale", "gate", "about"},
-    "tied": {"from", "to", "tied", "transpose", "scale", "gate", "about"},
+    "tied": {"from", "to", "tied", "transpose", "scale", "gate", "bias", "about"},
 }
 
 
@@ -189,6 +189,11 @@ class Resolver:
         if "size" not in spec and kind != "error":
             self.error(path, f"component '{name}' needs a 'size'")
             return None
+        if spec.get("sample") == "gaussian":
+            spec.setdefault("noise", 1.0)
+        elif "noise" in spec:
+            self.error(path + ("noise",), f"'noise' is the spread of a gaussian sample; component '{name}' samples "
+                       f"'{spec.get('sample', 'none')}': set sample: gaussian or drop noise")
         if spec.get("kwta", 0) > spec.get("size", 0):
             self.error(path + ("kwta",), f"component '{name}' keeps the {spec['kwta']} largest of its {spec['size']} "
                        "units active: kwta must be at most its size")
@@ -229,6 +234,10 @@ class Resolver:
             self.error(path, f"{who} '{text}' but component '{name}' ({comp.kind}) has no compartment '{compartment}'"
                        f"{did_you_mean(compartment, allowed)}; it has {', '.join(allowed)}")
             return None
+        if compartment == "s" and comp.opts.get("sample", "none") == "none":
+            self.error(path, f"{who} '{text}' but component '{name}' draws no samples: give it sample: bernoulli "
+                       "or gaussian to have an 's'")
+            return None
         return Signal(name, compartment, snapshot)
 
     # ---- cables -------------------------------------------------------------------------
@@ -267,6 +276,7 @@ class Resolver:
             spec.setdefault("response", "dot")
         if transform == "tied":
             spec.setdefault("transpose", False)
+            spec.setdefault("bias", False)
         if transform == "identity" and shape[0] != shape[1]:
             self.error(path, f"identity cable '{name}' joins sizes {shape[1]} and {shape[0]}; they must be equal")
         if "mask" in spec:
@@ -330,6 +340,10 @@ class Resolver:
                            f"so it maps size {want[1]} to {want[0]}, but it joins '{cable.source}' ({cable.shape[1]}) "
                            f"to '{cable.target}' ({cable.shape[0]})")
             cable.owner = owner.name
+            if cable.opts["bias"] and (cable.opts["transpose"] or not owner.opts.get("bias")):
+                why = "a transposed view cannot use it" if cable.opts["transpose"] else f"'{owner.name}' has none"
+                self.error(("cables", name, "bias"), f"cable '{name}' shares the bias of '{owner.name}' "
+                           f"(bias: true on a tied cable), but {why}")
 
     # ---- schedule -----------------------------------------------------------------------
     def _routine(self, routine, entries, widths):
@@ -390,7 +404,7 @@ class Resolver:
                 snapshots.append(snapshot)
             out.append(PhaseSpec(entry["phase"], entry["steps"], clamps, entry["init"], snapshot, read,
                                  self.smap.where(path, key=True)))
-        if routine == "predict" and not any(isinstance(e, PhaseSpec) and e.read for e in out):
+        if routine == "predict" and not any("read" in e for e in entries if isinstance(e, dict)):
             self.error(("schedule", routine), "schedule.predict reads nothing; add 'read: <component>' to a phase")
         return out
 
@@ -408,11 +422,16 @@ class Resolver:
                         cable.update = RULES[cable.rule].lower(cable.rule_params, Factors(self, cable, entry.snapshots))
 
     def _sample_inits(self, cables, schedule):
-        """A cable initialised from data samples reads a component the training phases clamp to data.x."""
+        """A cable initialised from data samples reads a component the training phases clamp to data.x;
+        ``fan`` goes with a uniform draw."""
         from_data = {name for entry in schedule.get("train", []) for name, (source, _) in
                      getattr(entry, "clamps", {}).items() if source.stream == "x"}
         for name, cable in cables.items():
-            if (cable.opts.get("init") or {}).get("dist") == "samples" and cable.source.component not in from_data:
+            init = cable.opts.get("init") or {}
+            if "fan" in init and init["dist"] != "uniform":
+                self.error(("cables", name, "init", "fan"), f"`fan` sizes the limit of a uniform draw; cable "
+                           f"'{name}' draws from '{init['dist']}': use dist: uniform or drop fan")
+            if init.get("dist") == "samples" and cable.source.component not in from_data:
                 self.error(("cables", name, "init", "dist"), f"cable '{name}' starts its rows at data samples, so it "
                            f"must read a component that schedule.train clamps to data.x; '{cable.source.component}' "
                            "is not")
@@ -458,16 +477,16 @@ class Factors:
                                 f"'{self.cable.name}' needs {want}")
         return signal
 
-    def pre(self, text=None, snapshot=None):
-        """The presynaptic factor: ``text`` or the cable's source."""
-        signal = self.ref(text, "pre", snapshot=snapshot) if text else Signal(
+    def pre(self, text=None, snapshot=None, role="pre"):
+        """The presynaptic factor: ``text`` or the cable's source (``role``: the parameter naming it)."""
+        signal = self.ref(text, role, snapshot=snapshot) if text else Signal(
             self.cable.source.component, self.cable.source.compartment, snapshot)
-        return self._sized(signal, self.cable.shape[1], "pre")
+        return self._sized(signal, self.cable.shape[1], role)
 
-    def post(self, text=None, snapshot=None):
+    def post(self, text=None, snapshot=None, role="post"):
         """The postsynaptic factor: ``text`` or the output of the cable's destination."""
-        signal = self.ref(text or self.destination, "post", snapshot=snapshot)
-        return self._sized(signal, self.cable.shape[0], "post")
+        signal = self.ref(text or self.destination, role, snapshot=snapshot)
+        return self._sized(signal, self.cable.shape[0], role)
 
 
 def resolve(data, smap, base_dir="."):

@@ -55,13 +55,15 @@ def build_schema() -> dict:
         "activation": {"enum": list(language.ACTIVATIONS)},
         "tau": _pos, "dt": _pos, "leak": {"type": "number", "minimum": 0},
         "kwta": _int,
+        "sample": {"enum": list(language.SAMPLES), "description": "s ~ Bernoulli(phi), or phi + noise·N(0, 1)"},
+        "noise": {**_pos, "description": "the standard deviation of a gaussian sample"},
         "target": ref,
         "precision": _pos,
         "loss": {"enum": list(language.LOSSES)},
         "feedback": {"type": "boolean"},
         "about": {"type": "string"},
     }, ["kind"])
-    init = _obj({"dist": {"enum": list(language.INITS)}, "scale": _num})
+    init = _obj({"dist": {"enum": list(language.INITS)}, "scale": _num, "fan": {"enum": ["in", "out"]}})
     cable = _obj({
         "from": ref, "to": ref,
         "transform": {"enum": ["dense", "fixed", "identity"]},
@@ -79,7 +81,8 @@ def build_schema() -> dict:
     }, ["from", "to"])
     clamp_value = {"anyOf": [{"type": "string", "enum": ["data.x", "data.y"]}, _num,
                              _obj({"value": {"anyOf": [{"type": "string", "enum": ["data.x", "data.y"]}, _num]},
-                                   "beta": {"type": "number", "minimum": 0}}, ["value"])]}
+                                   "beta": {**_num, "description": "the nudge strength; negative nudges away "
+                                            "from the value (the symmetric estimate of Laborieux et al.)"}}, ["value"])]}
     phase = _obj({"phase": NAME, "steps": {"type": "integer", "minimum": 0, "maximum": language.MAX_STEPS},
                   "clamp": {"type": "object", "additionalProperties": clamp_value},
                   "init": {"enum": list(language.INIT_POLICIES)}, "snapshot": NAME, "read": ref}, ["phase"])

@@ -50,7 +50,7 @@ CASES = {
     "unknown compartment": (
         ("gate: h.dphi", "gate: h.dphi2"),
         ["spec.yaml:13:58: error: cable 'W2t' is gated by 'h.dphi2' but component 'h' (rate) has no compartment "
-         "'dphi2' (did you mean 'dphi'?); it has phi, z, dphi"]),
+         "'dphi2' (did you mean 'dphi'?); it has phi, z, dphi, s"]),
     "unknown cable": (
         ("update: [W1, W2]", "update: [W1, W2, W22]"),
         ["spec.yaml:17:25: error: update names no cable 'W22' (did you mean 'W2'?)"]),
@@ -106,6 +106,10 @@ CASES = {
          "W1: {from: x, to: h, rule: {hebbian: {post: d}}}\n  P: {from: h, to: d, init: {dist: samples}, rule: none}"),
         ["spec.yaml:12:36: error: cable 'P' starts its rows at data samples, so it must read a component that "
          "schedule.train clamps to data.x; 'h' is not"]),
+    "fan with a distribution it does not size": (
+        ("W1: {from: x, to: h, rule", "W1: {from: x, to: h, init: {dist: normal, fan: in}, rule"),
+        ["spec.yaml:11:50: error: `fan` sizes the limit of a uniform draw; cable 'W1' draws from 'normal': use "
+         "dist: uniform or drop fan"]),
     "whole-number float as a size": (
         ("size: 16, activation", "size: 16.0, activation"),
         ["spec.yaml:7:26: error: components/h/size must be an integer, not 16.0"]),

@@ -180,12 +180,34 @@ def test_a_rule_named_in_short_form_takes_parameter_overrides():
                                rtol=1e-12)
 
 
+def test_scale_zero_leaves_the_decay_and_frozen_stops_everything():
+    """As the README says: `scale` multiplies the learning term only, so KP's decay still acts."""
+    model = load("kp_digits.yaml", "dtype=float64", "cables.B3.rule.hebbian.scale=0")
+    x, y = model.data.x_train[:8], model.data.y_train[:8]
+    np.testing.assert_allclose(model.updates(x, y)["B3"], -0.001 * model.weights["B3"], rtol=1e-12)
+    frozen = load("kp_digits.yaml", "cables.B3.frozen=true", "train.epochs=1")
+    start = frozen.weights["B3"].copy()
+    frozen.fit()
+    np.testing.assert_array_equal(frozen.weights["B3"], start)
+
+
 def test_data_seed_holds_the_split_while_the_seed_varies_the_initial_weights():
     a, b = load("bp_digits.yaml", "seed=1", "data.seed=7"), load("bp_digits.yaml", "seed=2", "data.seed=7")
     np.testing.assert_array_equal(a.data.x_test, b.data.x_test)
     assert not np.array_equal(a.weights["W1"], b.weights["W1"])
     c = load("bp_digits.yaml", "seed=1")
     assert c.compiled.resolved["data"]["seed"] == 1 and not np.array_equal(a.data.x_test, c.data.x_test)
+
+
+@pytest.mark.parametrize("inputs", [64, 40])
+def test_fan_sizes_a_uniform_draw_from_the_layer_width(inputs):
+    """PEPITA's F is drawn in ±0.05·√(6/input width) (fan: out, the width F drives), so a port to
+    another input size keeps the paper's scale without editing the constant."""
+    model = load("pepita_digits.yaml", f"components.x.size={inputs}", f"components.x2.size={inputs}",
+                 "data={dataset: classification, features: 40, n: 400}" if inputs == 40 else "seed=0")
+    limit = 0.05 * np.sqrt(6 / inputs)
+    f = model.weights["F"]
+    assert f.shape == (inputs, 10) and np.abs(f).max() <= limit and np.abs(f).max() > 0.95 * limit
 
 
 @pytest.mark.parametrize("threads", [1, 2])
