@@ -9,8 +9,8 @@ from . import datafiles
 #: kind -> compartments a reference may name; the first is the component's output.
 COMPARTMENTS = {
     "input": ("z", "phi"),
-    "state": ("phi", "z", "dphi", "in"),
-    "rate": ("phi", "z", "dphi"),
+    "state": ("phi", "z", "dphi", "in", "s"),
+    "rate": ("phi", "z", "dphi", "s"),
     "error": ("e", "mu", "target"),
 }
 #: kind -> the compartment a cable drives when ``to:`` names only the component.
@@ -22,6 +22,8 @@ STATEFUL = {"input", "state"}
 
 ACTIVATIONS = ("identity", "tanh", "sigmoid", "relu", "hard_sigmoid")
 LOSSES = ("gaussian", "softmax")
+#: how a neuron's ``s`` is drawn from its ``phi`` each time it is computed ('none': it has no ``s``)
+SAMPLES = ("none", "bernoulli", "gaussian")
 INITS = ("normal", "uniform", "xavier", "constant", "samples")
 INIT_POLICIES = ("zero", "feedforward", "keep")
 METRICS = ("accuracy", "mse", "purity")
@@ -80,8 +82,9 @@ def _classification_shape(p, base_dir):
                                        f"{p['features']}")
     return p["n"], p["features"], p["classes"]
 DATASETS = {d.name: d for d in [
-    Dataset("digits", {}, {}, lambda p, b: (1797, 64, 10),
-            "scikit-learn's 8x8 handwritten digits, pixels scaled to [0, 1], one-hot labels"),
+    Dataset("digits", {"nudge": {"type": "boolean"}}, {"nudge": False}, lambda p, b: (1797 * (5 if p["nudge"] else 1), 64, 10),
+            "scikit-learn's 8x8 handwritten digits, pixels scaled to [0, 1], one-hot labels; `nudge`: each image "
+            "also moved one pixel up, down, left and right (5x the examples, as scikit-learn's RBM example)"),
     Dataset("xor", {"repeat": _int}, {"repeat": 1}, lambda p, b: (4 * p["repeat"], 2, 1),
             "the four XOR points (0/1 inputs, 0/1 target), repeated"),
     Dataset("parity", {"bits": {**_int, "maximum": 24}, "repeat": _int}, {"bits": 4, "repeat": 1}, lambda p, b: (2 ** p["bits"] * p["repeat"], p["bits"], 1),

@@ -179,6 +179,29 @@ class Activate(PhaseOp):
 
 
 @dataclass(frozen=True)
+class Sample(PhaseOp):
+    """Draw a neuron's ``s`` from its ``phi``: Bernoulli(phi), or phi + noise·N(0, 1). Impure: every
+    execution draws afresh (keyed by trial, step and element), so it is never hoisted or shared."""
+
+    component: str
+    kind: str               # 'bernoulli' | 'gaussian'
+    noise: float = 1.0
+
+    pure = False
+
+    def reads(self):
+        return frozenset({Signal(self.component, "phi")})
+
+    def writes(self):
+        return frozenset({Signal(self.component, "s")})
+
+    def __str__(self):
+        if self.kind == "bernoulli":
+            return f"{self.component}.s ~ Bernoulli({self.component}.phi)"
+        return f"{self.component}.s = {self.component}.phi + {self.noise:g}·N(0, 1)"
+
+
+@dataclass(frozen=True)
 class ComputeError(PhaseOp):
     """``e = precision·(target − mu)``, or ``target − softmax(mu)`` for the softmax loss.
 

@@ -45,7 +45,8 @@ def _units(ops):
 
 
 def eliminate_common(*blocks):
-    """Drop operator groups that recompute a value still held (same operators, same input versions).
+    """Drop operator groups that recompute a value still held (same operators, same input versions;
+    never a group that draws random numbers).
 
     The blocks run one after another; each is returned with its redundant groups removed."""
     version, made, counter, result = {}, {}, 0, []
@@ -56,7 +57,8 @@ def eliminate_common(*blocks):
             internal = {op.out for op in unit if isinstance(op, MatMul)}
             inputs = set().union(*(op.reads() for op in unit)) - internal
             key = (unit, tuple(sorted((str(s), version.get(s, 0)) for s in inputs)))
-            if key in made and all(version.get(s, 0) == v for s, v in made[key].items()):
+            pure = all(op.pure for op in unit)   # a draw repeated is a new draw, never the value held
+            if pure and key in made and all(version.get(s, 0) == v for s, v in made[key].items()):
                 continue
             out += unit
             for s in written:

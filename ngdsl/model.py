@@ -87,6 +87,36 @@ class Model:
                 self.rng, x, np.zeros((len(x), 1)), shuffle=False)]
         return np.concatenate(outs) if outs else np.zeros((0, 0))
 
+    def activity(self, x, *names) -> dict:
+        """Compartments (``"h"``, ``"vr.phi"``, ``"h.s"``) as schedule.predict leaves them for inputs
+        ``x``: name -> (examples, size) array. Hidden features for a classifier of your own, or a
+        reconstruction to compare with ``x``."""
+        signals = [self._signal(name) for name in names]
+        x = self._examples(x, 0)
+        with blas_threads(self.threads):
+            parts = [self.executor.predict_batch(xb, reads=signals) for xb, _ in self.data.batches(
+                self.rng, x, np.zeros((len(x), 1)), shuffle=False)]
+        return {name: np.concatenate([p[i] for p in parts]) for i, name in enumerate(names)}
+
+    def _signal(self, name):
+        """The plan's signal for a compartment name; a ValueError names the ones schedule.predict computes."""
+        from .compiler.ops import Signal
+
+        component, _, compartment = name.partition(".")
+        kind = self.plan.components.get(component, {}).get("kind")
+        compartment = compartment or {"input": "z", "error": "e"}.get(kind, "phi")
+        if kind == "input" and compartment == "phi":
+            compartment = "z"
+        signal = Signal(component, compartment)
+        predict = self.plan.routines.get("predict")
+        computed = {s for segment in (predict.segments if predict else ()) for phase in segment.phases
+                    for op in phase.setup + phase.hoisted + phase.step + phase.settle for s in op.writes()
+                    if s.snapshot is None and s.compartment != "product"}
+        if signal not in computed:
+            known = ", ".join(sorted(str(s) for s in computed))
+            raise ValueError(f"'{name}' is not a compartment this model computes; it has {known}")
+        return signal
+
     def evaluate(self) -> dict:
         """The spec's metrics on the train and test splits."""
         out = {}

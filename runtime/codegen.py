@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, Combine, ComputeError, Decay,
-                            Integrate, MatMul, OjaDecay, Outer, Signal, Store, Zero)
+                            Integrate, MatMul, OjaDecay, Outer, Sample, Signal, Store, Zero)
 from . import library
 from .kernels import JIT_OPTIONS
 
@@ -21,10 +21,11 @@ from .kernels import JIT_OPTIONS
 class Kernel:
     """A generated function: its name and what each positional argument is.
 
-    Argument kinds: ('data', 'x'|'y'), ('steps', None), ('consts', None), ('signal', Signal),
+    Argument kinds: ('data', 'x'|'y'), ('steps', None), ('consts', None), ('draw', None), ('signal', Signal),
     ('param', name), ('grad', name), ('temp', (name, rows, cols)) with rows 0 meaning the batch size.
     ``consts`` holds the values of the named scalars (rates, scales, coefficients) in order; they
-    are passed in the plan's precision."""
+    are passed in the plan's precision. ``draw`` is the int64 pair (seed, trial) that keys the random
+    numbers of the trial."""
 
     name: str
     args: tuple
@@ -80,6 +81,7 @@ class SegmentWriter:
 
     def __init__(self, plan, routine, index, segment, checks):
         self.plan, self.routine, self.index, self.segment, self.checks = plan, routine, index, segment, checks
+        self.where = (0, "setup")   # (phase index, part of the phase) being written: it keys the draws
         self.lines, self.pending, self.indent = [], [], 1
         self.helpers, self.signals, self.params, self.grads, self.temps = set(), {}, set(), set(), {}
         self.consts = {}   # name -> value, in argument order
@@ -183,6 +185,27 @@ class SegmentWriter:
         zs, ps = f"{self.sig(z)}[r, c]", f"{self.sig(phi)}[r, c]"
         self.assign_elementwise(phi, f"{ps} = {phi_expr.format(z=zs)}", what, group)
         self.assign_elementwise(dphi, f"{self.sig(dphi)}[r, c] = {dphi_expr.format(z=zs, phi=ps)}", what, group)
+
+    def emit_sample(self, op):
+        phi, s = Signal(op.component, "phi"), Signal(op.component, "s")
+        self.helpers |= {"mix32", "uniform01"} | ({"normal01"} if op.kind == "gaussian" else set())
+        key = f"draw[0], draw[1], {self.stream(op.component)}, step, r * {self.width(s)} + c"
+        noise = self.const("noise", op.component, op.noise) if op.kind == "gaussian" else ""
+        value = library.SAMPLES[op.kind].format(phi=f"{self.sig(phi)}[r, c]", noise=noise, key=key)
+        # a loop of its own: the generator's integer arithmetic would keep its neighbours from vectorising
+        self.assign_elementwise(s, f"{self.sig(s)}[r, c] = {value}", f"component '{op.component}'",
+                                group=f"sample {op.component}")
+
+    def stream(self, component):
+        """The random stream of a drawing operator: a hash of where it stands in the plan (routine,
+        segment, phase, part of the phase) and what it draws for, so optimising the plan, which
+        moves and drops operators, never changes what the others draw."""
+        phase, part = self.where
+        key = [ROUTINE_NUMBERS[self.routine], self.index, phase, PARTS.index(part), sorted(self.plan.components).index(component)]
+        h = 0
+        for k in key:
+            h = library.mix32(h ^ k)
+        return h
 
     def emit_error(self, op):
         e_signal = Signal(op.component, "e")
@@ -361,10 +384,12 @@ class SegmentWriter:
         for i, phase in enumerate(self.segment.phases):
             self.phase = phase.name
             self.raw(f"# phase '{phase.name}': setup")
+            self.where = (i, "setup")
             self.ops(phase.setup)
             if phase.hoisted:
                 self.raw(f"# phase '{phase.name}': computed once, unchanged by the steps")
                 self.ops(phase.hoisted)
+            self.where = (i, "step")
             if phase.step:
                 self.raw(f"for step in range(steps[{i}]):")
                 self.indent += 1
@@ -372,9 +397,12 @@ class SegmentWriter:
                 self.ops(phase.step)
                 self.flush()
                 self.lines[start:] = _without_dead_stores(self.lines[start:], {signal_name(s) for s in phase.scratch})
+                if len(self.lines) == start:   # every value the step made was dead (draws nothing reads)
+                    self.raw("pass")
                 self.indent -= 1
             self.raw(f"# phase '{phase.name}': settled")
             self.raw(f"step = steps[{i}]")
+            self.where = (i, "settle")
             self.ops(phase.settle)
             if phase.store:
                 self.op(phase.store, set())
@@ -383,12 +411,13 @@ class SegmentWriter:
         self.raw("return 0, 0")
         unpack = [f"    {c} = consts[{i}]" for i, c in enumerate(self.consts)]
         name = f"{self.routine}_{self.index}"
-        args = ([("data", "x"), ("data", "y"), ("steps", None), ("consts", None)]
+        args = ([("data", "x"), ("data", "y"), ("steps", None), ("consts", None), ("draw", None)]
                 + [("signal", self.signals[n]) for n in sorted(self.signals)]
                 + [("param", p) for p in sorted(self.params)]
                 + [("grad", g) for g in sorted(self.grads)]
                 + [("temp", self.temps[t]) for t in sorted(self.temps)])
         names = {"data": lambda v: f"data_{v}", "steps": lambda v: "steps", "consts": lambda v: "consts",
+                 "draw": lambda v: "draw",
                  "signal": signal_name, "param": param_name, "grad": grad_name, "temp": lambda v: v[0]}
         header = f"def {name}({', '.join(names[k](v) for k, v in args)}):"
         kernel = Kernel(name, tuple(args), self.routine, self.index, tuple(self.consts.values()))
@@ -445,9 +474,13 @@ def _without_dead_stores(lines, scratch):
     return [line for k, line in enumerate(kept) if k not in empty and k + 1 not in empty]
 
 
+#: what keys a draw: the routine, and the part of a phase it is made in
+ROUTINE_NUMBERS = {"train": 1, "predict": 2}
+PARTS = ("setup", "step", "settle")
+
 #: phase operator -> its emitter (products, sums and clears are emitted together by ``ops``)
 EMITTERS = {Activate: "emit_activate", ComputeError: "emit_error", Integrate: "emit_integrate", Clamp: "emit_clamp",
-            Assign: "emit_assign", Zero: "emit_zero", Store: "emit_store"}
+            Assign: "emit_assign", Zero: "emit_zero", Store: "emit_store", Sample: "emit_sample"}
 #: update term -> its emitter (outer products form ΔW first, in ``update``)
 TERM_EMITTERS = {Decay: "emit_decay", OjaDecay: "emit_oja_decay", ActivityDecay: "emit_activity_decay"}
 

@@ -16,7 +16,20 @@ def _digits(params, rng, base_dir):
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    return digits.images / 16.0, _one_hot(digits.target)
+    images, labels = digits.images / 16.0, _one_hot(digits.target)
+    if params.get("nudge"):
+        images = np.concatenate([images] + [_shifted(images, dr, dc) for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))])
+        labels = np.concatenate([labels] * 5)
+    return images, labels
+
+
+def _shifted(images, rows, cols):
+    """Every image moved ``rows`` down and ``cols`` right by one pixel, the edge filled with 0."""
+    out = np.zeros_like(images)
+    h, w = images.shape[1:]
+    out[:, max(rows, 0):h + min(rows, 0), max(cols, 0):w + min(cols, 0)] = \
+        images[:, max(-rows, 0):h + min(-rows, 0), max(-cols, 0):w + min(-cols, 0)]
+    return out
 
 
 def _xor(params, rng, base_dir):

@@ -73,6 +73,8 @@ class Executor:
         self.steps = {key: np.array([p.steps for p in plan.routines[key[0]].segments[key[1]].phases], dtype=np.int64)
                       for key in self.kernels}
         self.masks = {n: connections(p.shape, p.mask).astype(self.dtype) for n, p in plan.parameters.items() if p.mask}
+        # (seed, trial): every run of a routine on a batch is a new trial and draws new numbers
+        self.draw = np.array([plan.seed, 0], dtype=np.int64)
         self._buffers, self._temps, self._bound_args = {}, {}, {}
         self.compile_seconds = None
 
@@ -89,6 +91,7 @@ class Executor:
         x = np.zeros((1, self.widths[0]), self.dtype)
         y = np.zeros((1, self.widths[1]), self.dtype)
         saved = {n: g.copy() for n, g in self.grads.items()}
+        trial = int(self.draw[1])
         misses = self._cache_misses()
         try:
             for routine in self.plan.routines:
@@ -99,6 +102,7 @@ class Executor:
                 self._run(routine, x, y)
         for n, g in saved.items():
             self.grads[n][...] = g
+        self.draw[1] = trial
         self.compile_seconds = time.perf_counter() - start
         if self.jit:   # compiled now, rather than loaded from numba's cache (or this process) = cold
             self.kernel_cache = "cold" if self._cache_misses() > misses else "warm"
@@ -113,7 +117,7 @@ class Executor:
         bufs = self.buffers(batch) if bufs is None else bufs
         grads = self.grads if grads is None else grads
         source = {"data": lambda w: x if w == "x" else y, "steps": lambda w: self.steps[(kernel.routine, kernel.segment)],
-                  "consts": lambda w: self.consts[kernel.name],
+                  "consts": lambda w: self.consts[kernel.name], "draw": lambda w: self.draw,
                   "signal": bufs.__getitem__, "param": self.params.__getitem__, "grad": grads.__getitem__,
                   "temp": lambda w: self.temp(w, batch)}
         return [source[kind](what) for kind, what in kernel.args]
@@ -136,6 +140,7 @@ class Executor:
     def _run(self, routine, x, y, apply=None):
         bufs = self.buffers(len(x))  # the plan zeroes what a trial must start from
         plan = self.plan.routines[routine]
+        self.draw[1] += 1   # before the run: a diagnosis re-runs a failed trial with the same numbers
         for index, segment in enumerate(plan.segments):
             kernel = self.kernels[(routine, index)]
             self.functions[kernel.name](x, y, *self._bound(kernel, len(x)))
@@ -157,10 +162,12 @@ class Executor:
                     self.params[name] *= self.masks[name]
         self._run("train", x, y, apply)
 
-    def predict_batch(self, x, y=None):
-        """Run schedule.predict and return a copy of its readout."""
+    def predict_batch(self, x, y=None, reads=None):
+        """Run schedule.predict and return a copy of its readout (or of each signal of ``reads``)."""
         y = self.temp(("no targets", len(x), self.widths[1]), len(x)) if y is None else y
         bufs = self._run("predict", x, y)
+        if reads is not None:
+            return [bufs[s].copy() for s in reads]
         out = bufs[self.plan.routines["predict"].read].copy()
         if not all_finite(out):
             raise Divergence(self.diagnose("predict", x, y, None))
@@ -212,9 +219,13 @@ class Executor:
         """Parameters and optimizer state as name -> array (what a checkpoint holds)."""
         out = {f"param/{n}": a for n, a in self.params.items()}
         out.update({f"optimizer/{n}": a for n, a in self.optimizer.state().items()})
+        if self.plan.draws:   # resuming draws the numbers the uninterrupted run would have
+            out["counter/trial"] = self.draw[1:]
         return out
 
     def load_state(self, arrays):
         for n in self.params:
             self.params[n][...] = arrays[f"param/{n}"]
         self.optimizer.load_state({k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")})
+        if "counter/trial" in arrays:
+            self.draw[1:] = arrays["counter/trial"]

@@ -104,7 +104,40 @@ def neg_sqdist(x, w, out):
             out[i, j] = -total
 
 
-HELPERS = {f.__name__: f for f in (tanh_f32, sigmoid_f32, softmax_rows, kwta_mask, neg_sqdist)}
+def mix32(x):
+    """A bijection of 32-bit integers that scrambles every bit (Wellons' lowbias32). Each product
+    stays below 2**63, so int64 arithmetic in numba and Python's integers give the same result."""
+    x = ((x ^ (x >> 16)) * 0x21F0AAAD) & 0xFFFFFFFF
+    x = ((x ^ (x >> 15)) * 0x735A2D97) & 0xFFFFFFFF
+    return x ^ (x >> 15)
+
+
+def uniform01(seed, trial, stream, step, index):
+    """A uniform number in (0, 1) that is a pure function of its key: the model's seed, the trial
+    (one run of a routine on a batch), the drawing operator, the step and the element. Counter-based,
+    so the jitted kernels and the reference interpreter draw the same numbers in any order."""
+    h = mix32(seed & 0xFFFFFFFF)
+    h = mix32(h ^ (trial & 0xFFFFFFFF))
+    h = mix32(h ^ (stream & 0xFFFFFFFF))
+    h = mix32(h ^ (step & 0xFFFFFFFF))
+    h = mix32(h ^ (index & 0xFFFFFFFF))
+    return (h + 0.5) * 2.3283064365386963e-10
+
+
+def normal01(seed, trial, stream, step, index):
+    """A standard normal number from two keyed uniforms (Box–Muller)."""
+    u1 = uniform01(seed, trial, stream, step, 2 * index)
+    u2 = uniform01(seed, trial, stream, step, 2 * index + 1)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(6.283185307179586 * u2)
+
+
+HELPERS = {f.__name__: f for f in (tanh_f32, sigmoid_f32, softmax_rows, kwta_mask, neg_sqdist, mix32, uniform01,
+                                   normal01)}
+#: sampling kind -> element template of {phi}, {noise} and {key} (the arguments after the generator's)
+SAMPLES = {
+    "bernoulli": "1.0 if uniform01({key}) < {phi} else 0.0",
+    "gaussian": "{phi} + {noise} * normal01({key})",
+}
 
 
 def source(name: str) -> str:

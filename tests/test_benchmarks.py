@@ -37,3 +37,12 @@ def test_benchmark_runner_reports_every_measure():
                     r"cold [\d.]+ s +warm start [\d.]+ s", r"resident per epoch \[", r"T: exponent [\d.-]+",
                     r"batch 64→256: exponent [\d.-]+ \(floor [\d.-]+\); numba/floor [\d.]+ → [\d.]+"):
         assert re.search(pattern, out), pattern
+
+
+@pytest.mark.slow
+def test_rbm_benchmark_compares_with_scikit_learn():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.rbm", "--epochs", "2"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"seconds per epoch +[\d.]+ +[\d.]+", result.stdout)
+    assert re.search(r"logistic regression on h +0\.\d+ +0\.\d+", result.stdout)

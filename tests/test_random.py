@@ -1,0 +1,130 @@
+"""Randomness in the kernels: sampling neurons draw from a counter-based generator keyed by (seed,
+trial, operator, step, element), so the jitted kernels and the reference interpreter draw the same
+numbers, a seed reproduces a run, and the draws have the distribution they claim."""
+import numpy as np
+import pytest
+
+import ngdsl
+from ngdsl.compiler.ops import Signal
+from ngdsl.runtime.library import normal01, uniform01
+
+from conftest import load
+
+SAMPLER = """ngdsl: 1
+name: sampler
+seed: 3
+data: {dataset: digits, batch: 64}
+components:
+  x: {kind: input, size: 64}
+  p: {kind: rate, size: 64, SAMPLE}
+cables:
+  I: {from: x, to: p, transform: identity}
+schedule:
+  train:
+    - {phase: draw, steps: STEPS, clamp: {x: data.x}}
+  predict:
+    - {phase: draw, steps: STEPS, clamp: {x: data.x}, read: p}
+"""
+
+
+def _sampler(write_spec, sample="sample: bernoulli", steps=0, jit=True, seed=3):
+    path = write_spec(SAMPLER.replace("SAMPLE", sample).replace("STEPS", str(steps)).replace("seed: 3", f"seed: {seed}"),
+                      "sampler.yaml")
+    return ngdsl.load(path, jit=jit)
+
+
+def test_the_generator_is_uniform_and_uncorrelated():
+    u = np.array([uniform01(7, 3, 1, 0, i) for i in range(100_000)])
+    assert abs(u.mean() - 0.5) < 5 * np.sqrt(1 / 12 / len(u)) and 0 < u.min() and u.max() < 1
+    assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 5 / np.sqrt(len(u))
+    counts = np.histogram(u, bins=20, range=(0, 1))[0]
+    chi2 = ((counts - len(u) / 20) ** 2 / (len(u) / 20)).sum()
+    assert chi2 < 45   # 19 degrees of freedom: p < 0.001
+    other_step = np.array([uniform01(7, 3, 1, 1, i) for i in range(2000)])
+    assert abs(np.corrcoef(u[:2000], other_step)[0, 1]) < 0.1
+
+
+def test_bernoulli_samples_follow_their_probabilities(write_spec):
+    model = _sampler(write_spec)
+    x = model.data.x_train   # pixels in [0, 1], read as probabilities through an identity neuron
+    s = model.activity(x, "p.s")["p.s"]
+    assert set(np.unique(s)) <= {0.0, 1.0}
+    assert np.all(s[x == 0] == 0) and np.all(s[x == 1] == 1)
+    for low, high in ((0.05, 0.35), (0.35, 0.65), (0.65, 0.95)):
+        inside = (x > low) & (x < high)
+        expected, spread = x[inside].sum(), np.sqrt((x[inside] * (1 - x[inside])).sum())
+        assert abs(s[inside].sum() - expected) < 5 * spread
+
+
+def test_gaussian_samples_add_noise_of_the_stated_spread(write_spec):
+    model = _sampler(write_spec, "sample: gaussian, noise: 0.3")
+    x = model.data.x_train
+    noise = (model.activity(x, "p.s")["p.s"] - x).ravel()
+    assert abs(noise.mean()) < 5 * 0.3 / np.sqrt(noise.size)
+    assert abs(noise.std() - 0.3) < 0.01
+    kurtosis = np.mean((noise / noise.std()) ** 4)
+    assert abs(kurtosis - 3) < 0.1
+
+
+def test_the_jit_and_the_reference_draw_the_same_numbers(write_spec):
+    jit, reference = _sampler(write_spec, steps=3), _sampler(write_spec, steps=3, jit=False)
+    x = jit.data.x_train[:64]
+    first, again = jit.activity(x, "p.s")["p.s"], jit.activity(x, "p.s")["p.s"]
+    np.testing.assert_array_equal(first, reference.activity(x, "p.s")["p.s"])
+    np.testing.assert_array_equal(again, reference.activity(x, "p.s")["p.s"])
+    assert not np.array_equal(first, again), "every trial draws afresh"
+
+
+def test_the_draws_follow_the_seed(write_spec):
+    x = _sampler(write_spec).data.x_train[:64]
+    a, b, c = (_sampler(write_spec, seed=seed).activity(x, "p.s")["p.s"] for seed in (3, 3, 4))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_a_draw_is_never_hoisted_out_of_the_settling_loop(write_spec):
+    # the sampled neuron reads only a clamped input: without the purity flag it would be hoisted
+    model = _sampler(write_spec, steps=4)
+    phase = model.plan.routines["predict"].segments[0].phases[0]
+    assert any(str(op) == "p.s ~ Bernoulli(p.phi)" for op in phase.step)
+    assert not any("p.s" in str(op) for op in phase.hoisted)
+
+
+def test_cd1_update_equals_the_statistics_of_its_own_samples():
+    """EB-RBM-CD: ΔW = ⟨p(h|v) ⊗ v⟩ − ⟨p(h|v⁻) ⊗ v⁻⟩, v⁻ = σ(Wᵀ h + b), h the drawn hidden sample;
+    Δc = ⟨p(h|v) − p(h|v⁻)⟩, Δb = ⟨v − v⁻⟩; written from the equations in float64."""
+    model = load("rbm_digits.yaml", "dtype=float64", "cables.W.init={dist: normal, scale: 0.3}",
+                 "cables.bv.init={dist: normal, scale: 0.3}")
+    x, y = model.data.x_train[:10], model.data.y_train[:10]
+    got = model.updates(x, y)
+    h = model.executor.buffers(10)[Signal("h", "s")]
+    w, c, b = model.weights["W"], model.weights["W.bias"], model.weights["bv"][:, 0]
+    sigmoid = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    p_data = sigmoid(x @ w.T + c)
+    v_model = sigmoid(h @ w + b)
+    p_model = sigmoid(v_model @ w.T + c)
+    assert set(np.unique(h)) == {0.0, 1.0}
+    np.testing.assert_allclose(got["W"], (p_data.T @ x - p_model.T @ v_model) / 10, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(got["W.bias"], (p_data - p_model).mean(axis=0), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(got["bv"][:, 0], (x - v_model).mean(axis=0), rtol=1e-10, atol=1e-13)
+
+
+def test_normal_draws_are_keyed_like_uniform_ones():
+    assert normal01(1, 2, 3, 4, 5) == normal01(1, 2, 3, 4, 5) != normal01(1, 2, 3, 4, 6)
+
+
+@pytest.mark.parametrize("case", ["noise without gaussian", "s without sample"])
+def test_sampling_mistakes_are_located(write_spec, case):
+    text = SAMPLER.replace("STEPS", "0")
+    if case == "noise without gaussian":
+        text, expect = text.replace("SAMPLE", "noise: 0.3"), ("sampler.yaml:7:36: error: 'noise' is the spread of a "
+                                                              "gaussian sample; component 'p' samples 'none': set "
+                                                              "sample: gaussian or drop noise")
+    else:
+        text = text.replace("SAMPLE", "activation: tanh").replace("read: p}", "read: p.s}")
+        expect = ("sampler.yaml:14:57: error: phase 'draw' reads 'p.s' but component 'p' draws no samples: give it "
+                  "sample: bernoulli or gaussian to have an 's'")
+    from ngdsl.compiler import SpecError
+    with pytest.raises(SpecError) as err:
+        ngdsl.load(write_spec(text, "sampler.yaml"))
+    assert len(err.value.diagnostics) == 1 and str(err.value).endswith(expect)
