@@ -24,6 +24,8 @@ ACTIVATIONS = ("identity", "tanh", "sigmoid", "relu", "hard_sigmoid")
 LOSSES = ("gaussian", "softmax")
 #: how a neuron's ``s`` is drawn from its ``phi`` each time it is computed ('none': it has no ``s``)
 SAMPLES = ("none", "bernoulli", "gaussian")
+#: how long a state's values live: reset by each trial's phases, or carried from trial to trial
+LIFETIMES = ("trial", "persistent")
 INITS = ("normal", "uniform", "xavier", "constant", "samples")
 INIT_POLICIES = ("zero", "feedforward", "keep")
 METRICS = ("accuracy", "mse", "purity")

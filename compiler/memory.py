@@ -43,7 +43,8 @@ def estimate(plan, data_rows: int, data_widths) -> MemoryEstimate:
     batch = min(plan.data["batch"], max(data_rows, 1))
     buffers = 0
     for signal, width in plan.signals.items():
-        size = _BATCH_SIZES * batch * width * item
+        # a persistent state also keeps its chains: a batch of rows of its own
+        size = (_BATCH_SIZES + (signal in plan.persistent)) * batch * width * item
         buffers += size
         owner = ("cable" if signal.compartment == "product" else "component", signal.component)
         owners[owner] = owners.get(owner, 0) + size

@@ -81,6 +81,7 @@ class Plan:
     data: dict
     train: dict
     metrics: tuple
+    persistent: frozenset = frozenset()   # signals of persistent states: carried from trial to trial
 
     @property
     def draws(self) -> bool:
@@ -173,20 +174,21 @@ class Planner:
         states = [n for n in sorted(self.components) if self.components[n].kind == "state"]
         hard = {n for n, (_, beta) in spec.clamps.items() if beta is None}
         free = [n for n in states if n not in hard]
+        resettable = [n for n in free if self.components[n].opts.get("lifetime") != "persistent"]
         setup = []
         if first:  # every trial starts from zero registers: unclamped inputs, and states the init keeps
             setup += [Zero(n) for n in sorted(self.components)
                       if self.components[n].kind == "input" and n not in hard]
             if spec.init == "keep":
-                setup += [op for n in free for op in (Zero(n), *self.activate(n))]
+                setup += [op for n in resettable for op in (Zero(n), *self.activate(n))]
         for name in sorted(hard):
             setup.append(Clamp(name, spec.clamps[name][0]))
             if self.components[name].kind == "state":
                 setup += self.activate(name)
         if spec.init == "zero":
-            setup += [op for n in free for op in (Zero(n), *self.activate(n))]
+            setup += [op for n in resettable for op in (Zero(n), *self.activate(n))]
         elif spec.init == "feedforward":
-            setup += self.feedforward(free, hard)
+            setup += self.feedforward(resettable, hard)
         # Setup leaves every state's phi consistent with its z, so a step can end by activating the
         # states it advanced: the next step, and the settled sweep, start from consistent values.
         step = self.sweep()
@@ -331,8 +333,9 @@ def _term_signals(terms):
     return (s for t in terms for f in t.factors() for s in f.signals())
 
 
-def _with_scratch(routines):
+def _with_scratch(routines, persistent):
     scratch = step_scratch(routines, lambda up: _term_signals(up.terms))
+    scratch = {key: frozenset(s for s in signals if s.component not in persistent) for key, signals in scratch.items()}
     return {name: replace(routine, segments=tuple(
         replace(segment, phases=tuple(replace(phase, scratch=scratch[(name, s, p)])
                                       for p, phase in enumerate(segment.phases)))
@@ -361,8 +364,9 @@ def lower(circuit, graph, optimize=True) -> Plan:
     """Build the execution plan of a resolved, loop-free circuit (``optimize``: hoist and share work)."""
     planner = Planner(circuit, graph, optimize)
     routines = {name: planner.routine(name, entries) for name, entries in circuit.schedule.items()}
-    if optimize:
-        routines = _with_scratch(routines)
+    persistent = {n for n, c in circuit.components.items() if c.opts.get("lifetime") == "persistent"}
+    if optimize:   # a persistent state's values are read by the next trial: never scratch
+        routines = _with_scratch(routines, persistent)
     signals = {}
     for routine in routines.values():
         for seg in routine.segments:
@@ -390,4 +394,5 @@ def lower(circuit, graph, optimize=True) -> Plan:
     components = {n: {"kind": c.kind, "size": c.size, **{k: v for k, v in c.opts.items() if k not in ("kind", "size")}}
                   for n, c in circuit.components.items()}
     return Plan(circuit.name, r["dtype"], r["seed"], components, dict(sorted(signals.items(), key=lambda kv: str(kv[0]))),
-                parameters, routines, dict(r["data"]), dict(r["train"]), tuple(r["metrics"]))
+                parameters, routines, dict(r["data"]), dict(r["train"]), tuple(r["metrics"]),
+                frozenset(s for s in signals if s.snapshot is None and s.component in persistent))

@@ -17,13 +17,14 @@ from .rules import REGISTRY as RULES
 
 KIND_KEYS = {
     "input": {"kind", "size", "about"},
-    "state": {"kind", "size", "activation", "tau", "dt", "leak", "kwta", "sample", "noise", "about"},
+    "state": {"kind", "size", "activation", "tau", "dt", "leak", "kwta", "sample", "noise", "lifetime", "about"},
     "rate": {"kind", "size", "activation", "kwta", "sample", "noise", "about"},
     "error": {"kind", "size", "target", "precision", "loss", "feedback", "about"},
 }
 KIND_DEFAULTS = {
     "input": {},
-    "state": {"activation": "identity", "tau": 1.0, "dt": 0.1, "leak": 0.0, "kwta": 0, "sample": "none"},
+    "state": {"activation": "identity", "tau": 1.0, "dt": 0.1, "leak": 0.0, "kwta": 0, "sample": "none",
+              "lifetime": "trial"},
     "rate": {"activation": "identity", "kwta": 0, "sample": "none"},
     "error": {"precision": 1.0, "loss": "gaussian"},
 }

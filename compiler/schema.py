@@ -57,6 +57,8 @@ def build_schema() -> dict:
         "kwta": _int,
         "sample": {"enum": list(language.SAMPLES), "description": "s ~ Bernoulli(phi), or phi + noise·N(0, 1)"},
         "noise": {**_pos, "description": "the standard deviation of a gaussian sample"},
+        "lifetime": {"enum": list(language.LIFETIMES), "description": "persistent: a state carried from trial to "
+                     "trial (a persistent chain, a running average), checkpointed, never reset by a phase"},
         "target": ref,
         "precision": _pos,
         "loss": {"enum": list(language.LOSSES)},

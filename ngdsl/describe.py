@@ -14,8 +14,10 @@ def describe(model_or_compiled, code=False) -> str:
     plan, g = compiled.plan, compiled.graph
     out = [f"model '{visible(plan.name)}' ({plan.dtype}, seed {plan.seed})", "", "components:"]
     for n, d in sorted(g.nodes(data=True)):
-        opts = ", ".join(f"{k}={d[k]}" for k in ("activation", "tau", "dt", "leak", "kwta", "target", "precision", "loss")
-                         if d.get(k) not in (None, 0, "", False) or k == "leak" and d.get("kind") == "state")
+        opts = ", ".join(f"{k}={d[k]}" for k in ("activation", "tau", "dt", "leak", "kwta", "sample", "noise", "lifetime",
+                                                 "target", "precision", "loss")
+                         if d.get(k) not in (None, 0, "", False, "none", "trial")
+                         or k == "leak" and d.get("kind") == "state")
         out.append(f"  {n:<12} {d['kind']:<6} size {d['size']:<5} {opts}")
     out += ["", "cables:"]
     for u, v, k, d in sorted(g.edges(keys=True, data=True), key=lambda e: e[2]):

@@ -75,6 +75,9 @@ class Executor:
         self.masks = {n: connections(p.shape, p.mask).astype(self.dtype) for n, p in plan.parameters.items() if p.mask}
         # (seed, trial): every run of a routine on a batch is a new trial and draws new numbers
         self.draw = np.array([plan.seed, 0], dtype=np.int64)
+        # persistent states: one row per example of a training batch, carried from trial to trial;
+        # schedule.predict computes them in buffers of its own
+        self.chains = {s: self.allocate.zeros((plan.data["batch"], plan.signals[s]), self.dtype) for s in plan.persistent}
         self._buffers, self._temps, self._bound_args = {}, {}, {}
         self.compile_seconds = None
 
@@ -91,6 +94,7 @@ class Executor:
         x = np.zeros((1, self.widths[0]), self.dtype)
         y = np.zeros((1, self.widths[1]), self.dtype)
         saved = {n: g.copy() for n, g in self.grads.items()}
+        chains = {s: a.copy() for s, a in self.chains.items()}
         trial = int(self.draw[1])
         misses = self._cache_misses()
         try:
@@ -102,6 +106,8 @@ class Executor:
                 self._run(routine, x, y)
         for n, g in saved.items():
             self.grads[n][...] = g
+        for s, a in chains.items():
+            self.chains[s][...] = a
         self.draw[1] = trial
         self.compile_seconds = time.perf_counter() - start
         if self.jit:   # compiled now, rather than loaded from numba's cache (or this process) = cold
@@ -114,13 +120,24 @@ class Executor:
 
     def _args(self, kernel, batch, x, y, bufs=None, grads=None):
         """A kernel's arguments in order (``bufs`` and ``grads`` default to the executor's own)."""
-        bufs = self.buffers(batch) if bufs is None else bufs
+        if bufs is None:
+            bufs = self.buffers(batch)
+            if kernel.routine == "train" and self.chains:
+                bufs = {**bufs, **{s: self.chain_rows(s, batch) for s in self.chains}}
         grads = self.grads if grads is None else grads
         source = {"data": lambda w: x if w == "x" else y, "steps": lambda w: self.steps[(kernel.routine, kernel.segment)],
                   "consts": lambda w: self.consts[kernel.name], "draw": lambda w: self.draw,
                   "signal": bufs.__getitem__, "param": self.params.__getitem__, "grad": grads.__getitem__,
                   "temp": lambda w: self.temp(w, batch)}
         return [source[kind](what) for kind, what in kernel.args]
+
+    def chain_rows(self, signal, batch):
+        """The first ``batch`` rows of a persistent state (a view: the trial writes them in place)."""
+        chain = self.chains[signal]
+        if batch > len(chain):
+            raise ValueError(f"'{signal.component}' is a persistent state with one row per example of a training "
+                             f"batch ({len(chain)}); a training trial takes at most that many examples, not {batch}")
+        return chain[:batch]
 
     def temp(self, spec, batch):
         """Scratch space of a kernel: (name, rows, cols), rows 0 meaning the batch size."""
@@ -187,15 +204,20 @@ class Executor:
         steps = self.steps[(routine, 0)]
         traced, planned = len(steps) - 1, steps.copy()
         energy = []
+        chains = {s: a.copy() for s, a in self.chains.items()}   # each prefix starts from the same chain
         try:
             for t in range(int(planned[traced]) + 1):
                 steps[traced] = t
+                for s, a in chains.items():
+                    self.chains[s][...] = a
                 self.functions[kernel.name](x, y, *self._bound(kernel, len(x)))
                 bufs = self.buffers(len(x))   # e = precision·(target − mu)
                 energy.append(sum(0.5 * float(np.sum(np.square(bufs[e], dtype=np.float64))) / precision
                                   for e, precision in errors.items()) / len(x))
         finally:
             steps[...] = planned
+            for s, a in chains.items():
+                self.chains[s][...] = a
         return np.array(energy)
 
     def diagnose(self, routine, x, y, parameter):
@@ -203,6 +225,8 @@ class Executor:
         source, kernels_, codes = codegen.generate(self.plan, checks=True)
         functions = kernels.load(source, [k.name for k in kernels_.values()], jit=False)
         bufs = {s: np.zeros_like(a) for s, a in self.buffers(len(x)).items()}
+        if routine == "train":   # the failed trial started from the chains as they are
+            bufs.update({s: self.chain_rows(s, len(x)).copy() for s in self.chains})
         grads = {n: np.zeros_like(g) for n, g in self.grads.items()}
         with np.errstate(all="ignore"):
             for index, _ in enumerate(self.plan.routines[routine].segments):
@@ -221,6 +245,7 @@ class Executor:
         out.update({f"optimizer/{n}": a for n, a in self.optimizer.state().items()})
         if self.plan.draws:   # resuming draws the numbers the uninterrupted run would have
             out["counter/trial"] = self.draw[1:]
+        out.update({f"chain/{s}": a for s, a in self.chains.items()})
         return out
 
     def load_state(self, arrays):
@@ -229,3 +254,5 @@ class Executor:
         self.optimizer.load_state({k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")})
         if "counter/trial" in arrays:
             self.draw[1:] = arrays["counter/trial"]
+        for s, a in self.chains.items():
+            a[...] = arrays[f"chain/{s}"]

@@ -1,6 +1,6 @@
 """A trial starts from its own clamps and data: what ran before it (train or predict, on other
-batches) never changes the ΔW it forms (given the same random numbers, for specs that draw them:
-those are keyed by the trial counter, which is set alike)."""
+batches) never changes the ΔW it forms (given the same random numbers and persistent chains, for
+specs that have them: those are set alike; they carry over by design)."""
 import glob
 import os
 
@@ -16,7 +16,7 @@ SHIPPED = sorted(glob.glob(os.path.join(SPECS, "*.yaml")) + glob.glob(os.path.jo
 
 def _batches(model, size=16):
     x, y = model.data.x_train, model.data.y_train
-    size = min(size, len(x) // 2)
+    size = min(size, len(x) // 2, *([model.plan.data["batch"]] if model.plan.persistent else []))   # chains: a batch
     return (x[:size], y[:size]), (x[len(x) - size:], y[len(y) - size:])
 
 
@@ -25,6 +25,7 @@ def test_a_trials_updates_do_not_depend_on_what_ran_before(path):
     fresh = ngdsl.load(path)
     (x, y), (x_other, y_other) = _batches(fresh)
     trial = int(fresh.executor.draw[1])
+    chains = {s: a.copy() for s, a in fresh.executor.chains.items()}
     expected = fresh.updates(x, y)
 
     model = ngdsl.load(path)
@@ -36,6 +37,8 @@ def test_a_trials_updates_do_not_depend_on_what_ran_before(path):
     for name, w in weights.items():   # undo the training step: only the buffers it left remain
         model.weights[name][...] = w
     model.executor.draw[1] = trial
+    for signal, a in chains.items():
+        model.executor.chains[signal][...] = a
     got = model.updates(x, y)
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
