@@ -50,6 +50,22 @@ OPTIMIZERS = {
 }
 
 
+#: derived data stream -> (schema of its parameters, their defaults, what it is). A spec declares one
+#: as ``data.streams.NAME: {KIND: x|y, ...}`` and clamps take it as ``data.NAME``; the runtime draws
+#: it afresh every trial from the batch's x or y.
+STREAMS = {
+    "noisy": ({"noise": _pos}, {"noise": 0.1}, "the source plus Gaussian noise of standard deviation `noise`"),
+    "masked": ({"p": _unit}, {"p": 0.25}, "the source with each element set to 0 with probability `p`"),
+    "wrong_label": ({}, {}, "one-hot labels of a class other than the source's (negative labels); the source is y"),
+}
+
+
+def stream_kind(spec: dict) -> tuple:
+    """(kind, source) of a declared stream: the STREAMS key it holds names its source."""
+    kind = next(k for k in STREAMS if k in spec)
+    return kind, spec[kind]
+
+
 class Dataset:
     """A built-in dataset as the compiler sees it: its parameters, and how many examples it holds
     and how wide data.x and data.y are (known without generating it)."""

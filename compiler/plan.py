@@ -86,8 +86,9 @@ class Plan:
     @property
     def draws(self) -> bool:
         """Whether an operator draws random numbers (then the trial counter is part of the state)."""
-        return any(not op.pure for routine in self.routines.values() for segment in routine.segments
-                   for phase in segment.phases for op in phase.setup + phase.hoisted + phase.step + phase.settle)
+        return bool(self.data.get("streams")) or any(
+            not op.pure for routine in self.routines.values() for segment in routine.segments
+            for phase in segment.phases for op in phase.setup + phase.hoisted + phase.step + phase.settle)
 
 
 def _canonical(signal: Signal, components) -> Signal:

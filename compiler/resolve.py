@@ -155,7 +155,7 @@ class Resolver:
     def _data(self, data):
         dataset = language.DATASETS[data["dataset"]]
         for key in data:
-            if key not in ("dataset", "test_fraction", "batch", "shuffle", "seed") and key not in dataset.params:
+            if key not in ("dataset", "test_fraction", "batch", "shuffle", "seed", "streams") and key not in dataset.params:
                 self.error(("data", key), f"dataset '{dataset.name}' takes no parameter '{key}'"
                            f"{did_you_mean(key, dataset.params)}", key=True)
         for key, value in {"test_fraction": 0.2, "batch": 32, "shuffle": True, "seed": self.resolved["seed"],
@@ -164,6 +164,7 @@ class Resolver:
         if "spectrum" in dataset.params and "spectrum" in data and len(data["spectrum"]) != data["dim"]:
             self.error(("data", "spectrum"), f"the spectrum lists {len(data['spectrum'])} eigenvalues but dim is "
                        f"{data['dim']}: give one per dimension")
+        self._streams(data.setdefault("streams", {}))
         missing = [key for key in dataset.required if key not in data]
         if missing:
             self.error(("data",), f"dataset '{dataset.name}' needs {' and '.join(repr(k) for k in missing)} "
@@ -176,6 +177,18 @@ class Resolver:
         except UnreadableData as exc:
             self.error(("data", exc.key), str(exc))
             return None
+
+    def _streams(self, streams):
+        """Derived data streams: each names its kind (the key holding its source) and parameters."""
+        for name, spec in streams.items():
+            path = ("data", "streams", name)
+            if name in ("x", "y"):
+                self.error(path, f"'{name}' is the dataset's own stream; name a derived stream otherwise", key=True)
+            kind, _ = language.stream_kind(spec)
+            for key, value in language.STREAMS[kind][1].items():
+                spec.setdefault(key, value)
+            if kind == "wrong_label" and spec[kind] != "y":
+                self.error(path + (kind,), f"stream '{name}' draws wrong labels, so its source is y, not {spec[kind]}")
 
     # ---- components ---------------------------------------------------------------------
     def _component(self, name, spec):
@@ -389,8 +402,18 @@ class Resolver:
                     if comp.kind != "state":
                         self.error(cpath, f"a soft clamp (beta) needs a state; '{comp_name}' is an input")
                 source = DataSource(stream=value[5:]) if isinstance(value, str) else DataSource(constant=float(value))
+                streams = self.data.get("data", {}).get("streams", {})
+                if source.stream and source.stream not in ("x", "y", *streams):
+                    known = ["x", "y", *streams]
+                    self.error(cpath, f"clamp of '{comp_name}' to {source}, but the data has no stream '{source.stream}'"
+                               f"{did_you_mean(source.stream, known)}; it has {', '.join(known)} (declare others in "
+                               "data.streams)")
+                    continue
                 if source.stream and widths:
-                    width = widths[0 if source.stream == "x" else 1]
+                    kind, origin = language.stream_kind(streams[source.stream]) if source.stream in streams else (
+                        None, source.stream)
+                    origin = "y" if kind == "wrong_label" else origin   # labels, whatever its source says
+                    width = widths[0 if origin == "x" else 1]
                     if width != comp.size:
                         self.error(cpath, f"clamp of '{comp_name}' (size {comp.size}) to {source} (width {width}): "
                                    "the widths differ")

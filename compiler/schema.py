@@ -48,6 +48,10 @@ def build_schema() -> dict:
                            "description": "draws generated data and the train/test split (default: the spec's seed)"}}
     for dataset in language.DATASETS.values():
         data_props.update(dataset.params)
+    data_props["streams"] = {"type": "object", "description": "named data streams derived from x or y every trial",
+                             "propertyNames": NAME, "additionalProperties": {"oneOf": [
+                                 _obj({kind: {"enum": ["x", "y"], "description": about}, **params}, [kind])
+                                 for kind, (params, _, about) in language.STREAMS.items()]}}
     ref = {"type": "string", "pattern": f"^{_IDENT}(?:\\.{_IDENT})?{_END}"}
     component = _obj({
         "kind": {"enum": sorted(language.COMPARTMENTS)},
@@ -81,8 +85,9 @@ def build_schema() -> dict:
         "lr": _pos, "about": {"type": "string"},
         "frozen": {"type": "boolean", "description": "keep the initial weights; updates that list the cable skip it"},
     }, ["from", "to"])
-    clamp_value = {"anyOf": [{"type": "string", "enum": ["data.x", "data.y"]}, _num,
-                             _obj({"value": {"anyOf": [{"type": "string", "enum": ["data.x", "data.y"]}, _num]},
+    data_ref = {"type": "string", "pattern": f"^data\\.{_IDENT}{_END}", "description": "data.x, data.y or a declared stream"}
+    clamp_value = {"anyOf": [data_ref, _num,
+                             _obj({"value": {"anyOf": [data_ref, _num]},
                                    "beta": {**_num, "description": "the nudge strength; negative nudges away "
                                             "from the value (the symmetric estimate of Laborieux et al.)"}}, ["value"])]}
     phase = _obj({"phase": NAME, "steps": {"type": "integer", "minimum": 0, "maximum": language.MAX_STEPS},

@@ -21,7 +21,8 @@ from .kernels import JIT_OPTIONS
 class Kernel:
     """A generated function: its name and what each positional argument is.
 
-    Argument kinds: ('data', 'x'|'y'), ('steps', None), ('consts', None), ('draw', None), ('signal', Signal),
+    Argument kinds: ('data', 'x'|'y'), ('steps', None), ('consts', None), ('draw', None), ('stream', name),
+    ('signal', Signal),
     ('param', name), ('grad', name), ('temp', (name, rows, cols)) with rows 0 meaning the batch size.
     ``consts`` holds the values of the named scalars (rates, scales, coefficients) in order; they
     are passed in the plan's precision. ``draw`` is the int64 pair (seed, trial) that keys the random
@@ -84,6 +85,7 @@ class SegmentWriter:
         self.where = (0, "setup")   # (phase index, part of the phase) being written: it keys the draws
         self.lines, self.pending, self.indent = [], [], 1
         self.helpers, self.signals, self.params, self.grads, self.temps = set(), {}, set(), set(), {}
+        self.streams = set()   # derived data streams the segment clamps
         self.consts = {}   # name -> value, in argument order
         self.codes = []    # check code - 1 -> (what, phase)
         self.phase = ""
@@ -93,6 +95,13 @@ class SegmentWriter:
         name = signal_name(s)
         self.signals[name] = s
         return name
+
+    def data(self, stream):
+        """The argument holding a data stream: data.x and data.y, or a derived stream."""
+        if stream in ("x", "y"):
+            return f"data_{stream}"
+        self.streams.add(stream)
+        return f"stream_{stream}"
 
     def par(self, name):
         self.params.add(name)
@@ -226,7 +235,7 @@ class SegmentWriter:
         if op.leak:
             expr += f" - {self.const('leak', op.component, op.leak)} * {z}[r, c]"
         if op.nudge is not None and op.beta:
-            target = (f"data_{op.nudge.stream}[r, c]" if op.nudge.stream
+            target = (f"{self.data(op.nudge.stream)}[r, c]" if op.nudge.stream
                       else self.const("nudge", op.component, op.nudge.constant))
             expr += f" + {self.const('beta', op.component, op.beta)} * ({target} - {z}[r, c])"
         rate = self.const("rate", op.component, op.rate)
@@ -234,7 +243,7 @@ class SegmentWriter:
 
     def emit_clamp(self, op):
         z = Signal(op.component, "z")
-        value = (f"data_{op.source.stream}[r, c]" if op.source.stream
+        value = (f"{self.data(op.source.stream)}[r, c]" if op.source.stream
                  else self.const("clamp", op.component, op.source.constant))
         self.assign_elementwise(z, f"{self.sig(z)}[r, c] = {value}", f"data clamped to '{op.component}'")
 
@@ -412,12 +421,13 @@ class SegmentWriter:
         unpack = [f"    {c} = consts[{i}]" for i, c in enumerate(self.consts)]
         name = f"{self.routine}_{self.index}"
         args = ([("data", "x"), ("data", "y"), ("steps", None), ("consts", None), ("draw", None)]
+                + [("stream", n) for n in sorted(self.streams)]
                 + [("signal", self.signals[n]) for n in sorted(self.signals)]
                 + [("param", p) for p in sorted(self.params)]
                 + [("grad", g) for g in sorted(self.grads)]
                 + [("temp", self.temps[t]) for t in sorted(self.temps)])
         names = {"data": lambda v: f"data_{v}", "steps": lambda v: "steps", "consts": lambda v: "consts",
-                 "draw": lambda v: "draw",
+                 "draw": lambda v: "draw", "stream": lambda v: f"stream_{v}",
                  "signal": signal_name, "param": param_name, "grad": grad_name, "temp": lambda v: v[0]}
         header = f"def {name}({', '.join(names[k](v) for k, v in args)}):"
         kernel = Kernel(name, tuple(args), self.routine, self.index, tuple(self.consts.values()))

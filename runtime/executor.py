@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from ..compiler.ops import Signal
-from . import codegen, kernels, optimizers
+from . import codegen, kernels, optimizers, streams
 from .inplace import Allocator, all_finite
 
 
@@ -79,6 +79,8 @@ class Executor:
         # schedule.predict computes them in buffers of its own
         self.chains = {s: self.allocate.zeros((plan.data["batch"], plan.signals[s]), self.dtype) for s in plan.persistent}
         self._buffers, self._temps, self._bound_args = {}, {}, {}
+        self.streams = {r: sorted({w for k in self.kernels.values() if k.routine == r for kind, w in k.args if kind == "stream"})
+                        for r in plan.routines}   # routine -> the derived streams its kernels read
         self.compile_seconds = None
 
     # ---- buffers ------------------------------------------------------------------------
@@ -127,9 +129,13 @@ class Executor:
         grads = self.grads if grads is None else grads
         source = {"data": lambda w: x if w == "x" else y, "steps": lambda w: self.steps[(kernel.routine, kernel.segment)],
                   "consts": lambda w: self.consts[kernel.name], "draw": lambda w: self.draw,
+                  "stream": lambda w: self.temp((f"stream {w}", 0, self.stream_width(w)), batch),
                   "signal": bufs.__getitem__, "param": self.params.__getitem__, "grad": grads.__getitem__,
                   "temp": lambda w: self.temp(w, batch)}
         return [source[kind](what) for kind, what in kernel.args]
+
+    def stream_width(self, name):
+        return self.widths[0 if streams.source(self.plan.data["streams"], name) == "x" else 1]
 
     def chain_rows(self, signal, batch):
         """The first ``batch`` rows of a persistent state (a view: the trial writes them in place)."""
@@ -158,6 +164,9 @@ class Executor:
         bufs = self.buffers(len(x))  # the plan zeroes what a trial must start from
         plan = self.plan.routines[routine]
         self.draw[1] += 1   # before the run: a diagnosis re-runs a failed trial with the same numbers
+        for name in self.streams[routine]:
+            streams.derive(self.plan.data["streams"], name, int(self.draw[0]), int(self.draw[1]), x, y,
+                           self.temp((f"stream {name}", 0, self.stream_width(name)), len(x)))
         for index, segment in enumerate(plan.segments):
             kernel = self.kernels[(routine, index)]
             self.functions[kernel.name](x, y, *self._bound(kernel, len(x)))

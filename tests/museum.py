@@ -66,6 +66,13 @@ def _quantization_error(model):
     return float(np.mean(np.min(((x[:, None, :] - w[None, :, :]) ** 2).sum(axis=2), axis=1)))
 
 
+def _reconstruction_error(model):
+    """Mean squared error between the readout for each test example and the clean example itself
+    (for a denoiser the input it sees is a corrupted copy, drawn by the spec's data streams)."""
+    x = model.data.x_test
+    return float(np.mean((model.predict(x) - x) ** 2))
+
+
 #: measure -> (function of a trained model, higher is better)
 MEASURES = {
     "test_accuracy": (lambda m: m.history[-1]["test_accuracy"], True),
@@ -74,6 +81,7 @@ MEASURES = {
     "train_mse": (lambda m: m.history[-1]["train_mse"], False),
     "principal_components": (_principal_components, True),
     "quantization_error": (_quantization_error, False),
+    "reconstruction_error": (_reconstruction_error, False),
 }
 
 
@@ -191,7 +199,7 @@ def _cell(row, values, extreme="worst"):
     """mean ± std, and the worst seed (or, for a control, the best: the one nearest the bar)."""
     if not values:
         return "—"
-    percent = row["measure"] not in ("train_mse", "principal_components", "quantization_error")
+    percent = row["measure"] not in ("train_mse", "principal_components", "quantization_error", "reconstruction_error")
     lowest = MEASURES[row["measure"]][1] == (extreme == "worst")
     value = (min if lowest else max)(values)
     value = f"{value * 100:.1f}" if percent else f"{value:.4f}"

@@ -134,8 +134,8 @@ def _metrics(run_dir):
     return [{k: v for k, v in line.items() if k != "seconds"} for line in lines]
 
 
-@pytest.mark.parametrize("spec", ["pc_digits.yaml", "eqprop_xor.yaml", "rbm_digits.yaml", "pcd_digits.yaml"])
-# rbm: random draws; pcd: persistent chains too
+@pytest.mark.parametrize("spec", ["pc_digits.yaml", "eqprop_xor.yaml", "rbm_digits.yaml", "pcd_digits.yaml",
+                                  "denoise_digits.yaml"])   # random draws, persistent chains, derived streams
 def test_resume_continues_bit_identically(tmp_path, spec):
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert run_cli("run", spec_path(spec), "--epochs", "4", "--out", str(straight), "--quiet").returncode == 0

@@ -128,3 +128,73 @@ def test_sampling_mistakes_are_located(write_spec, case):
     with pytest.raises(SpecError) as err:
         ngdsl.load(write_spec(text, "sampler.yaml"))
     assert len(err.value.diagnostics) == 1 and str(err.value).endswith(expect)
+
+
+STREAMS = """ngdsl: 1
+name: streams
+seed: 5
+data:
+  dataset: digits
+  batch: 64
+  streams:
+    masked: {masked: x, p: 0.3}
+    noisy: {noisy: x, noise: 0.2}
+    wrong: {wrong_label: y}
+components:
+  a: {kind: input, size: 64}
+  b: {kind: input, size: 64}
+  w: {kind: input, size: 10}
+  y: {kind: input, size: 10}
+schedule:
+  train:
+    - {phase: see, steps: 0, clamp: {a: data.masked, b: data.noisy, w: data.wrong, y: data.y}}
+  predict:
+    - {phase: see, steps: 0, clamp: {a: data.masked, b: data.noisy, w: data.wrong, y: data.y}, read: a}
+"""
+
+
+def _streams(write_spec, jit=True):
+    return ngdsl.load(write_spec(STREAMS, "streams.yaml"), jit=jit)
+
+
+def test_derived_streams_are_what_they_say(write_spec):
+    model = _streams(write_spec)
+    x, y = model.data.x_train[:64], model.data.y_train[:64]
+    bufs = model.executor._run("train", x, y)
+    masked, noisy, wrong = (bufs[Signal(n, "z")] for n in "abw")
+    dropped = (masked == 0) & (x != 0)
+    assert np.all((masked == x) | dropped)
+    assert abs(dropped.sum() / (x != 0).sum() - 0.3) < 0.03
+    assert abs((noisy - x).std() - 0.2) < 0.01
+    assert np.all(wrong.sum(axis=1) == 1) and not np.any(wrong.argmax(axis=1) == y.argmax(axis=1))
+
+
+def test_streams_are_drawn_per_trial_alike_in_the_jit_and_the_reference(write_spec):
+    jit, reference = _streams(write_spec), _streams(write_spec, jit=False)
+    x, y = jit.data.x_train[:64], jit.data.y_train[:64]
+    first = jit.executor._run("train", x, y)[Signal("b", "z")].copy()
+    np.testing.assert_array_equal(first, reference.executor._run("train", x, y)[Signal("b", "z")])
+    assert not np.array_equal(first, jit.executor._run("train", x, y)[Signal("b", "z")])
+
+
+def test_every_stream_kind_has_a_runtime():
+    from ngdsl.compiler.language import STREAMS
+    from ngdsl.runtime.streams import DERIVE
+    assert set(DERIVE) == set(STREAMS)
+
+
+@pytest.mark.parametrize("case", ["unknown stream", "wrong labels of x", "a stream named x"])
+def test_stream_mistakes_are_located(write_spec, case):
+    text, expect = {
+        "unknown stream": (STREAMS.replace("b: data.noisy, w", "b: data.noisi, w", 1),
+                           "streams.yaml:18:57: error: clamp of 'b' to data.noisi, but the data has no stream 'noisi' "
+                           "(did you mean 'noisy'?); it has x, y, masked, noisy, wrong (declare others in data.streams)"),
+        "wrong labels of x": (STREAMS.replace("{wrong_label: y}", "{wrong_label: x}"),
+                              "streams.yaml:10:26: error: stream 'wrong' draws wrong labels, so its source is y, not x"),
+        "a stream named x": (STREAMS.replace("    wrong: {wrong_label: y}", "    wrong: {wrong_label: y}\n    x: {noisy: x}"),
+                             "streams.yaml:11:5: error: 'x' is the dataset's own stream; name a derived stream otherwise"),
+    }[case]
+    from ngdsl.compiler import SpecError
+    with pytest.raises(SpecError) as err:
+        ngdsl.load(write_spec(text, "streams.yaml"))
+    assert str(err.value).endswith(expect), str(err.value)
