@@ -73,6 +73,17 @@ def _reconstruction_error(model):
     return float(np.mean((model.predict(x) - x) ** 2))
 
 
+def _selectivity(model):
+    """Bienenstock's selectivity index 1 − mean(r)/max(r) of each unit's responses r to the distinct
+    training patterns, averaged over the units that respond at all (a silent unit has no index; BCM's
+    zero fixed point is stable too): 0 for a unit that answers all alike, 1 − 1/n at most."""
+    patterns = np.unique(model.data.x_train, axis=0)
+    r = np.abs(model.predict(patterns))
+    top = r.max(axis=0)
+    responding = top > 1e-2 * top.max()
+    return float(np.mean(1 - r.mean(axis=0)[responding] / top[responding]))
+
+
 #: measure -> (function of a trained model, higher is better)
 MEASURES = {
     "test_accuracy": (lambda m: m.history[-1]["test_accuracy"], True),
@@ -82,6 +93,7 @@ MEASURES = {
     "principal_components": (_principal_components, True),
     "quantization_error": (_quantization_error, False),
     "reconstruction_error": (_reconstruction_error, False),
+    "selectivity": (_selectivity, True),
 }
 
 
@@ -199,7 +211,8 @@ def _cell(row, values, extreme="worst"):
     """mean ± std, and the worst seed (or, for a control, the best: the one nearest the bar)."""
     if not values:
         return "—"
-    percent = row["measure"] not in ("train_mse", "principal_components", "quantization_error", "reconstruction_error")
+    percent = row["measure"] not in ("train_mse", "principal_components", "quantization_error", "reconstruction_error",
+                                  "selectivity")
     lowest = MEASURES[row["measure"]][1] == (extreme == "worst")
     value = (min if lowest else max)(values)
     value = f"{value * 100:.1f}" if percent else f"{value:.4f}"

@@ -123,3 +123,17 @@ def test_the_chains_are_part_of_the_checkpoint():
     model = load("pcd_digits.yaml")
     assert {k for k in model.executor.state() if k.startswith("chain/")} == {f"chain/hc.{c}" for c in
                                                                             ("z", "phi", "dphi", "in", "s")}
+
+
+def test_bcm_reaches_the_selective_fixed_point():
+    """IMP-BCM: one linear unit, two orthogonal unit patterns each shown with p = 1/2, eta 1e-3, the
+    threshold averaging at rate 0.05: the response to one pattern tends to θ = 1/p = 2, to the other
+    to 0, and θ to ⟨z²⟩ = 2 (10% for sampling noise)."""
+    one = [f"components.{c}.size=1" for c in ("z", "theta", "d", "m")]
+    model = load("bcm_selectivity.yaml", "data.n=2", "components.x.size=2", *one, "dtype=float64",
+                 "train.optimizer={sgd: {lr: 0.001}}", "train.epochs=60")
+    model.fit()
+    responses = np.sort(model.predict(np.eye(2)).ravel())
+    assert abs(responses[0]) < 0.05 and abs(responses[1] - 2) < 0.2, responses
+    theta = model.executor.chains[Signal("theta", "z")]
+    assert abs(theta[0, 0] - 2) < 0.2, theta
