@@ -632,3 +632,25 @@ def test_pc_with_a_free_output_settles_from_zero_to_the_feedforward_pass():
     w = model.weights
     mlp = np.maximum(x @ w["W1"].T + w["W1.bias"], 0.0) @ w["W2"].T + w["W2.bias"]
     np.testing.assert_allclose(model.predict(x), mlp, atol=1e-9)
+
+
+def test_three_factor_update_credits_the_pull_across_the_delay():
+    """EG-3F: ΔW = ⟨(R · e) ⊗ x⟩ with e = ½·½^T·(s − p) the trace of the pull (s the arms pulled, p
+    their probabilities) after T wait steps, and R = Σ_k (y_k − ½) s_k the reward delivered after
+    them; with the modulator at 0 nothing changes."""
+    from ngdsl.compiler.ops import Signal
+    for wait in (0, 3):
+        model = load("three_factor_bandit.yaml", "dtype=float64", f"schedule.train[1].steps={wait}",
+                     "cables.W.init={dist: normal, scale: 1.0}")
+        x, y = model.data.x_train[:16], model.data.y_train[:16]
+        got = model.updates(x, y)
+        bufs = model.executor.buffers(16)
+        p, trace, reward = bufs[Signal("a", "phi")], bufs[Signal("elig", "z")], bufs[Signal("R", "z")]
+        pulled = trace / 0.5 ** (wait + 1) + p            # the pull the trace remembers: 0 or 1 per arm
+        np.testing.assert_allclose(pulled, np.round(pulled), atol=1e-9)
+        np.testing.assert_allclose(reward[:, 0], ((y - 0.5) * np.round(pulled)).sum(axis=1), atol=1e-12)
+        np.testing.assert_allclose(got["W"], (reward * trace).T @ x / 16, atol=1e-12)
+        np.testing.assert_allclose(got["W.bias"], (reward * trace).mean(axis=0), atol=1e-12)
+    silent = load("three_factor_bandit.yaml", "dtype=float64", "cables.pay.scale=0")
+    x, y = silent.data.x_train[:16], silent.data.y_train[:16]
+    assert all(not np.any(delta) for delta in silent.updates(x, y).values())
