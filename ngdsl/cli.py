@@ -1,4 +1,4 @@
-"""The ``ngdsl`` command: check, run, viz, inspect and schema."""
+"""The ``ngdsl`` command: check, run, sweep, viz, inspect and schema."""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +12,7 @@ from .compiler import SpecError, compile_file
 from .compiler.diagnostics import visible
 from .compiler.memory import human, parse_size
 from .compiler.schema import build_schema
+from .runs import slug
 
 
 def _compile(args):
@@ -41,8 +42,7 @@ def cmd_run(args):
     from tqdm import tqdm
 
     from .model import Model
-    from .runs import ResumeError, RunDirectory
-    from .runtime import Divergence
+    from .runs import ResumeError, RunDirectory, train
 
     compiled = _compile(args)
     print(f"compiling '{visible(compiled.plan.name)}' ...", file=sys.stderr)
@@ -57,29 +57,22 @@ def cmd_run(args):
         return 2
     epochs = compiled.plan.train["epochs"] if args.epochs is None else args.epochs
     n_batches = -(-len(model.data.x_train) // model.data.batch)
-    status, message, start = "completed", "", time.perf_counter()
-    bar = None
+    start, bars = time.perf_counter(), []
+
+    def before_epoch(epoch):
+        if bars:
+            bars[-1].close()
+        bars.append(tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
+                         disable=args.quiet, file=sys.stderr, leave=True))
 
     def on_epoch(record):
-        run.record(record)
-        shown = {k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "seconds")}
-        bar.set_postfix(shown)
+        bars[-1].set_postfix({k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "seconds")})
 
     try:
-        for epoch in range(model.epoch, epochs):
-            bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
-                       disable=args.quiet, file=sys.stderr, leave=True)
-            model.fit(1, on_epoch=on_epoch, on_batch=lambda: bar.update(1))
-            bar.close()
-    except Divergence as exc:
-        status, message = "diverged", (f"{exc} (epoch {run.checkpointed_epoch + 1}); the weights of the last "
-                                       f"completed epoch are in {run.path}/weights.npz")
-    except KeyboardInterrupt:
-        status, message = "interrupted", (f"interrupted during epoch {run.checkpointed_epoch + 1}; the weights "
-                                          f"of the last completed epoch are in {run.path}/weights.npz")
+        status, message = train(model, run, epochs, before_epoch, on_epoch, on_batch=lambda: bars[-1].update(1))
     finally:
-        if bar is not None:
-            bar.close()
+        if bars:
+            bars[-1].close()
     run_seconds = time.perf_counter() - start
     run.manifest(status, run_seconds, message)
     if not args.no_plots:
@@ -96,6 +89,43 @@ def cmd_run(args):
         print(f"{args.spec}: error: {message}", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_sweep(args):
+    from .compiler.source import parse_yaml
+    from .sweep import SweepError, best_points, run_sweep, study_from_arguments, study_from_file, summarise
+
+    try:
+        with open(args.spec, encoding="utf-8") as f:
+            head, _ = parse_yaml(f.read(), args.spec)
+        is_file = isinstance(head, dict) and "specs" in head and "ngdsl" not in head
+        study = study_from_file(args.spec, args) if is_file else study_from_arguments(args)
+    except SweepError as exc:
+        print(f"{args.spec}: error: {exc}", file=sys.stderr)
+        return 2
+    name = args.name or os.path.splitext(os.path.basename(args.spec))[0] + "-sweep"
+    root = os.path.join(args.out, slug(name))
+    points = study.points()
+    print(f"sweep '{name}': {len(points)} runs ({len(study.specs)} spec(s) × {len(study.combinations())} "
+          f"point(s) × {study.seeds} seed(s)) into {root}", file=sys.stderr)
+    rows = run_sweep(study, root, args.scheduler, args.workers, args.quiet,
+                     say=lambda text: print(text, file=sys.stderr))
+    failed = [r for r in rows if r["status"] != "completed"]
+    swept = list(study.axes) + list(study.random)
+    measured = sorted({k for r in rows for k in r if k.startswith(("final_", "best_"))})
+    key, best = best_points(summarise(rows, swept, measured)[1])
+    if key:
+        print(f"best points by {key} (mean ± std over seeds):")
+        for row in best:
+            what = ", ".join(f"{k}={row[k]}" for k in swept) or "(no swept values)"
+            spec = f"{os.path.basename(row['spec'])}: " if len(study.specs) > 1 else ""
+            print(f"  {spec}{what}: {row[key + '_mean']:.4f} ± {row[key + '_std']:.4f} ({row['runs'] - row['failed']} "
+                  "runs)")
+    for row in failed:
+        print(f"{row['spec']} seed {row['seed']} {dict((k, row[k]) for k in swept)}: {row['status']}: "
+              f"{row.get('message', '')}", file=sys.stderr)
+    print(f"results: {os.path.join(root, 'results.csv')}, {os.path.join(root, 'summary.csv')}")
+    return 1 if failed else 0
 
 
 def cmd_viz(args):
@@ -175,6 +205,26 @@ def parser():
     s.add_argument("--resume", metavar="RUN_DIR", help="continue that run from its last checkpoint, up to the "
                    "spec's (or --epochs) total epochs, bit-identically to an uninterrupted run")
     s.set_defaults(func=cmd_run)
+    s = spec_command("sweep", "train a spec's variants over seeds on Dask: results.csv, summary.csv, best points")
+    s.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...", help="values of a spec path "
+                   "(repeatable; every combination is run)")
+    s.add_argument("--range", action="append", default=[], metavar="KEY=LOW:HIGH:N", help="N evenly spaced values")
+    s.add_argument("--log", action="append", default=[], metavar="KEY=LOW:HIGH:N", help="N log-spaced values")
+    s.add_argument("--uniform", action="append", default=[], metavar="KEY=LOW:HIGH",
+                   help="a value drawn uniformly for each of --draws points")
+    s.add_argument("--loguniform", action="append", default=[], metavar="KEY=LOW:HIGH",
+                   help="a value drawn log-uniformly for each of --draws points")
+    s.add_argument("--draws", type=int, default=0, help="how many random points (--uniform, --loguniform)")
+    s.add_argument("--seeds", type=_positive, default=1, help="seeds 0..N-1 per point (the split held fixed)")
+    s.add_argument("--epochs", type=_positive, help="override train.epochs")
+    s.add_argument("--out", default="sweeps", help="folder for sweeps (default: sweeps)")
+    s.add_argument("--name", help="the sweep's folder name (default: the spec's file name + '-sweep'); "
+                   "running again into it skips finished runs and resumes interrupted ones")
+    s.add_argument("--workers", type=_positive, help="local worker processes (default: one per core)")
+    s.add_argument("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS instead "
+                   "(e.g. tcp://10.0.0.5:8786; one you trust: Dask sends tasks to it)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_sweep)
     s = spec_command("viz", "draw the compiled circuit")
     s.add_argument("-o", "--output", default="circuit.svg", help=".svg, .png or .dot (default circuit.svg)")
     s.add_argument("--renderer", choices=["auto", "graphviz", "matplotlib"], default="auto")

@@ -124,6 +124,31 @@ def _checkpoint_problem(saved, expected, epoch, recorded):
     return None
 
 
+def train(model, run, epochs, before_epoch=None, on_epoch=None, on_batch=None):
+    """Train ``model`` up to ``epochs`` epochs, recording and checkpointing each into ``run``.
+
+    Returns (status, message): 'completed', or 'diverged' / 'interrupted' with what happened and
+    where the last completed epoch's weights are."""
+    from .runtime import Divergence
+
+    def recorded(record):
+        run.record(record)
+        if on_epoch:
+            on_epoch(record)
+    try:
+        for epoch in range(model.epoch, epochs):
+            if before_epoch:
+                before_epoch(epoch)
+            model.fit(1, on_epoch=recorded, on_batch=on_batch)
+    except Divergence as exc:
+        return "diverged", (f"{exc} (epoch {run.checkpointed_epoch + 1}); the weights of the last completed "
+                            f"epoch are in {run.path}/weights.npz")
+    except KeyboardInterrupt:
+        return "interrupted", (f"interrupted during epoch {run.checkpointed_epoch + 1}; the weights of the last "
+                               f"completed epoch are in {run.path}/weights.npz")
+    return "completed", ""
+
+
 class RunDirectory:
     """``<root>/<name>-<timestamp>/`` holding everything a run produces."""
 
@@ -184,20 +209,24 @@ class RunDirectory:
             f.writelines(json.dumps(h) + "\n" for h in history)
         return self
 
-    def __init__(self, root, model, spec_path):
-        """A new run directory under ``root``, named after the spec; it starts with a checkpoint of
-        the initial weights (epoch 0), so a run stopped in its first epoch resumes from the start."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        base = os.path.join(root, f"{slug(model.plan.name)}-{stamp}")
+    def __init__(self, root, model, spec_path, name=None):
+        """A new run directory under ``root``, named after the spec and the time (or ``name``, which
+        must not exist yet); it starts with a checkpoint of the initial weights (epoch 0), so a run
+        stopped in its first epoch resumes from the start."""
         os.makedirs(root, exist_ok=True)
-        self.path, n = base, 1
-        while True:
-            try:
-                os.mkdir(self.path)   # atomic: two runs started in the same second get two folders
-                break
-            except FileExistsError:
-                n += 1
-                self.path = f"{base}-{n}"
+        if name is not None:
+            self.path = os.path.join(root, name)
+            os.mkdir(self.path)
+        else:
+            base = os.path.join(root, f"{slug(model.plan.name)}-{time.strftime('%Y%m%d-%H%M%S')}")
+            self.path, n = base, 1
+            while True:
+                try:
+                    os.mkdir(self.path)   # atomic: two runs started in the same second get two folders
+                    break
+                except FileExistsError:
+                    n += 1
+                    self.path = f"{base}-{n}"
         os.mkdir(os.path.join(self.path, "plots"))
         self._lock = _lock(self.path)
         self.model, self.spec_path = model, spec_path

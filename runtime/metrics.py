@@ -24,3 +24,5 @@ def purity(pred, y):
 
 
 METRICS = {"accuracy": accuracy, "mse": mse, "purity": purity}
+#: metric -> whether a larger value is better (the best epoch, the best point of a sweep)
+HIGHER_IS_BETTER = {"accuracy": True, "mse": False, "purity": True}
