@@ -44,6 +44,7 @@ class PhasePlan:
     store: Store = None
     read: Signal = None
     scratch: frozenset = frozenset()
+    tolerance: float = 0.0   # > 0: the steps stop once no state changes by more than this
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ class Planner:
         if spec.snapshot:
             store = Store(spec.snapshot, tuple(sorted(snapshot_signals.get(spec.snapshot, ()), key=str)))
         return PhasePlan(spec.name, spec.steps, tuple(setup), tuple(hoisted), tuple(step), tuple(settle), store,
-                         self.sig(spec.read) if spec.read else None)
+                         self.sig(spec.read) if spec.read else None, tolerance=spec.tolerance)
 
     def feedforward(self, free, hard):
         """Initial values from a sweep outward from the clamped components: a state predicted by a

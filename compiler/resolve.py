@@ -79,6 +79,7 @@ class PhaseSpec:
     snapshot: str
     read: Signal
     pos: tuple
+    tolerance: float = 0.0   # stop settling once no state moves more than this in a step (0: never)
 
 
 @dataclass
@@ -427,7 +428,7 @@ class Resolver:
                     self.error(path + ("snapshot",), f"snapshot '{snapshot}' is taken twice in schedule.{routine}")
                 snapshots.append(snapshot)
             out.append(PhaseSpec(entry["phase"], entry["steps"], clamps, entry["init"], snapshot, read,
-                                 self.smap.where(path, key=True)))
+                                 self.smap.where(path, key=True), float(entry.get("tolerance", 0.0))))
         if routine == "predict" and not any("read" in e for e in entries if isinstance(e, dict)):
             self.error(("schedule", routine), "schedule.predict reads nothing; add 'read: <component>' to a phase")
         return out

@@ -92,7 +92,9 @@ def build_schema() -> dict:
                                             "from the value (the symmetric estimate of Laborieux et al.)"}}, ["value"])]}
     phase = _obj({"phase": NAME, "steps": {"type": "integer", "minimum": 0, "maximum": language.MAX_STEPS},
                   "clamp": {"type": "object", "additionalProperties": clamp_value},
-                  "init": {"enum": list(language.INIT_POLICIES)}, "snapshot": NAME, "read": ref}, ["phase"])
+                  "init": {"enum": list(language.INIT_POLICIES)}, "snapshot": NAME, "read": ref,
+                  "tolerance": {**_pos, "description": "stop settling once no state changes by more than this "
+                                "in a step (steps is then the most it takes)"}}, ["phase"])
     update = _obj({"update": {"type": "array", "items": NAME, "minItems": 1}}, ["update"])
     routine = {"type": "array", "minItems": 1, "items": {"anyOf": [phase, update]}}
     return {

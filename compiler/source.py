@@ -5,6 +5,8 @@ structure is built from it, and only the tags of plain data (null, booleans, num
 lists, mappings) are read."""
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from .diagnostics import Diagnostic, SpecError
@@ -58,6 +60,15 @@ MAX_NODES = 200_000      # values after expanding every alias
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{t}": t for t in ("null", "bool", "int", "float", "str", "seq", "map", "merge")}
 
 
+class SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that an exponent without a decimal point (1e-4) is a number, as
+    in YAML 1.2 and as anyone writing a tolerance or a learning rate expects (YAML 1.1: a string)."""
+
+
+SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
+                                 list("-+0123456789"))
+
+
 def _shown(value) -> str:
     """A scalar from the spec as a message quotes it: at most 40 characters."""
     text = str(value)
@@ -97,7 +108,7 @@ def _record(node, path, smap: SourceMap, problems: list, seen: set):
 def _check_events(text: str, file: str):
     """Depth and alias limits, from the parser's events (no structure is built yet)."""
     depth, aliases = 0, 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in yaml.parse(text, Loader=SpecLoader):
         where = (event.start_mark.line + 1, event.start_mark.column + 1)
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
@@ -166,7 +177,7 @@ def parse_yaml(text, file: str = "<spec>"):
     smap = SourceMap(file)
     try:
         _check_events(text, file)
-        loader = yaml.SafeLoader(text)
+        loader = SpecLoader(text)
         try:
             node = loader.get_single_node()
             if node is None:

@@ -47,7 +47,8 @@ class Model:
                 self.executor.train_batch(x, y)
                 if on_batch:
                     on_batch()
-            record = {"epoch": self.epoch + 1, "seconds": time.perf_counter() - start, **self.evaluate()}
+            record = {"epoch": self.epoch + 1, "seconds": time.perf_counter() - start,
+                      **self.executor.settling_steps(), **self.evaluate()}
             broken = [k for k, v in record.items() if not np.isfinite(v)]
             if broken:
                 raise Divergence(f"the metric '{broken[0]}' became NaN or Inf in epoch {self.epoch + 1}")

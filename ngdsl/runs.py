@@ -338,7 +338,7 @@ class RunDirectory:
     def _learning_curve(self):
         """Every metric over epochs (plots/learning_curve.png)."""
         history = self.model.history
-        keys = [k for k in (history[0] if history else {}) if k not in ("epoch", "seconds")]
+        keys = [k for k in (history[0] if history else {}) if k not in ("epoch", "seconds") and not k.startswith("steps_")]
         if not keys:
             return None
         import matplotlib.pyplot as plt

@@ -21,7 +21,7 @@ from .kernels import JIT_OPTIONS
 class Kernel:
     """A generated function: its name and what each positional argument is.
 
-    Argument kinds: ('data', 'x'|'y'), ('steps', None), ('consts', None), ('draw', None), ('stream', name),
+    Argument kinds: ('data', 'x'|'y'), ('steps', None), ('taken', None), ('consts', None), ('draw', None), ('stream', name),
     ('signal', Signal),
     ('param', name), ('grad', name), ('temp', (name, rows, cols)) with rows 0 meaning the batch size.
     ``consts`` holds the values of the named scalars (rates, scales, coefficients) in order; they
@@ -83,6 +83,8 @@ class SegmentWriter:
     def __init__(self, plan, routine, index, segment, checks):
         self.plan, self.routine, self.index, self.segment, self.checks = plan, routine, index, segment, checks
         self.where = (0, "setup")   # (phase index, part of the phase) being written: it keys the draws
+        self.tolerant = False       # writing the steps of a phase that stops once settled
+        self.changes = []           # (buffer, width) of each state's change in such a step
         self.lines, self.pending, self.indent = [], [], 1
         self.helpers, self.signals, self.params, self.grads, self.temps = set(), {}, set(), set(), {}
         self.streams = set()   # derived data streams the segment clamps
@@ -239,6 +241,11 @@ class SegmentWriter:
                       else self.const("nudge", op.component, op.nudge.constant))
             expr += f" + {self.const('beta', op.component, op.beta)} * ({target} - {z}[r, c])"
         rate = self.const("rate", op.component, op.rate)
+        if self.tolerant:   # each state's change this step, kept for the stopping test after the loop
+            width = self.width(z_signal)
+            delta = self.temp(f"t_{op.component}__change", 0, width)
+            self.loop("B", width, f"{delta}[r, c] = {rate} * ({expr})", delta, f"component '{op.component}'")
+            self.changes.append((delta, width))
         self.assign_elementwise(z_signal, f"{z}[r, c] += {rate} * ({expr})", f"component '{op.component}'")
 
     def emit_clamp(self, op):
@@ -399,18 +406,34 @@ class SegmentWriter:
                 self.raw(f"# phase '{phase.name}': computed once, unchanged by the steps")
                 self.ops(phase.hoisted)
             self.where = (i, "step")
+            self.tolerant = bool(phase.step and phase.tolerance)
             if phase.step:
+                if self.tolerant:
+                    self.raw(f"taken[{i}] = 0")
                 self.raw(f"for step in range(steps[{i}]):")
                 self.indent += 1
                 start = len(self.lines)
                 self.ops(phase.step)
                 self.flush()
                 self.lines[start:] = _without_dead_stores(self.lines[start:], {signal_name(s) for s in phase.scratch})
+                if self.tolerant:
+                    # the largest change, in loops of its own: a max-reduction would keep the
+                    # integration loops from vectorising
+                    self.raw("change = 0.0")
+                    for delta, width in self.changes:
+                        self.raw("for r in range(batch):")
+                        self.raw(f"    for c in range({width}):")
+                        self.raw(f"        change = max(change, abs({delta}[r, c]))")
+                    self.changes = []
+                    self.raw(f"taken[{i}] = step + 1")
+                    self.raw(f"if change <= {self.const('tolerance', phase.name, phase.tolerance)}:")
+                    self.raw("    break")
                 if len(self.lines) == start:   # every value the step made was dead (draws nothing reads)
                     self.raw("pass")
                 self.indent -= 1
+            self.tolerant = False
             self.raw(f"# phase '{phase.name}': settled")
-            self.raw(f"step = steps[{i}]")
+            self.raw(f"step = {'taken' if phase.step and phase.tolerance else 'steps'}[{i}]")
             self.where = (i, "settle")
             self.ops(phase.settle)
             if phase.store:
@@ -420,13 +443,14 @@ class SegmentWriter:
         self.raw("return 0, 0")
         unpack = [f"    {c} = consts[{i}]" for i, c in enumerate(self.consts)]
         name = f"{self.routine}_{self.index}"
-        args = ([("data", "x"), ("data", "y"), ("steps", None), ("consts", None), ("draw", None)]
+        args = ([("data", "x"), ("data", "y"), ("steps", None), ("taken", None), ("consts", None), ("draw", None)]
                 + [("stream", n) for n in sorted(self.streams)]
                 + [("signal", self.signals[n]) for n in sorted(self.signals)]
                 + [("param", p) for p in sorted(self.params)]
                 + [("grad", g) for g in sorted(self.grads)]
                 + [("temp", self.temps[t]) for t in sorted(self.temps)])
-        names = {"data": lambda v: f"data_{v}", "steps": lambda v: "steps", "consts": lambda v: "consts",
+        names = {"data": lambda v: f"data_{v}", "steps": lambda v: "steps", "taken": lambda v: "taken",
+                 "consts": lambda v: "consts",
                  "draw": lambda v: "draw", "stream": lambda v: f"stream_{v}",
                  "signal": signal_name, "param": param_name, "grad": grad_name, "temp": lambda v: v[0]}
         header = f"def {name}({', '.join(names[k](v) for k, v in args)}):"

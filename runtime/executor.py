@@ -73,6 +73,10 @@ class Executor:
         self.steps = {key: np.array([p.steps for p in plan.routines[key[0]].segments[key[1]].phases], dtype=np.int64)
                       for key in self.kernels}
         self.masks = {n: connections(p.shape, p.mask).astype(self.dtype) for n, p in plan.parameters.items() if p.mask}
+        # steps each phase took in the last run (phases with a tolerance stop early), and the running
+        # totals of the training trials' settling phases: phase name -> [steps, trials]
+        self.taken = {key: np.zeros_like(steps) for key, steps in self.steps.items()}
+        self.settled = {}
         # (seed, trial): every run of a routine on a batch is a new trial and draws new numbers
         self.draw = np.array([plan.seed, 0], dtype=np.int64)
         # persistent states: one row per example of a training batch, carried from trial to trial;
@@ -128,6 +132,7 @@ class Executor:
                 bufs = {**bufs, **{s: self.chain_rows(s, batch) for s in self.chains}}
         grads = self.grads if grads is None else grads
         source = {"data": lambda w: x if w == "x" else y, "steps": lambda w: self.steps[(kernel.routine, kernel.segment)],
+                  "taken": lambda w: self.taken[(kernel.routine, kernel.segment)],
                   "consts": lambda w: self.consts[kernel.name], "draw": lambda w: self.draw,
                   "stream": lambda w: self.temp((f"stream {w}", 0, self.stream_width(w)), batch),
                   "signal": bufs.__getitem__, "param": self.params.__getitem__, "grad": grads.__getitem__,
@@ -187,6 +192,19 @@ class Executor:
                 if name in self.masks:
                     self.params[name] *= self.masks[name]
         self._run("train", x, y, apply)
+        for index, segment in enumerate(self.plan.routines["train"].segments):
+            for p, phase in enumerate(segment.phases):
+                if phase.tolerance and phase.steps:
+                    total = self.settled.setdefault(phase.name, [0, 0])
+                    total[0] += int(self.taken[("train", index)][p])
+                    total[1] += 1
+
+    def settling_steps(self) -> dict:
+        """Mean steps per training trial of each phase that settles to a tolerance, since the last
+        call: {'steps_<phase>': mean}."""
+        report = {f"steps_{name}": steps / trials for name, (steps, trials) in self.settled.items() if trials}
+        self.settled = {}
+        return report
 
     def predict_batch(self, x, y=None, reads=None):
         """Run schedule.predict and return a copy of its readout (or of each signal of ``reads``)."""

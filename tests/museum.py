@@ -283,6 +283,7 @@ def _render_harder(rows, results) -> list:
             f"| {row['algorithm']}", row["id"], f"`{row['spec']}`", _cell(row, measured.get("ours")),
             _cell(row, measured.get("control"), "best"), _cell(row, measured.get("random_features"), "best"),
             _cell(row, measured.get("backprop")), claim]) + " |")
+    lines += [""] + [f"- **{row['id']}** ({row['algorithm']}): {row['note']}" for row in rows if row.get("note")]
     return lines
 
 
@@ -295,7 +296,7 @@ def _read(path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=lambda text: max(1, int(text)), default=5, help="seeds 0..N-1 (at least 1)")
     parser.add_argument("--orderings", action="store_true", help="also re-measure the published orderings")
     parser.add_argument("--harder", action="store_true", help="the fidelity study on the harder task instead of the rows")
     parser.add_argument("specs", nargs="*", help="only the rows of these specs")

@@ -236,3 +236,26 @@ def test_the_thread_count_comes_from_the_environment_or_the_cli(monkeypatch, tmp
     ok = run_cli("run", spec_path("eqprop_xor.yaml"), "--threads", "2", "--epochs", "1", "--no-plots", "--quiet",
                  "--out", str(tmp_path))
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_phase_with_a_tolerance_stops_once_settled_and_equals_that_many_fixed_steps():
+    settled = load("eqprop_digits.yaml", "dtype=float64", "schedule.train[0].tolerance=0.002", "schedule.train[0].steps=200")
+    x, y = settled.data.x_train[:16], settled.data.y_train[:16]
+    got = settled.updates(x, y)
+    taken = int(settled.executor.taken[("train", 0)][0])
+    assert 0 < taken < 200
+    fixed = load("eqprop_digits.yaml", "dtype=float64", f"schedule.train[0].steps={taken}")
+    for name, delta in fixed.updates(x, y).items():   # equal but for the rounding of differently fused loops
+        np.testing.assert_allclose(got[name], delta, rtol=1e-11, atol=1e-15, err_msg=name)
+    reference = ngdsl.load(spec_path("eqprop_digits.yaml"), set=["dtype=float64", "schedule.train[0].tolerance=0.002",
+                                                                 "schedule.train[0].steps=200"], jit=False)
+    np.testing.assert_allclose(reference.updates(x, y)["W1"], got["W1"], rtol=1e-9, atol=1e-12)
+    assert int(reference.executor.taken[("train", 0)][0]) == taken
+
+
+def test_the_steps_a_settling_phase_took_are_in_the_history():
+    model = load("pc_digits.yaml", "schedule.train[0].tolerance=1e-4", "train.epochs=2")
+    history = model.fit()
+    assert all(0 < h["steps_settle"] < 20 for h in history)
+    never = load("pc_digits.yaml", "schedule.train[0].tolerance=1e-30", "train.epochs=1").fit()
+    assert never[0]["steps_settle"] == 20
