@@ -222,13 +222,20 @@ def test_dtp_without_a_step_at_the_top_leaves_every_layer_alone():
 
 
 def test_dtp_decoders_descend_their_reconstruction_error():
-    # DR-DTP: each decoder g_l(z) = tanh(V_l z) learns to invert its layer: ΔV_l = −∂(½‖z_{l−1} − g_l(z_l)‖²)/∂V_l
+    # DR-DTP with Lee et al.'s regulariser: each decoder g_l(z) = tanh(V_l z) learns to invert its layer
+    # around a noisy copy ĥ = h + ε of the layer below: ΔV_l = −∂(½‖ĥ − g_l(f_l(ĥ))‖²)/∂V_l
+    from ngdsl.compiler.ops import Signal
     model = load("dtp_digits.yaml", "dtype=float64")
     x, y = model.data.x_train[:32], model.data.y_train[:32]
     w, updates = model.weights, model.updates(x, y)
+    bufs = model.executor.buffers(32)
     h1, h2 = tanh_layers(w, x)
-    mu = h2 @ w["W3"].T + w["W3.bias"]
-    for name, below, above in (("V3", h2, mu), ("V2", h1, h2)):
+    noisy1, noisy2 = bufs[Signal("n1", "s")], bufs[Signal("n2", "s")]
+    for clean, noisy in ((h1, noisy1), (h2, noisy2)):
+        assert abs((noisy - clean).std() - 0.5) < 0.02
+    f3 = noisy2 @ w["W3"].T + w["W3.bias"]
+    f2 = np.tanh(noisy1 @ w["W2"].T + w["W2.bias"])
+    for name, below, above in (("V3", noisy2, f3), ("V2", noisy1, f2)):
         g = np.tanh(above @ w[name].T)
         np.testing.assert_allclose(updates[name], ((below - g) * (1 - g ** 2)).T @ above / 32, rtol=1e-10,
                                    atol=1e-14, err_msg=name)
@@ -241,7 +248,9 @@ def test_dtp_with_transposed_linear_decoders_on_a_linear_net_is_backprop():
                  "cables.V3={from: t3, to: g3t, tied: W3, transpose: true}",
                  "cables.V3z={from: o.mu, to: g3z, tied: W3, transpose: true}",
                  "cables.V2={from: t2, to: g2t, tied: W2, transpose: true}",
-                 "cables.V2z={from: h2, to: g2z, tied: W2, transpose: true}", "schedule.train[1].update=[W1, W2, W3]")
+                 "cables.V2z={from: h2, to: g2z, tied: W2, transpose: true}",
+                 "cables.V3n={from: f3n, to: g3n, tied: W3, transpose: true}",
+                 "cables.V2n={from: f2n, to: g2n, tied: W2, transpose: true}", "schedule.train[1].update=[W1, W2, W3]")
     x, y = model.data.x_train[:32], model.data.y_train[:32]
     w, updates = model.weights, model.updates(x, y)
     h1 = x @ w["W1"].T + w["W1.bias"]
