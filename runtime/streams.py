@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..compiler.language import stream_kind
+from .data import DataError
 
 
 def _noisy(rng, source, params):
@@ -19,7 +20,7 @@ def _masked(rng, source, params):
 def _wrong_label(rng, source, params):
     classes = source.shape[1]
     if classes < 2:
-        raise ValueError("a wrong_label stream needs labels of at least two classes")
+        raise DataError("a wrong_label stream needs labels of at least two classes (data.y has one column)")
     offset = rng.integers(1, classes, size=len(source))   # never 0: always another class
     return np.eye(classes)[(source.argmax(axis=1) + offset) % classes]
 
