@@ -294,9 +294,16 @@ def _read(path):
         return json.load(f)
 
 
+def _at_least_one(text):
+    """A seed count: with none, a study would replace every measured row with nothing."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
+    return int(text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=lambda text: max(1, int(text)), default=5, help="seeds 0..N-1 (at least 1)")
+    parser.add_argument("--seeds", type=_at_least_one, default=5, help="seeds 0..N-1")
     parser.add_argument("--orderings", action="store_true", help="also re-measure the published orderings")
     parser.add_argument("--harder", action="store_true", help="the fidelity study on the harder task instead of the rows")
     parser.add_argument("specs", nargs="*", help="only the rows of these specs")

@@ -87,3 +87,14 @@ def test_mistakes_are_reported_before_any_run(tmp_path):
     assert no_draws.returncode == 2 and "say how many points with --draws N" in no_draws.stderr
     malformed = _sweep(tmp_path, spec_path("bp_digits.yaml"), "--log", "train.optimizer.sgd.lr=0.01:1")
     assert malformed.returncode == 2 and "'0.01:1' is not LOW:HIGH:N" in malformed.stderr
+
+
+def test_ranges_and_random_draws_make_their_points(tmp_path):
+    result = _sweep(tmp_path, spec_path("oja_pca.yaml"), "--range", "train.epochs=1:3:2",
+                    "--loguniform", "cables.W.rule.oja.scale=0.1:1", "--draws", "2")
+    assert result.returncode == 0, result.stderr
+    rows = _csv(tmp_path / "oja_pca-sweep" / "results.csv")
+    assert [r["train.epochs"] for r in rows] == ["1", "1", "3", "3"]
+    drawn = [float(r["cables.W.rule.oja.scale"]) for r in rows]
+    assert drawn[:2] == drawn[2:] and drawn[0] != drawn[1] and all(0.1 <= v <= 1 for v in drawn)
+    assert [r["epochs"] for r in rows] == ["1", "1", "3", "3"]
