@@ -1,6 +1,7 @@
 """``python -m benchmarks [--quick] [NAME ...]``: step time of the numba runtime against the
 reference executor, the BLAS floor and plain NumPy, measured interleaved in one process; compile
-and warm-start times and memory in fresh processes; scaling exponents in T, batch and width."""
+and warm-start times and memory in fresh processes; scaling exponents in T, batch and width; then
+the thread settings (:mod:`benchmarks.threads`) on every core, idle and beside a busy neighbour."""
 from __future__ import annotations
 
 import os
@@ -9,8 +10,9 @@ import os
 # otherwise spin against each other between interleaved calls on a 2-core machine.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
-if hasattr(os, "sched_setaffinity"):
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+if CORES:
+    os.sched_setaffinity(0, {CORES[0]})
 
 import argparse
 import json
@@ -19,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,34 +28,9 @@ import ngdsl
 
 from .floor import Floor
 from .numpy_pc import NumpyPC
+from .workloads import WORKLOADS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@dataclass
-class Workload:
-    name: str
-    spec: str
-    steps: list            # override keys of the phases' steps (scaled together for the T exponent)
-    width: tuple           # (override template, small, large) for the width exponent
-    numpy: bool = False    # compare with the plain NumPy PC implementation
-    overrides: list = field(default_factory=list)
-
-    @property
-    def path(self):
-        return os.path.join(HERE, "specs", self.spec)
-
-
-WORKLOADS = [
-    Workload("pc-mlp 784-256-256-10", "pc_mlp.yaml", ["schedule.train[0].steps"],
-             ("components.{z1,z2}.size", 128, 512), numpy=True),
-    Workload("pc-mlp 64-128-10", "pc_mlp_small.yaml", ["schedule.train[0].steps"],
-             ("components.{z1}.size", 64, 256), numpy=True),
-    Workload("bp-mlp 784-256-256-10", "bp_mlp.yaml", [],
-             ("components.{h1,h2,d1,d2}.size", 128, 512)),
-    Workload("eqprop 784-500-10", "eqprop_mlp.yaml", ["schedule.train[0].steps", "schedule.train[1].steps"],
-             ("components.{h}.size", 250, 1000)),
-]
 
 
 def _width_overrides(template, value):
@@ -192,6 +168,13 @@ def main(argv=None):
           f"medians of {args.reps} interleaved trials (one trial = all settling steps + the update)", flush=True)
     for workload in chosen:
         report(workload.name, measure(workload, args.reps, args.quick))
+    if chosen and len(CORES) > 1:
+        # In a process of its own: this one is pinned to one core with one BLAS thread.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NGDSL_THREADS")}
+        subprocess.run([sys.executable, "-m", "benchmarks.threads", "--cores", ",".join(map(str, CORES)),
+                        *(["--quick"] if args.quick else []), *[w.name for w in chosen]],
+                       env=env, cwd=os.path.dirname(HERE), check=True)
 
 
 if __name__ == "__main__":

@@ -111,7 +111,10 @@ def build_schema() -> dict:
             "cables": {"type": "object", "propertyNames": NAME, "additionalProperties": cable},
             "schedule": _obj({"train": routine, "predict": routine}, ["train"]),
             "train": _obj({"epochs": {"type": "integer", "minimum": 0, "maximum": language.MAX_STEPS},
-                           "optimizer": _choice(optimizers, "how ΔW is applied")}),
+                           "optimizer": _choice(optimizers, "how ΔW is applied"),
+                           "threads": {"description": "BLAS threads: a count, or auto (measured while training)",
+                                       "anyOf": [{"type": "integer", "minimum": 1, "maximum": 1024},
+                                                 {"const": "auto"}]}}),
             "metrics": {"type": "array", "items": {"enum": list(language.METRICS)}},
         }, ["ngdsl", "name", "data", "components", "schedule"]),
     }

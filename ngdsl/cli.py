@@ -178,6 +178,14 @@ def _positive(text):
     return value
 
 
+def _thread_setting(text):
+    from .runtime.threads import parse_threads
+    value = parse_threads(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a thread count: a whole number of at least 1, or auto")
+    return value
+
+
 def parser():
     from . import __version__
     p = argparse.ArgumentParser(prog="ngdsl", description="Declarative brain-inspired neural circuits.")
@@ -200,8 +208,9 @@ def parser():
     s.add_argument("--out", default="runs", help="folder for run directories (default: runs)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.add_argument("--no-plots", action="store_true", help="write no plots (faster; sweeps)")
-    s.add_argument("--threads", type=_positive, help="BLAS threads (default $NGDSL_THREADS or 1: more threads "
-                   "help large circuits on an idle machine and collapse when another process holds a core)")
+    s.add_argument("--threads", type=_thread_setting, help="BLAS threads, a count or auto (default $NGDSL_THREADS, "
+                   "the spec's train.threads, $OMP_NUM_THREADS, or 1; auto measures one thread against all cores "
+                   "while training and keeps the faster)")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue that run from its last checkpoint, up to the "
                    "spec's (or --epochs) total epochs, bit-identically to an uninterrupted run")
     s.set_defaults(func=cmd_run)

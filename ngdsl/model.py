@@ -8,15 +8,16 @@ import numpy as np
 
 from .compiler import Compiled, compile_file
 from .runtime import METRICS, Dataset, Divergence, Executor
-from .runtime.threads import blas_threads, default_threads
+from .runtime.threads import thread_policy, thread_setting
 
 
 class Model:
     """A compiled circuit with its parameters, data and optimizer, ready to train."""
 
-    def __init__(self, compiled: Compiled, jit: bool = True, threads: int = None):
+    def __init__(self, compiled: Compiled, jit: bool = True, threads=None):
         self.compiled = compiled
-        self.threads = default_threads() if threads is None else threads
+        self.threads = thread_setting(threads, compiled.plan.train.get("threads"))
+        self._threads = thread_policy(self.threads)
         self.plan = compiled.plan
         self.graph = compiled.graph
         base = compiled.circuit.base_dir
@@ -30,6 +31,11 @@ class Model:
         self.compile_seconds = self.executor.warm_up()
 
     @property
+    def threads_in_use(self) -> int:
+        """BLAS threads the next training batch runs on (what ``threads="auto"`` has chosen so far)."""
+        return self._threads.count
+
+    @property
     def weights(self) -> dict:
         """The model's parameters by name (cable name, or ``cable.bias``); live arrays."""
         return self.executor.params
@@ -37,14 +43,15 @@ class Model:
     def fit(self, epochs=None, on_epoch=None, on_batch=None):
         """Train for ``epochs`` (default: the spec's); returns the per-epoch metric history."""
         epochs = self.plan.train["epochs"] if epochs is None else epochs
-        with blas_threads(self.threads):
+        with self._threads.working():
             return self._fit(epochs, on_epoch, on_batch)
 
     def _fit(self, epochs, on_epoch, on_batch):
         for _ in range(epochs):
             start = time.perf_counter()
             for x, y in self.data.batches(self.rng):
-                self.executor.train_batch(x, y)
+                with self._threads.batch(len(x)):
+                    self.executor.train_batch(x, y)
                 if on_batch:
                     on_batch()
             record = {"epoch": self.epoch + 1, "seconds": time.perf_counter() - start,
@@ -83,7 +90,7 @@ class Model:
     def predict(self, x) -> np.ndarray:
         """Readout of schedule.predict for inputs ``x`` (rows are samples)."""
         x = self._examples(x, 0)
-        with blas_threads(self.threads):
+        with self._threads.working():
             outs = [self.executor.predict_batch(xb) for xb, _ in self.data.batches(
                 self.rng, x, np.zeros((len(x), 1)), shuffle=False)]
         return np.concatenate(outs) if outs else np.zeros((0, 0))
@@ -94,7 +101,7 @@ class Model:
         reconstruction to compare with ``x``."""
         signals = [self._signal(name) for name in names]
         x = self._examples(x, 0)
-        with blas_threads(self.threads):
+        with self._threads.working():
             parts = [self.executor.predict_batch(xb, reads=signals) for xb, _ in self.data.batches(
                 self.rng, x, np.zeros((len(x), 1)), shuffle=False)]
         return {name: np.concatenate([p[i] for p in parts]) for i, name in enumerate(names)}
@@ -163,13 +170,13 @@ class Model:
         if not phases[-1].steps or not any(c["kind"] == "error" for c in self.plan.components.values()):
             return np.zeros(0)
         x = self._examples(x, 0)
-        with blas_threads(self.threads):
+        with self._threads.working():
             return self.executor.error_energy(x, self._examples(y, 1, len(x)))
 
     def updates(self, x, y) -> dict:
         """ΔW and Δb that one training trial forms on a batch (not applied)."""
         x = self._examples(x, 0)
-        with blas_threads(self.threads):
+        with self._threads.working():
             return self.executor.updates(x, self._examples(y, 1, len(x)))
 
 
@@ -188,10 +195,11 @@ def _range_warnings(data) -> list:
             "automatically)"]
 
 
-def load(path: str, set=None, jit: bool = True, optimize: bool = True, threads: int = None) -> Model:
+def load(path: str, set=None, jit: bool = True, optimize: bool = True, threads=None) -> Model:
     """Compile the spec at ``path`` and build its model.
 
     ``set`` lists ``key=value`` overrides; ``jit=False`` runs the generated code in the interpreter
     (the reference executor); ``optimize=False`` compiles the plan without hoisting or sharing;
-    ``threads``: BLAS threads while it works (default ``$NGDSL_THREADS`` or 1, see :mod:`runtime.threads`)."""
+    ``threads``: BLAS threads while it works, a count or ``"auto"`` (default ``$NGDSL_THREADS``, the spec's
+    ``train.threads``, ``$OMP_NUM_THREADS`` and its kin, or 1: see :mod:`runtime.threads`)."""
     return Model(compile_file(os.fspath(path), set or (), optimize), jit=jit, threads=threads)

@@ -193,7 +193,7 @@ def run_point(point: Point, fixed: list, root: str, epochs) -> dict:
     row = {"spec": point.spec, **dict(point.values), "seed": point.seed}
     try:
         compiled = compile_file(point.spec, fixed + point.overrides)
-        model = Model(compiled)
+        model = Model(compiled, threads=1)   # one per worker: the workers fill the cores
         name = point.folder(compiled.plan.name)
         path = os.path.join(root, name)
         if os.path.isdir(path):

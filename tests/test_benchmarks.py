@@ -1,4 +1,5 @@
 """The benchmark runner works end to end (it measures; this only checks that it runs and reports)."""
+import os
 import re
 import subprocess
 import sys
@@ -37,6 +38,11 @@ def test_benchmark_runner_reports_every_measure():
                     r"cold [\d.]+ s +warm start [\d.]+ s", r"resident per epoch \[", r"T: exponent [\d.-]+",
                     r"batch 64→256: exponent [\d.-]+ \(floor [\d.-]+\); numba/floor [\d.]+ → [\d.]+"):
         assert re.search(pattern, out), pattern
+    if len(os.sched_getaffinity(0)) > 1:
+        for pattern in (r"cores idle: +\d+ threads [\d.]+× +auto [\d.]+×",
+                        r"busy neighbour: +1 thread [\d.]+× +\d+ threads [\d.]+× +auto [\d.]+×",
+                        r"target +auto with a busy neighbour ≤ 1.2×: (holds|MISSED)"):
+            assert re.search(pattern, out), pattern
 
 
 @pytest.mark.slow

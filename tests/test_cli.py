@@ -26,7 +26,7 @@ def test_run_trains_and_writes_a_run_directory(tmp_path):
     assert (run / "plots" / "receptive_fields_W1.png").read_bytes().startswith(b"\x89PNG")
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["epochs_completed"] == 2
-    assert set(manifest["timings"]) == {"compile_seconds", "kernel_cache", "run_seconds"}
+    assert set(manifest["timings"]) == {"compile_seconds", "kernel_cache", "run_seconds", "threads", "threads_in_use"}
     assert manifest["timings"]["kernel_cache"] in ("cold", "warm")
     lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     assert [l["epoch"] for l in lines] == [1, 2]

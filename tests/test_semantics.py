@@ -210,34 +210,6 @@ def test_fan_sizes_a_uniform_draw_from_the_layer_width(inputs):
     assert f.shape == (inputs, 10) and np.abs(f).max() <= limit and np.abs(f).max() > 0.95 * limit
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_blas_threads_are_set_while_the_model_works_and_restored_after(threads):
-    from threadpoolctl import threadpool_info
-    if threads > (os.cpu_count() or 1):
-        pytest.skip("more threads than cores")
-
-    def blas():
-        return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
-
-    model = ngdsl.load(spec_path("bp_digits.yaml"), set=["train.epochs=1"], threads=threads)
-    before, seen = blas(), []
-    model.fit(on_batch=lambda: seen.append(blas()))
-    assert seen and all(set(s.values()) == {threads} for s in seen)
-    assert blas() == before
-
-
-def test_the_thread_count_comes_from_the_environment_or_the_cli(monkeypatch, tmp_path):
-    monkeypatch.setenv("NGDSL_THREADS", "2")
-    assert load("eqprop_xor.yaml").threads == 2
-    monkeypatch.setenv("NGDSL_THREADS", "many")          # not a count: the safe default
-    assert load("eqprop_xor.yaml").threads == 1
-    bad = run_cli("run", spec_path("eqprop_xor.yaml"), "--threads", "0", "--out", str(tmp_path))
-    assert bad.returncode == 2 and "'0' is not a whole number of at least 1" in bad.stderr
-    ok = run_cli("run", spec_path("eqprop_xor.yaml"), "--threads", "2", "--epochs", "1", "--no-plots", "--quiet",
-                 "--out", str(tmp_path))
-    assert ok.returncode == 0, ok.stderr
-
-
 def test_a_phase_with_a_tolerance_stops_once_settled_and_equals_that_many_fixed_steps():
     settled = load("eqprop_digits.yaml", "dtype=float64", "schedule.train[0].tolerance=0.002", "schedule.train[0].steps=200")
     x, y = settled.data.x_train[:16], settled.data.y_train[:16]
