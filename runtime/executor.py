@@ -110,6 +110,8 @@ class Executor:
             self.functions = kernels.reload(self.source, list(self.functions), self.jit)
             for routine in self.plan.routines:
                 self._run(routine, x, y)
+        if self.jit:
+            self._warm_up_helpers()
         for n, g in saved.items():
             self.grads[n][...] = g
         for s, a in chains.items():
@@ -119,6 +121,17 @@ class Executor:
         if self.jit:   # compiled now, rather than loaded from numba's cache (or this process) = cold
             self.kernel_cache = "cold" if self._cache_misses() > misses else "warm"
         return self.compile_seconds
+
+    def _warm_up_helpers(self):
+        """Compile (or load) the optimizer's step and the finiteness check for each parameter shape
+        class, on scratch arrays: the first batch then compiles nothing, and compile time says so."""
+        ndims = sorted({g.ndim for g in self.grads.values()} | {2})     # 2: predict's readout
+        scratch = {f"scratch{d}": np.zeros((1,) * d, self.dtype) for d in ndims}
+        optimizer = optimizers.make(self.plan.train["optimizer"], scratch)
+        for name, array in scratch.items():
+            all_finite(array)
+            if array.ndim in {g.ndim for g in self.grads.values()}:
+                optimizer.step(name, array, array, None)
 
     def _cache_misses(self):
         """How many times numba compiled these kernels so far in this process (not found in its cache)."""
