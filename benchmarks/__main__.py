@@ -87,12 +87,9 @@ def measure(workload, reps, quick):
     floor = Floor(plan, batch, np.dtype(plan.dtype))
     contenders = {"numba": lambda: model.executor.train_batch(x, y), "floor": floor}
     if workload.numpy:
-        phase = plan.routines["train"].segments[0].phases[0]
-        weights = [model.weights[n].copy() for n in sorted(n for n in model.weights if not n.endswith(".bias"))]
-        rate = next(op.rate for op in phase.step if type(op).__name__ == "Integrate")
-        lr = plan.train["optimizer"]["sgd"]["lr"]
-        numpy_pc = NumpyPC(weights, phase.steps, rate, lr)
-        contenders["numpy"] = lambda: numpy_pc.trial(x, y)
+        plain, hoisted = NumpyPC.like(model), NumpyPC.like(model, hoisted=True)
+        contenders["numpy"] = lambda: plain.trial(x, y)
+        contenders["numpy_hoisted"] = lambda: hoisted.trial(x, y)
     for fn in contenders.values():
         fn()
     samples = {k: [] for k in contenders}
@@ -141,9 +138,10 @@ def report(name, row):
     lines = [f"== {name}",
              f"  ms/step   numba {row['numba']:.3f}   reference (no JIT) {row['reference']:.1f}   "
              f"BLAS floor {row['floor']:.3f} ({row['floor_gmac']:.3f} GMAC)"
-             + (f"   numpy {row['numpy']:.3f}" if "numpy" in row else ""),
+             + (f"   numpy {row['numpy']:.3f} (hoisted {row['numpy_hoisted']:.3f})" if "numpy" in row else ""),
              f"  ratios    numba/floor {row['numba'] / row['floor']:.2f}   reference/numba {row['reference'] / row['numba']:.0f}"
-             + (f"   numpy/numba {row['numpy'] / row['numba']:.2f}" if "numpy" in row else ""),
+             + (f"   numpy/numba {row['numpy'] / row['numba']:.2f} (hoisted {row['numpy_hoisted'] / row['numba']:.2f})"
+                if "numpy" in row else ""),
              f"  compile   cold {row['cold_compile']:.2f} s   warm start {row['warm_start']:.3f} s "
              f"(process ready in {row['warm_ready']:.2f} s)",
              f"  memory    peak {row['peak_mb']:.0f} MB   resident per epoch {row['rss_mb']} MB"]

@@ -14,6 +14,7 @@ from conftest import ROOT
 
 sys.path.insert(0, ROOT)
 from benchmarks.floor import Floor, trial_products  # noqa: E402
+from benchmarks.numpy_pc import NumpyPC  # noqa: E402
 
 
 def test_floor_counts_the_products_one_trial_executes():
@@ -28,13 +29,28 @@ def test_floor_counts_the_products_one_trial_executes():
     assert floor.multiply_adds == macs
 
 
+@pytest.mark.parametrize("hoisted", [False, True])
+def test_the_numpy_baselines_compute_what_ngdsl_computes(hoisted):
+    """The NumPy PC the benchmarks time against does the same work: after one trial from the same
+    weights (float64) its weights equal ngdsl's to 1e-10."""
+    model = ngdsl.load(f"{ROOT}/benchmarks/specs/pc_mlp_small.yaml", set=["dtype=float64", "train.optimizer={sgd: {lr: 0.1}}"])
+    baseline = NumpyPC.like(model, hoisted)
+    x, y = model.data.x_train[:64].copy(), model.data.y_train[:64].copy()
+    before = [w.copy() for w in baseline.w]
+    model.executor.train_batch(x, y)
+    baseline.trial(x, y)
+    for name, ours, theirs, start in zip(("W1", "W2"), (model.weights["W1"], model.weights["W2"]), baseline.w, before):
+        assert np.abs(theirs - start).max() > 1e-4                     # the trial moved the weights
+        np.testing.assert_allclose(theirs, ours, rtol=0, atol=1e-10, err_msg=name)
+
+
 @pytest.mark.slow
 def test_benchmark_runner_reports_every_measure():
     result = subprocess.run([sys.executable, "-m", "benchmarks", "--reps", "3", "--quick", "64-128-10"],
                             capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for pattern in (r"numba [\d.]+ +reference \(no JIT\) [\d.]+ +BLAS floor [\d.]+", r"numpy/numba [\d.]+",
+    for pattern in (r"numba [\d.]+ +reference \(no JIT\) [\d.]+ +BLAS floor [\d.]+", r"numpy/numba [\d.]+ \(hoisted [\d.]+\)",
                     r"cold [\d.]+ s +warm start [\d.]+ s", r"resident per epoch \[", r"T: exponent [\d.-]+",
                     r"batch 64→256: exponent [\d.-]+ \(floor [\d.-]+\); numba/floor [\d.]+ → [\d.]+"):
         assert re.search(pattern, out), pattern
