@@ -132,7 +132,8 @@ def examples(x, y, x_name, y_name):
     stays 2-D), uint8 pixels scaled to [0, 1]; integer labels one-hot; a missing y zeros."""
     x = _numbers(x, x_name)
     scale = 1.0 / 255.0 if _is_pixels(x) else 1.0
-    x = (x.reshape(len(x), 1) if x.ndim == 1 else x).astype(float) * scale
+    x = (x.reshape(len(x), 1) if x.ndim == 1 else x).astype(float)
+    x *= scale                                     # in place: no second copy of a large set
     if y is None:
         return x, np.zeros((len(x), 1))
     y = _numbers(y, y_name)

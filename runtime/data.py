@@ -146,8 +146,9 @@ class Dataset:
         order = rng.permutation(len(x))
         n_test = int(round(params["test_fraction"] * len(x)))
         test, train = order[:n_test], order[n_test:]
-        self.x_train, self.y_train = x[train].astype(dtype), y[train].astype(dtype)
-        self.x_test, self.y_test = x[test].astype(dtype), y[test].astype(dtype)
+        x, y = x.astype(dtype, copy=False), y.astype(dtype, copy=False)   # before the split: one copy, not two
+        self.x_train, self.y_train = x[train], y[train]
+        self.x_test, self.y_test = x[test], y[test]
         self.batch = params["batch"]
         self.shuffle = params["shuffle"]
 

@@ -68,3 +68,16 @@ def test_rbm_benchmark_compares_with_scikit_learn():
     assert result.returncode == 0, result.stderr
     assert re.search(r"seconds per epoch +[\d.]+ +[\d.]+", result.stdout)
     assert re.search(r"logistic regression on h +0\.\d+ +0\.\d+", result.stdout)
+
+
+@pytest.mark.slow
+def test_an_mnist_sized_file_trains_in_flat_memory():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.mnist_scale", "--epochs", "2"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert result.returncode == 0, result.stderr
+    resident = [[float(v) for v in found.split(",")]
+                for found in re.findall(r"resident after each epoch \[([\d., ]+)\] MB", result.stdout)]
+    assert len(resident) == 2                          # PC and BP
+    for per_epoch in resident:
+        assert per_epoch[-1] - per_epoch[0] < 2.0      # MB: nothing accumulates across epochs
+    assert len(re.findall(r"epoch +[\d.]+, [\d.]+ s", result.stdout)) == 2
