@@ -12,9 +12,21 @@ if not _os.path.isdir(_os.path.join(__path__[0], "compiler")) and _os.path.isfil
         _os.path.join(_root, "compiler", "__init__.py")):
     __path__.append(_root)
 
-from .compiler import SpecError  # noqa: E402
-from .model import Model, load  # noqa: E402
-from .runtime import DataError, Divergence  # noqa: E402
-
 __version__ = "0.1.0"
 __all__ = ["DataError", "Divergence", "Model", "SpecError", "load"]
+
+# Imported on first use: the command line answers --help and --version without loading numba.
+_HOMES = {"SpecError": "compiler", "Model": "model", "load": "model", "DataError": "runtime", "Divergence": "runtime"}
+
+
+def __getattr__(name):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'ngdsl' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

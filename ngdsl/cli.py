@@ -8,14 +8,11 @@ import subprocess
 import sys
 import time
 
-from .compiler import SpecError, compile_file
-from .compiler.diagnostics import visible
-from .compiler.memory import human, parse_size
-from .compiler.schema import build_schema
-from .runs import slug
+# The compiler, the runtime and numba load inside the commands: --help and --version stay fast.
 
 
 def _compile(args):
+    from .compiler import compile_file
     compiled = compile_file(args.spec, args.set, max_memory=args.max_memory)
     for warning in compiled.warnings:
         print(warning, file=sys.stderr)
@@ -23,6 +20,7 @@ def _compile(args):
 
 
 def cmd_check(args):
+    from .compiler.memory import human
     compiled = _compile(args)
     plan = compiled.plan
     need = compiled.memory
@@ -41,6 +39,7 @@ def _table(rows):
 def cmd_run(args):
     from tqdm import tqdm
 
+    from .compiler.diagnostics import visible
     from .model import Model
     from .runs import ResumeError, RunDirectory, train
 
@@ -93,6 +92,7 @@ def cmd_run(args):
 
 def cmd_sweep(args):
     from .compiler.source import parse_yaml
+    from .runs import slug
     from .sweep import SweepError, best_points, run_sweep, study_from_arguments, study_from_file, summarise
 
     try:
@@ -152,6 +152,7 @@ def cmd_inspect(args):
 
 
 def cmd_schema(args):
+    from .compiler.schema import build_schema
     text = json.dumps(build_schema(), indent=2, ensure_ascii=False) + "\n"
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
@@ -163,6 +164,7 @@ def cmd_schema(args):
 
 def _size(text):
     try:
+        from .compiler.memory import parse_size
         return parse_size(text)
     except (ValueError, IndexError):
         raise argparse.ArgumentTypeError(f"'{text}' is not a size like 8G, 512M or 1000000") from None
@@ -249,6 +251,7 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    from .compiler import SpecError
     from .runtime import DataError
     try:
         return args.func(args)
