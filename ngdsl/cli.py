@@ -1,4 +1,4 @@
-"""The ``ngdsl`` command: check, run, sweep, viz, inspect and schema."""
+"""The ``ngdsl`` command: check, run, sweep, compare, viz, inspect and schema."""
 from __future__ import annotations
 
 import argparse
@@ -128,6 +128,32 @@ def cmd_sweep(args):
     return 1 if failed else 0
 
 
+def cmd_compare(args):
+    from .compare import CompareError, collect, default_metric, metrics_of, plot, table
+
+    try:
+        comparison = collect(args.paths)
+        metric = args.metric or default_metric(comparison)
+        if metric not in metrics_of(comparison):
+            known = ", ".join(metrics_of(comparison)) or "none"
+            raise CompareError(f"not every run recorded '{metric}'; they all have: {known}")
+    except CompareError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rows = [("", "runs", f"final {metric}", f"best {metric}", "best epoch")]
+    for label, runs, final, final_sd, best, best_sd, epoch in table(comparison, metric):
+        rows.append((label, runs, f"{final:.4f} ± {final_sd:.4f}", f"{best:.4f} ± {best_sd:.4f}", f"{epoch:.1f}"))
+    print(_table(rows))
+    if comparison.skipped:
+        print(f"left out: {comparison.skipped} failed run(s) or unreadable record(s)", file=sys.stderr)
+    if not args.no_plots:
+        sweep = len(args.paths) == 1 and os.path.isfile(os.path.join(args.paths[0], "results.csv"))
+        folder = args.out or (os.path.join(args.paths[0], "plots") if sweep else "comparison")
+        for path in plot(comparison, metric, folder):
+            print(f"wrote {path}")
+    return 0
+
+
 def cmd_viz(args):
     from .viz import draw
     compiled = _compile(args)
@@ -243,6 +269,13 @@ def parser():
     s = spec_command("inspect", "print the resolved circuit and its execution plans")
     s.add_argument("--code", action="store_true", help="also print the generated kernel source")
     s.set_defaults(func=cmd_inspect)
+    s = sub.add_parser("compare", help="runs and sweeps side by side: a table, learning curves, final values, "
+                       "a heat-map of a 2-D sweep")
+    s.add_argument("paths", nargs="+", metavar="RUN_OR_SWEEP", help="run directories and sweep folders")
+    s.add_argument("--metric", help="what to compare (default: the first test metric the runs recorded)")
+    s.add_argument("--out", help="folder for the plots (default: a sweep's own plots/ folder, else ./comparison)")
+    s.add_argument("--no-plots", action="store_true", help="print the table only")
+    s.set_defaults(func=cmd_compare)
     s = sub.add_parser("schema", help="print the JSON Schema of specs")
     s.add_argument("-o", "--output", help="write it to a file")
     s.set_defaults(func=cmd_schema)

@@ -41,6 +41,12 @@ def test_a_grid_over_seeds_writes_results_and_a_summary_that_agree(tmp_path):
     # the split is held fixed over seeds: the seed varies the initial weights alone
     resolved = [open(os.path.join(r["run_dir"], "spec.resolved.yaml")).read() for r in rows[:2]]
     assert all("  seed: 0\n" in text for text in resolved)
+    compared = run_cli("compare", str(root))          # the sweep, compared: the summary's numbers and its plots
+    assert compared.returncode == 0, compared.stderr
+    for line, point in zip(compared.stdout.splitlines()[1:], summary):
+        assert line.split()[:4] == [f"lr={point['train.optimizer.sgd.lr']}", "2",
+                                    f"{float(point['final_test_accuracy_mean']):.4f}", "±"]
+    assert sorted(os.listdir(root / "plots")) == ["final.png", "learning_curves.png"]
 
 
 def test_a_second_sweep_skips_finished_runs_and_continues_the_rest(tmp_path):
