@@ -28,7 +28,7 @@ SAMPLES = ("none", "bernoulli", "gaussian")
 LIFETIMES = ("trial", "persistent")
 INITS = ("normal", "uniform", "xavier", "constant", "samples")
 INIT_POLICIES = ("zero", "feedforward", "keep")
-METRICS = ("accuracy", "mse", "purity")
+METRICS = ("accuracy", "mse", "mean_squared_error", "purity")
 DTYPES = ("float32", "float64")
 
 #: Upper bounds on counts: far above any real circuit, low enough that no count alone exhausts memory
