@@ -41,7 +41,7 @@ def cmd_run(args):
 
     from .compiler.diagnostics import visible
     from .model import Model
-    from .runs import ResumeError, RunDirectory, train
+    from .runs import ResumeError, RunDirectory, best_epoch, train
 
     compiled = _compile(args)
     print(f"compiling '{visible(compiled.plan.name)}' ...", file=sys.stderr)
@@ -67,6 +67,8 @@ def cmd_run(args):
     def on_epoch(record):
         bars[-1].set_postfix({k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "seconds")})
 
+    if not args.no_plots:
+        run.remember_settling_energy()
     try:
         status, message = train(model, run, epochs, before_epoch, on_epoch, on_batch=lambda: bars[-1].update(1))
     finally:
@@ -77,11 +79,16 @@ def cmd_run(args):
     if not args.no_plots:
         run.plot()
     run.close()
+    from .runtime.metrics import HIGHER_IS_BETTER
     final = model.history[-1] if model.history else {}
-    rows = [("metric", "value")] + [(k, f"{v:.4f}") for k, v in final.items() if k not in ("epoch", "seconds")]
-    rows += [("epochs", run.checkpointed_epoch),
-             ("compile time", f"{model.compile_seconds:.2f} s ({model.executor.kernel_cache} kernel cache)"),
-             ("run time", f"{run_seconds:.2f} s")]
+    rows = [("metric", "last", "best (epoch)")]
+    for key, value in final.items():
+        if key not in ("epoch", "seconds"):
+            best = best_epoch(model.history, key, HIGHER_IS_BETTER.get(key.split("_", 1)[-1], True))
+            rows.append((key, f"{value:.4f}", f"{best[1]:.4f} ({best[0]})" if best and not key.startswith("steps_") else ""))
+    rows += [("epochs", run.checkpointed_epoch, ""),
+             ("compile time", f"{model.compile_seconds:.2f} s ({model.executor.kernel_cache} kernel cache)", ""),
+             ("run time", f"{run_seconds:.2f} s", "")]
     print(_table(rows))
     print(f"run directory: {run.path}")
     if status != "completed":

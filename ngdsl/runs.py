@@ -285,36 +285,46 @@ class RunDirectory:
             json.dump(data, f, indent=2)
 
     def plot(self):
-        """Learning curves and, for image inputs, receptive fields; returns the files written."""
+        """Learning curves, the settling energy and, for image inputs, receptive fields; returns the
+        files written."""
         import matplotlib
         matplotlib.use("Agg")
         return [p for p in [self._learning_curve(), self._settling_energy(), *self._receptive_fields()] if p]
 
-    def _settling_energy(self):
-        """The error energy over the settling steps on the first training batch, with the final
-        weights (plots/settling_energy.png)."""
+    def remember_settling_energy(self):
+        """Measure the settling energy now (before training), to draw beside the one after it."""
+        self.energy_before = (self.model.epoch, self._first_batch_energy())
+
+    def _first_batch_energy(self):
         data = self.model.data
-        energy = self.model.settling_energy(data.x_train[:data.batch], data.y_train[:data.batch])
-        if not energy.size or not np.all(np.isfinite(energy)):
+        return self.model.settling_energy(data.x_train[:data.batch], data.y_train[:data.batch])
+
+    def _settling_energy(self):
+        """The error energy over the settling steps on the first training batch, before training (when
+        measured) and with the final weights (plots/settling_energy.png)."""
+        after = self._first_batch_energy()
+        if not after.size or not np.all(np.isfinite(after)):
             return None
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(np.arange(len(energy)), energy, marker=".")
+        epoch, before = getattr(self, "energy_before", (None, np.zeros(0)))
+        if before.size and np.all(np.isfinite(before)) and epoch != self.model.epoch:
+            ax.plot(np.arange(len(before)), before, marker=".", color="0.6",
+                    label="before training" if epoch == 0 else f"after epoch {epoch}")
+        ax.plot(np.arange(len(after)), after, marker=".", label=f"after epoch {self.model.epoch}")
         ax.set_xlabel("settling step")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel("Σ ½·precision·‖target − mu‖²  (batch mean)")
         phase = self.model.plan.routines["train"].segments[0].phases[-1].name
         ax.set_title(f"{self.model.plan.name}: phase '{phase}', first training batch", parse_math=False)
         ax.grid(alpha=0.3)
-        path = os.path.join(self.path, "plots", "settling_energy.png")
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return path
+        ax.legend()
+        return _save(fig, os.path.join(self.path, "plots", "settling_energy.png"))
 
     def _receptive_fields(self, most=64):
-        """The first ``most`` units' weights from the image input, one grid per cable
-        (plots/receptive_fields_<cable>.png)."""
+        """The first ``most`` units' weights from the image input, one grid per cable on one colour
+        scale, each field numbered by its unit (plots/receptive_fields_<cable>.png)."""
         import matplotlib.pyplot as plt
 
         paths = []
@@ -322,22 +332,24 @@ class RunDirectory:
             fields = fields[:most]
             cols = int(np.ceil(np.sqrt(len(fields))))
             rows = int(np.ceil(len(fields) / cols))
-            fig, axes = plt.subplots(rows, cols, figsize=(cols, rows), squeeze=False)
+            fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols + 1.0, 1.1 * rows + 0.6), squeeze=False)
+            limit = float(np.abs(fields).max()) or 1.0
             for ax in axes.flat:
                 ax.axis("off")
-            for ax, field in zip(axes.flat, fields):
-                limit = np.abs(field).max() or 1.0
-                ax.imshow(field, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            for unit, (ax, field) in enumerate(zip(axes.flat, fields)):
+                image = ax.imshow(field, cmap="RdBu_r", vmin=-limit, vmax=limit)
+                ax.set_title(str(unit), fontsize=6, pad=1)
             fig.suptitle(f"{self.model.plan.name}: {cable}, {len(fields)} of "
                          f"{len(self.model.weights[cable])} units", fontsize=9, parse_math=False)
-            path = os.path.join(self.path, "plots", f"receptive_fields_{cable}.png")
-            fig.savefig(path, dpi=100)
-            plt.close(fig)
-            paths.append(path)
+            fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="weight")
+            paths.append(_save(fig, os.path.join(self.path, "plots", f"receptive_fields_{cable}.png"), tight=False))
         return paths
 
     def _learning_curve(self):
-        """Every metric over epochs (plots/learning_curve.png)."""
+        """Each metric over epochs, train and test in one panel, the best test epoch marked
+        (plots/learning_curve.png)."""
+        from .runtime.metrics import HIGHER_IS_BETTER
+
         history = self.model.history
         keys = [k for k in (history[0] if history else {}) if k not in ("epoch", "seconds") and not k.startswith("steps_")]
         if not keys:
@@ -345,17 +357,39 @@ class RunDirectory:
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
 
-        fig, ax = plt.subplots(figsize=(6, 4))
+        panels = list(dict.fromkeys(k.split("_", 1)[-1] for k in keys))
+        fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
         epochs = [h["epoch"] for h in history]
-        for key in keys:
-            ax.plot(epochs, [h[key] for h in history], marker="o", label=key)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(self.model.plan.name, parse_math=False)
-        ax.grid(alpha=0.3)
-        ax.legend()
-        path = os.path.join(self.path, "plots", "learning_curve.png")
+        for ax, metric in zip(axes[0], panels):
+            for key in (k for k in keys if k.split("_", 1)[-1] == metric):
+                ax.plot(epochs, [h[key] for h in history], marker="o", markersize=3, label=key.split("_", 1)[0])
+            best = best_epoch(history, f"test_{metric}", HIGHER_IS_BETTER.get(metric, True))
+            if best:
+                epoch, value = best
+                ax.axvline(epoch, color="0.5", linestyle="--", linewidth=1, label=f"best test {value:.4g} (epoch {epoch})")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(metric.replace("_", " "))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small")
+        fig.suptitle(self.model.plan.name, parse_math=False)
+        return _save(fig, os.path.join(self.path, "plots", "learning_curve.png"))
+
+
+def best_epoch(history, key, higher=True):
+    """(epoch, value) of the best ``key`` in a run's history, or None when it was not recorded."""
+    values = [(h[key], h["epoch"]) for h in history if isinstance(h.get(key), (int, float)) and np.isfinite(h[key])]
+    if not values:
+        return None
+    value, epoch = (max if higher else min)(values, key=lambda v: v[0])
+    return epoch, value
+
+
+def _save(fig, path, tight=True):
+    import matplotlib.pyplot as plt
+
+    if tight:
         fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return path
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -245,6 +245,7 @@ class Executor:
         traced, planned = len(steps) - 1, steps.copy()
         energy = []
         chains = {s: a.copy() for s, a in self.chains.items()}   # each prefix starts from the same chain
+        grads = {n: g.copy() for n, g in self.grads.items()}     # and nothing of it stays behind
         try:
             for t in range(int(planned[traced]) + 1):
                 steps[traced] = t
@@ -258,6 +259,8 @@ class Executor:
             steps[...] = planned
             for s, a in chains.items():
                 self.chains[s][...] = a
+            for n, g in grads.items():
+                self.grads[n][...] = g
         return np.array(energy)
 
     def diagnose(self, routine, x, y, parameter):

@@ -38,13 +38,28 @@ def test_run_trains_and_writes_a_run_directory(tmp_path):
     assert "test_fraction: 0.2" in resolved and "dist: xavier" in resolved   # defaults made visible
 
 
-def test_run_of_a_settling_circuit_plots_its_energy(tmp_path):
-    result = run_cli("run", spec_path("pc_digits.yaml"), "--epochs", "1", "--out", str(tmp_path), "--quiet")
+def test_run_of_a_settling_circuit_plots_its_energy_and_drawing_changes_nothing(tmp_path):
+    """The energy is measured before training too (for the plot); a run without plots trains the
+    same weights bit for bit, and the summary gives the best epoch beside the last."""
+    result = run_cli("run", spec_path("pcd_digits.yaml"), "--epochs", "3", "--out", str(tmp_path / "a"), "--quiet")
     assert result.returncode == 0, result.stderr
-    (run,) = os.listdir(tmp_path)
-    plots = tmp_path / run / "plots"
-    assert sorted(os.listdir(plots)) == ["learning_curve.png", "receptive_fields_W1.png", "settling_energy.png"]
+    (run,) = os.listdir(tmp_path / "a")
+    plots = tmp_path / "a" / run / "plots"
+    assert "settling_energy.png" in os.listdir(plots) and "learning_curve.png" in os.listdir(plots)
     assert (plots / "settling_energy.png").read_bytes().startswith(b"\x89PNG")
+    bare = run_cli("run", spec_path("pcd_digits.yaml"), "--epochs", "3", "--out", str(tmp_path / "b"), "--quiet",
+                   "--no-plots")
+    (other,) = os.listdir(tmp_path / "b")
+    assert not os.listdir(tmp_path / "b" / other / "plots")
+    with np.load(tmp_path / "a" / run / "weights.npz") as a, np.load(tmp_path / "b" / other / "weights.npz") as b:
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    history = [json.loads(line) for line in (tmp_path / "a" / run / "metrics.jsonl").read_text().splitlines()]
+    best = max(history, key=lambda h: h["test_accuracy"])
+    line = next(l for l in result.stdout.splitlines() if l.startswith("test_accuracy"))
+    assert line.split() == ["test_accuracy", f"{history[-1]['test_accuracy']:.4f}", f"{best['test_accuracy']:.4f}",
+                            f"({best['epoch']})"]
+    assert bare.stdout.splitlines()[0].split() == ["metric", "last", "best", "(epoch)"]
 
 
 def test_run_with_set_override(tmp_path):
