@@ -20,7 +20,7 @@ DRIVABLE = {"input": (), "state": ("in",), "rate": ("z",), "error": ("mu", "targ
 #: Registers keep their value between steps; the other kinds are recomputed every step.
 STATEFUL = {"input", "state"}
 
-ACTIVATIONS = ("identity", "tanh", "sigmoid", "relu", "hard_sigmoid")
+ACTIVATIONS = ("identity", "tanh", "sigmoid", "relu", "hard_sigmoid", "step")
 LOSSES = ("gaussian", "softmax")
 #: how a neuron's ``s`` is drawn from its ``phi`` each time it is computed ('none': it has no ``s``)
 SAMPLES = ("none", "bernoulli", "gaussian")

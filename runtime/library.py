@@ -14,6 +14,7 @@ ACTIVATIONS = {
     "sigmoid": ("1.0 / (1.0 + np.exp(-{z}))", "{phi} * (1.0 - {phi})"),
     "relu": ("max({z}, 0.0)", "1.0 if {z} > 0.0 else 0.0"),
     "hard_sigmoid": ("min(max({z}, 0.0), 1.0)", "1.0 if 0.0 < {z} < 1.0 else 0.0"),
+    "step": ("1.0 if {z} > 0.0 else 0.0", "0.0"),      # the perceptron's threshold unit
 }
 
 
@@ -140,6 +141,11 @@ SAMPLES = {
 }
 
 
+#: Read once, at import: inspect reads the file again on each call, and a file changed since
+#: (an upgrade under a running process) would hand out the wrong lines.
+_SOURCES = {name: inspect.getsource(f).rstrip() for name, f in HELPERS.items()}
+
+
 def source(name: str) -> str:
     """The source text of a helper, copied into generated modules."""
-    return inspect.getsource(HELPERS[name]).rstrip()
+    return _SOURCES[name]

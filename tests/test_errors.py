@@ -39,7 +39,7 @@ CASES = {
         ["spec.yaml:7:30: error: unknown key 'activaton' in components/h (did you mean 'activation'?)"]),
     "wrong enum": (
         ("activation: tanh}", "activation: tahn}"),
-        ["spec.yaml:7:42: error: 'tahn' is not one of identity, tanh, sigmoid, relu, hard_sigmoid in "
+        ["spec.yaml:7:42: error: 'tahn' is not one of identity, tanh, sigmoid, relu, hard_sigmoid, step in "
          "components/h/activation (did you mean 'tanh'?)"]),
     "wrong type": (
         ("size: 16, activation", "size: sixteen, activation"),

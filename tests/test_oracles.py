@@ -663,3 +663,34 @@ def test_three_factor_update_credits_the_pull_across_the_delay():
     silent = load("three_factor_bandit.yaml", "dtype=float64", "cables.pay.scale=0")
     x, y = silent.data.x_train[:16], silent.data.y_train[:16]
     assert all(not np.any(delta) for delta in silent.updates(x, y).values())
+
+
+def test_the_perceptron_learns_only_from_its_mistakes():
+    """IMP-SUP: ΔW = (y − step(W x + b)) ⊗ x, zero on the examples it already classifies."""
+    model = load("perceptron_blobs.yaml", "dtype=float64")
+    x, y = model.data.x_train[:16], model.data.y_train[:16]
+    w, b = model.weights["W"], model.weights["W.bias"]
+    w[0] = x[y[:, 0] == 1].mean(axis=0) - x[y[:, 1] == 1].mean(axis=0)   # the right direction, and
+    w[1] = -w[0]
+    b[:] = -np.quantile(x @ w.T, 0.3, axis=0)                            # a threshold that errs on some
+    wrong = y - (x @ w.T + b > 0)
+    got = model.updates(x, y)
+    np.testing.assert_allclose(got["W"], wrong.T @ x / 16, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got["W.bias"], wrong.mean(axis=0), rtol=0, atol=1e-12)
+    right = np.all(wrong == 0, axis=1)
+    assert 0 < right.sum() < 16                         # some right, some wrong: both cases are checked
+    only_right = model.updates(x[right], y[right])
+    assert not np.any(only_right["W"]) and not np.any(only_right["W.bias"])
+
+
+def test_the_perceptron_converges_on_separable_data_and_never_on_xor():
+    separable = load("perceptron_blobs.yaml", "dtype=float64", "train.epochs=20")
+    separable.fit()
+    settled = separable.weights["W"].copy()
+    assert separable.history[-1]["train_accuracy"] == 1.0
+    separable.fit(epochs=1)
+    np.testing.assert_array_equal(separable.weights["W"], settled)   # no mistakes left: no updates
+    xor = load("perceptron_blobs.yaml", "data={dataset: xor, repeat: 1, test_fraction: 0.0, batch: 1}",
+               "components.x.size=2", "components.y.size=1", "components.u.size=1", "train.epochs=200")
+    xor.fit()
+    assert max(h["train_accuracy"] for h in xor.history) <= 0.75   # no line separates XOR
