@@ -694,3 +694,45 @@ def test_the_perceptron_converges_on_separable_data_and_never_on_xor():
                "components.x.size=2", "components.y.size=1", "components.u.size=1", "train.epochs=200")
     xor.fit()
     assert max(h["train_accuracy"] for h in xor.history) <= 0.75   # no line separates XOR
+
+
+def test_synthetic_gradients_are_a_linear_prediction_learned_by_the_delta_rule():
+    """NS-SLU: ĝ = K h + C y + b; ΔW1 = (ĝ ⊙ tanh') ⊗ x; ΔK = (t − ĝ) ⊗ h with t = W2ᵀ o.e the true −∂L/∂h."""
+    model = load("dni_digits.yaml", "dtype=float64", "cables.K.init={dist: normal, scale: 0.1}",
+                 "cables.C.init={dist: normal, scale: 0.1}")
+    x, y = model.data.x_train[:16], model.data.y_train[:16]
+    w = model.weights
+    h = np.tanh(x @ w["W1"].T + w["W1.bias"])
+    e = y - softmax(h @ w["W2"].T + w["W2.bias"])
+    g = h @ w["K"].T + w["K.bias"] + y @ w["C"].T
+    t = e @ w["W2"]
+    got = model.updates(x, y)
+    for name, expected in {"W1": (g * (1 - h ** 2)).T @ x, "W1.bias": (g * (1 - h ** 2)).sum(axis=0),
+                           "W2": e.T @ h, "K": (t - g).T @ h, "K.bias": (t - g).sum(axis=0), "C": (t - g).T @ y}.items():
+        np.testing.assert_allclose(got[name], expected / 16, rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+def test_with_the_true_gradient_in_place_of_the_synthetic_one_it_is_backprop():
+    model = load("dni_digits.yaml", "dtype=float64", "cables.g_gd.from=t")
+    x, y = model.data.x_train[:16], model.data.y_train[:16]
+    expected = numpy_backprop(model.weights, x, y, hidden_layers=1)
+    got = model.updates(x, y)
+    for name in ("W1", "W1.bias", "W2", "W2.bias"):
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+def test_with_the_network_frozen_the_synthesiser_converges_to_least_squares():
+    """The delta rule on fixed (h, y) → t pairs descends the squared error: K and C reach the
+    least-squares regression of t on h, y and 1 (one batch: the whole training set)."""
+    model = load("dni_digits.yaml", "dtype=float64", "cables.W1.frozen=true", "cables.W2.frozen=true",
+                 "data.batch=2000", "train.epochs=300", "train.optimizer={momentum: {lr: 0.3, momentum: 0.9}}",
+                 "metrics=[]")
+    x, y = model.data.x_train, model.data.y_train
+    w = model.weights
+    h = np.tanh(x @ w["W1"].T + w["W1.bias"])
+    t = (y - softmax(h @ w["W2"].T + w["W2.bias"])) @ w["W2"]
+    features = np.hstack([h, y, np.ones((len(x), 1))])
+    best = features @ np.linalg.lstsq(features, t, rcond=None)[0]
+    model.fit()
+    learned = h @ w["K"].T + w["K.bias"] + y @ w["C"].T
+    assert np.linalg.norm(learned - best) / np.linalg.norm(best) < 0.01     # from 1 (K = C = 0)
