@@ -33,7 +33,7 @@ def test_holds_its_claim_on_a_harder_task(row):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("spec", ["eqprop_xor.yaml", "chl_xor.yaml"])
+@pytest.mark.parametrize("spec", ["eqprop_xor.yaml", "chl_xor.yaml", "generec_xor.yaml"])
 def test_xor_is_solved(spec, seed):
     model = load(spec, f"seed={seed}")
     model.fit()

@@ -736,3 +736,42 @@ def test_with_the_network_frozen_the_synthesiser_converges_to_least_squares():
     model.fit()
     learned = h @ w["K"].T + w["K.bias"] + y @ w["C"].T
     assert np.linalg.norm(learned - best) / np.linalg.norm(best) < 0.01     # from 1 (K = C = 0)
+
+
+def _generec_phases(w, x, y, steps=40, dt=0.2):
+    """generec_xor's two phases in numpy: (h, o) settled with x alone, then with o held at y."""
+    sigmoid = lambda a: 1 / (1 + np.exp(-a))   # noqa: E731
+    h, o = np.zeros((len(x), 8)), np.zeros((len(x), 1))
+    for _ in range(steps):   # synchronous Euler steps of z' = −z + input
+        h, o = (h + dt * (-h + x @ w["W1"].T + w["W1.bias"] + o @ w["W2"]),
+                o + dt * (-o + sigmoid(h) @ w["W2"].T + w["W2.bias"]))
+    minus = (sigmoid(h), o)
+    o = y
+    for _ in range(steps):
+        h = h + dt * (-h + x @ w["W1"].T + w["W1.bias"] + o @ w["W2"])
+    return minus, (sigmoid(h), o)
+
+
+@pytest.mark.parametrize("midpoint", [False, True])
+def test_generec_learns_how_the_receiving_unit_changed_times_the_minus_phase_sender(midpoint):
+    """EB-GENEREC: ΔW = (post⁺ − post⁻) ⊗ pre⁻; its symmetric-midpoint form (pre at both phases)
+    is CHL's post⁺ ⊗ pre⁺ − post⁻ ⊗ pre⁻."""
+    model = load("generec_xor.yaml", "dtype=float64", *(["cables.W2.rule.contrastive.pre=h"] if midpoint else []))
+    x, y = model.data.x_train, model.data.y_train
+    (h_minus, o_minus), (h_plus, o_plus) = _generec_phases(model.weights, x, y)
+    w2 = (o_plus.T @ h_plus - o_minus.T @ h_minus) if midpoint else (o_plus - o_minus).T @ h_minus
+    expected = {"W1": (h_plus - h_minus).T @ x, "W1.bias": (h_plus - h_minus).sum(0),
+                "W2": w2, "W2.bias": (o_plus - o_minus).sum(0)}
+    got = model.updates(x, y)
+    for name, value in expected.items():
+        np.testing.assert_allclose(got[name], value / 4, rtol=1e-9, atol=1e-12, err_msg=name)
+    assert np.abs(expected["W2"] - ((o_plus - o_minus).T @ h_minus if midpoint else o_plus.T @ h_plus
+                                    - o_minus.T @ h_minus)).max() > 1e-4          # the two forms differ here
+
+
+def test_generec_does_not_learn_what_the_minus_phase_already_gets_right():
+    model = load("generec_xor.yaml", "dtype=float64", "schedule.train[0].steps=400", "schedule.train[1].steps=400",
+                 "schedule.predict[0].steps=400")      # settled: the plus phase then starts where it ends
+    x = model.data.x_train
+    updates = model.updates(x, model.predict(x))   # the outcome is the expectation: no change
+    assert max(float(np.abs(u).max()) for u in updates.values()) < 1e-12
