@@ -126,10 +126,11 @@ DATASETS = {d.name: d for d in [
             lambda p, b: (p["n"], p["size"] ** 2, 2 * p["size"]),
             "size x size images of horizontal and vertical bars, each on with probability p; "
             "y says which bars are on (rows, then columns)"),
-    Dataset("gaussian", {"n": _int, "dim": _int, "spectrum": {"type": "array", "items": _pos}},
-            {"n": 2000, "dim": 8},
+    Dataset("gaussian", {"n": _int, "dim": _int, "spectrum": {"type": "array", "items": _pos}, "mean": _num},
+            {"n": 2000, "dim": 8, "mean": 0.0},
             lambda p, b: (p["n"], p["dim"], 1),
-            "zero-mean correlated Gaussian data with eigenvalues `spectrum` (default 1/k); y is zero"),
+            "correlated Gaussian data with covariance eigenvalues `spectrum` (default 1/k), every coordinate's "
+            "mean `mean` (default 0); y is zero"),
     Dataset("npz", {"path": _file, "x": _file, "y": {"type": ["string", "null"]}},
             {"x": "x", "y": "y"}, _shape_of(datafiles.read_npz),
             "arrays `x` and `y` of a .npz file (no pickles); y null: no targets", required=("path",)),

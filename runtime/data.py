@@ -65,7 +65,7 @@ def _gaussian(params, rng, base_dir):
         raise DataError(f"'spectrum' has {spectrum.size} values but dim is {dim}")
     basis, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
     x = (rng.standard_normal((params["n"], dim)) * np.sqrt(spectrum)) @ basis.T
-    return x, np.zeros((params["n"], 1))
+    return x + params["mean"], np.zeros((params["n"], 1))
 
 
 def _parity(params, rng, base_dir):

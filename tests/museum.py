@@ -47,15 +47,15 @@ def harder_rows() -> list:
             for row in section["rows"]]
 
 
-def _top_eigenvectors(model, k):
-    x = model.data.x_train
+def _top_eigenvectors(x, k):
     return np.linalg.eigh(x.T @ x / len(x))[1][:, ::-1][:, :k].T
 
 
-def _principal_components(model):
-    """The smallest |cos| between each unit's weights and the principal component of its rank."""
-    w = model.weights["W"]
-    top = _top_eigenvectors(model, len(w))
+def _principal_components(model, centred=False):
+    """The smallest |cos| between each unit's weights and the principal component of its rank, of
+    the training data's second moment (or, ``centred``, of its covariance)."""
+    w, x = model.weights["W"], model.data.x_train
+    top = _top_eigenvectors(x - x.mean(axis=0) if centred else x, len(w))
     return float(min(abs(a @ b) / np.linalg.norm(a) / np.linalg.norm(b) for a, b in zip(w, top)))
 
 
@@ -91,6 +91,7 @@ MEASURES = {
     "test_purity": (lambda m: m.history[-1]["test_purity"], True),
     "train_mse": (lambda m: m.history[-1]["train_mse"], False),
     "principal_components": (_principal_components, True),
+    "covariance_components": (lambda m: _principal_components(m, centred=True), True),
     "quantization_error": (_quantization_error, False),
     "reconstruction_error": (_reconstruction_error, False),
     "selectivity": (_selectivity, True),

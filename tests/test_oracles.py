@@ -775,3 +775,34 @@ def test_generec_does_not_learn_what_the_minus_phase_already_gets_right():
     x = model.data.x_train
     updates = model.updates(x, model.predict(x))   # the outcome is the expectation: no change
     assert max(float(np.abs(u).max()) for u in updates.values()) < 1e-12
+
+
+def test_the_covariance_rule_learns_from_deviations_from_its_running_means():
+    """IMP-COV: ⟨x⟩ ← ⟨x⟩ + 0.01·(x − ⟨x⟩) and ⟨z⟩ likewise (persistent: carried from trial to trial),
+    then ΔW = (z − ⟨z⟩) ⊗ (x − ⟨x⟩)."""
+    from ngdsl.compiler.ops import Signal
+    model = load("covariance_pca.yaml", "dtype=float64")
+    model.fit(epochs=1)                                   # running means well away from 0
+    chains = model.executor.chains
+    mx, mz = chains[Signal("mx", "z")].copy(), chains[Signal("mz", "z")].copy()
+    x = model.data.x_train[:1]
+    z = x @ model.weights["W"].T
+    mx, mz = mx + 0.01 * (x - mx), mz + 0.01 * (z - mz)
+    np.testing.assert_allclose(model.updates(x, np.zeros((1, 1)))["W"], (z - mz).T @ (x - mx), rtol=1e-10)
+    assert np.abs(mx - model.data.x_train.mean(axis=0)).max() < 0.5     # they do track the means
+
+
+def test_on_data_with_a_mean_the_covariance_rule_finds_its_principal_component_and_hebb_the_mean():
+    """IMP-COV against IMP-HEBB: with every coordinate's mean at 2, the raw second moment's top
+    eigenvector is near the mean's direction; the covariance rule turns to the covariance's."""
+    def direction(*overrides):
+        model = load("covariance_pca.yaml", "dtype=float64", *overrides)
+        model.fit()
+        return model.weights["W"][0], model.data.x_train
+    w, x = direction()
+    covariance = np.linalg.eigh(np.cov(x.T))[1][:, -1]
+    raw = np.linalg.eigh(x.T @ x / len(x))[1][:, -1]
+    assert abs(cosine(w, covariance)) > 0.995 and abs(cosine(w, raw)) < 0.5
+    hebb, _ = direction("cables.W.rule={hebbian: {post: z, pre: x}}")
+    assert abs(cosine(hebb, raw)) > 0.995 and abs(cosine(hebb, covariance)) < 0.5
+    assert np.linalg.norm(hebb) > 1e20                    # and, unnormalised, it grows without bound
