@@ -70,3 +70,16 @@ def test_synthetic_gradients_point_where_the_true_ones_do(seed):
     cosines = np.sum(true * synthetic, axis=1) / np.linalg.norm(true, axis=1) / np.linalg.norm(synthetic, axis=1)
     assert np.mean(cosines) > 0.5
     assert model.history[-1]["test_accuracy"] > 0.94
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mirrored_feedback_tracks_the_forward_weights_while_they_learn(seed):
+    """EG-WM: B starts unrelated to Wᵀ (|cos| < 0.1) and ends aligned with it (0.95 on 3 seeds) while W
+    itself keeps changing; the network learns as backprop does (museum: 96.1% against 95.1% at 16 units)."""
+    model = load("wm_digits.yaml", f"seed={seed}")
+    w = model.weights
+    cos = lambda a, b: float(np.sum(a * b) / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
+    assert abs(cos(w["B2"], w["W2"].T)) < 0.1
+    model.fit()
+    assert cos(w["B2"], w["W2"].T) > 0.9 and cos(w["B3"], w["W3"].T) > 0.9
+    assert model.history[-1]["test_accuracy"] > 0.94

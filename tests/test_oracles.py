@@ -806,3 +806,28 @@ def test_on_data_with_a_mean_the_covariance_rule_finds_its_principal_component_a
     hebb, _ = direction("cables.W.rule={hebbian: {post: z, pre: x}}")
     assert abs(cosine(hebb, raw)) > 0.995 and abs(cosine(hebb, covariance)) < 0.5
     assert np.linalg.norm(hebb) > 1e20                    # and, unnormalised, it grows without bound
+
+
+def test_a_mirror_update_is_the_noise_times_its_image_through_w_minus_b():
+    """EG-WM: ΔB2 = ξ1 ⊗ (W2 ξ1) − B2 over the batch, so ΔB2 + B2 = S·W2ᵀ with S = ⟨ξ1 ξ1ᵀ⟩ the noise's
+    sample second moment: symmetric, with a diagonal near σ² = 1."""
+    model = load("wm_digits.yaml", "dtype=float64")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    w = model.weights
+    s = (model.updates(x, y)["B2"] + w["B2"]) @ np.linalg.inv(w["W2"].T)
+    np.testing.assert_allclose(s, s.T, atol=1e-9)
+    assert np.all(np.linalg.eigvalsh((s + s.T) / 2) > -1e-9)      # a second moment: positive semi-definite
+    assert abs(np.mean(np.diag(s)) - 1.0) < 0.05
+    other = (model.updates(x, y)["B2"] + w["B2"]) @ np.linalg.inv(w["W2"].T)
+    assert np.abs(other - s).max() > 0.1                            # fresh noise every trial
+
+
+def test_with_the_forward_weights_frozen_mirroring_makes_b_their_transpose():
+    # a slower rate averages the mirror's noisy estimates over more trials (≈ 200 × 32 samples here)
+    model = load("wm_digits.yaml", *(f"cables.{c}.frozen=true" for c in ("W1", "W2", "W3")), "train.epochs=30",
+                 "train.optimizer={sgd: {lr: 0.005}}", "metrics=[]")
+    w = model.weights
+    before = cosine(w["B2"], w["W2"].T), cosine(w["B3"], w["W3"].T)
+    model.fit()
+    assert max(before) < 0.1
+    assert cosine(w["B2"], w["W2"].T) > 0.99 and cosine(w["B3"], w["W3"].T) > 0.99
