@@ -28,6 +28,8 @@ SAMPLES = ("none", "bernoulli", "gaussian")
 LIFETIMES = ("trial", "persistent")
 INITS = ("normal", "uniform", "xavier", "constant", "samples")
 INIT_POLICIES = ("zero", "feedforward", "keep")
+#: what a tied cable may read instead of its owner's weights: a function of them, re-derived after each update
+DERIVED = ("sign",)
 METRICS = ("accuracy", "mse", "mean_squared_error", "purity")
 DTYPES = ("float32", "float64")
 

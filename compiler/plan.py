@@ -26,6 +26,7 @@ class Parameter:
     learnable: bool
     lr: float = 0.0          # 0: the optimizer's learning rate
     mask: tuple = ()         # (('zero_diagonal', True), ('groups', n), ('band', w)): connections that exist
+    derived: tuple = ()      # (function, owner): not drawn but computed from the owner's weights, after each update
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,8 @@ class Planner:
             bias = f"{c.owner or name}.bias" if c.opts.get("bias") else None   # a tied cable shares its owner's
             value, matmul = self.sig(c.source), None
             if c.transform != "identity":
-                matmul = MatMul(name, value, c.owner or name, bool(c.opts.get("transpose")),
+                weight = name if c.opts.get("derive") else c.owner or name
+                matmul = MatMul(name, value, weight, bool(c.opts.get("transpose")),
                                 c.opts.get("response", "dot"), Signal(name, "product"))
                 value = matmul.out
             self._add(matmul, Accumulate(name, value, c.target, float(c.opts.get("scale", 1.0)), gate, bias))
@@ -384,6 +386,11 @@ def lower(circuit, graph, optimize=True) -> Plan:
     parameters = {}
     for name in sorted(circuit.cables):
         c = circuit.cables[name]
+        if c.transform == "tied" and c.opts.get("derive"):
+            owner = circuit.cables[c.owner]
+            parameters[name] = Parameter(name, name, owner.shape, "derived", 0.0, False,
+                                         derived=(c.opts["derive"], c.owner))
+            continue
         if c.transform not in ("dense", "fixed"):
             continue
         init = c.opts["init"]

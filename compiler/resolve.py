@@ -33,7 +33,7 @@ TRANSFORM_KEYS = {
               "about"},
     "fixed": {"from", "to", "transform", "scale", "init", "bias", "gate", "mask", "response", "about"},
     "identity": {"from", "to", "transform", "scale", "gate", "about"},
-    "tied": {"from", "to", "tied", "transpose", "scale", "gate", "bias", "about"},
+    "tied": {"from", "to", "tied", "transpose", "derive", "scale", "gate", "bias", "about"},
 }
 
 

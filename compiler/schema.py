@@ -74,6 +74,8 @@ def build_schema() -> dict:
         "from": ref, "to": ref,
         "transform": {"enum": ["dense", "fixed", "identity"]},
         "tied": NAME, "transpose": {"type": "boolean"},
+        "derive": {"enum": list(language.DERIVED),
+                   "description": "a tied cable reads this function of its owner's weights (sign: their signs)"},
         "scale": _num, "init": init, "bias": {"type": "boolean"},
         "gate": ref,
         "mask": {"description": "which connections exist: no self-connections, only within groups, only within a band",

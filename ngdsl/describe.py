@@ -34,8 +34,9 @@ def describe(model_or_compiled, code=False) -> str:
             f"memory: about {human(need.total)} — parameters with their ΔW and optimizer state "
             f"{human(need.parameters)}, buffers {human(need.buffers)}, data {human(need.data)}"]
     for name, p in plan.parameters.items():
-        out.append(f"  {name:<14} {'x'.join(map(str, p.shape)):<10} {p.dist}({p.scale:g})"
-                   f"{'' if p.learnable else '  fixed'}")
+        source = "{}({})".format(*p.derived) if p.derived else f"{p.dist}({p.scale:g})"
+        state = "  derived after each update" if p.derived else "" if p.learnable else "  fixed"
+        out.append(f"  {name:<14} {'x'.join(map(str, p.shape)):<10} {source}{state}")
     for routine in plan.routines.values():
         out += ["", f"schedule.{routine.name}:"]
         for seg in routine.segments:

@@ -24,15 +24,34 @@ INITIALIZERS = {
 }
 
 
+#: derived weights: a tied cable's function of its owner's weights (``derive:``), recomputed in place
+DERIVED = {"sign": lambda w, out: np.sign(w, out=out)}
+
+
 def init_parameters(plan, rng, dtype, allocate, samples=None):
     """Initial parameter arrays, drawn in name order from ``rng``, placed by ``allocate``; a
-    ``samples`` initialisation takes its rows from the training examples ``samples``."""
+    ``samples`` initialisation takes its rows from the training examples ``samples``; derived
+    weights are computed from their owners (drawing nothing)."""
     def draw(p):
         if p.dist == "samples":   # rows at distinct examples while there are enough of them
             rows = rng.choice(len(samples), p.shape[0], replace=len(samples) < p.shape[0])
             return p.scale * samples[rows].reshape(p.shape)
         return INITIALIZERS[p.dist](rng, p.shape, p.scale)
-    return {name: allocate.copy(draw(p) * connections(p.shape, p.mask), dtype) for name, p in plan.parameters.items()}
+    params = {name: allocate.copy(draw(p) * connections(p.shape, p.mask), dtype)
+              for name, p in plan.parameters.items() if not p.derived}
+    for name, p in plan.parameters.items():
+        if p.derived:
+            params[name] = allocate.zeros(p.shape, dtype)
+    derive_weights(plan, params)
+    return {name: params[name] for name in plan.parameters}
+
+
+def derive_weights(plan, params, owners=None):
+    """Recompute the derived weights (of the ``owners`` given, or all) from their owners'."""
+    for name, p in plan.parameters.items():
+        function, owner = p.derived or (None, None)
+        if function and (owners is None or owner in owners):
+            DERIVED[function](params[owner], params[name])
 
 
 def connections(shape, mask):
@@ -204,6 +223,7 @@ class Executor:
                 self.optimizer.step(name, self.params[name], self.grads[name], self.plan.parameters[name].lr)
                 if name in self.masks:
                     self.params[name] *= self.masks[name]
+            derive_weights(self.plan, self.params, names)
         self._run("train", x, y, apply)
         for index, segment in enumerate(self.plan.routines["train"].segments):
             for p, phase in enumerate(segment.phases):
@@ -294,6 +314,7 @@ class Executor:
     def load_state(self, arrays):
         for n in self.params:
             self.params[n][...] = arrays[f"param/{n}"]
+        derive_weights(self.plan, self.params)
         self.optimizer.load_state({k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")})
         if "counter/trial" in arrays:
             self.draw[1:] = arrays["counter/trial"]

@@ -248,3 +248,11 @@ def test_a_mistake_in_the_file_keeps_its_position_under_overrides(write_spec):
         ngdsl.load(path, set=["data.batch=4", "components.d.activation=tanh"])
     assert [str(d) for d in info.value.diagnostics] == [
         f"{path}:7:30: error: unknown key 'activaton' in components/h (did you mean 'activation'?)"]
+
+
+def test_derive_belongs_to_tied_cables_and_names_its_functions():
+    from conftest import spec_path
+    dense = run_cli("check", spec_path("ss_digits.yaml"), "--set", "cables.W1.derive=sign")
+    assert dense.returncode == 2 and "--set cables.W1.derive=sign: error: 'derive' does not apply to a dense cable" in dense.stderr
+    unknown = run_cli("check", spec_path("ss_digits.yaml"), "--set", "cables.B2.derive=abs")
+    assert unknown.returncode == 2 and "error: 'abs' is not one of sign in cables/B2/derive" in unknown.stderr

@@ -831,3 +831,35 @@ def test_with_the_forward_weights_frozen_mirroring_makes_b_their_transpose():
     model.fit()
     assert max(before) < 0.1
     assert cosine(w["B2"], w["W2"].T) > 0.99 and cosine(w["B3"], w["W3"].T) > 0.99
+
+
+def test_sign_symmetric_feedback_is_the_sign_of_the_weights_after_every_update():
+    """EG-SS: B = sign(W), re-derived after each update (W itself changes sign here and there)."""
+    model = load("ss_digits.yaml", "train.epochs=2")
+    w, checked = model.weights, []
+    start = np.sign(w["W2"]).copy()
+
+    def check():
+        checked.append(np.array_equal(w["B2"], np.sign(w["W2"])) and np.array_equal(w["B3"], np.sign(w["W3"])))
+    model.fit(on_batch=check)
+    flips = int(np.sum(np.sign(w["W2"]) != start))
+    assert checked and all(checked) and flips > 0
+
+
+def test_with_weights_of_one_magnitude_sign_symmetry_is_backprop_scaled_per_layer():
+    """EG-SS: when every |W_ij| = c, B = s·sign(W)ᵀ = (s/c)·Wᵀ, so layer l's update is backprop's times
+    (s/c)^(L−l): the output layer's equals it, each layer below gains a factor s/c."""
+    c, s = 0.05, 0.1
+    model = load("ss_digits.yaml", "dtype=float64")
+    w = model.weights
+    rng = np.random.default_rng(1)
+    for name in ("W1", "W2", "W3"):
+        w[name][...] = c * rng.choice([-1.0, 1.0], size=w[name].shape)
+        w[name + ".bias"][...] = rng.normal(0, 0.1, size=w[name + ".bias"].shape)
+    model.executor.load_state(model.executor.state())        # re-derives B from the new W
+    x, y = model.data.x_train[:16], model.data.y_train[:16]
+    expected = numpy_backprop(w, x, y, hidden_layers=2)
+    got = model.updates(x, y)
+    for name, power in (("W3", 0), ("W2", 1), ("W1", 2)):
+        for key in (name, name + ".bias"):
+            np.testing.assert_allclose(got[key], expected[key] * (s / c) ** power, rtol=1e-9, atol=1e-13, err_msg=key)

@@ -30,6 +30,10 @@ def test_every_activation_sampling_and_init_is_implemented():
     assert set(language.INITS) - {"samples"} == set(executor.INITIALIZERS)   # samples: rows of the data
 
 
+def test_every_derived_weight_has_its_function():
+    assert set(language.DERIVED) == set(executor.DERIVED)
+
+
 def test_every_stream_kind_is_derived():
     assert set(language.STREAMS) == set(streams.DERIVE)
 
