@@ -24,7 +24,7 @@ FLOAT32_TOLERANCE = {
     "bcm_selectivity.yaml": 1e-6, "three_factor_bandit.yaml": 2.5e-5,
     "recirc_encoder.yaml": 3.3e-4, "rfa_digits.yaml": 4e-6, "sanger_pca.yaml": 1e-6,
     "perceptron_blobs.yaml": 1e-6, "dni_digits.yaml": 2e-6, "generec_xor.yaml": 1.6e-5, "covariance_pca.yaml": 1e-6,
-    "wm_digits.yaml": 4e-6, "ss_digits.yaml": 4e-6,
+    "wm_digits.yaml": 4e-6, "ss_digits.yaml": 4e-6, "np_digits.yaml": 2e-5,
 }
 
 

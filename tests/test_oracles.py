@@ -863,3 +863,20 @@ def test_with_weights_of_one_magnitude_sign_symmetry_is_backprop_scaled_per_laye
     for name, power in (("W3", 0), ("W2", 1), ("W1", 2)):
         for key in (name, name + ".bias"):
             np.testing.assert_allclose(got[key], expected[key] * (s / c) ** power, rtol=1e-9, atol=1e-13, err_msg=key)
+
+
+def test_node_perturbation_on_average_is_the_gradient():
+    """EG-PERTURB: ΔW1 = −((L_noisy − L_clean)/σ²)·ξ ⊗ x; averaged over N draws of ξ (one example repeated
+    N times in a batch) it tends to backprop's −∂L/∂W1 for L = ½‖y − o‖²."""
+    model = load("np_digits.yaml", "dtype=float64", "data.batch=10000")
+    w = model.weights
+    x, y = model.data.x_train[:1], model.data.y_train[:1]
+    h = np.tanh(x @ w["W1"].T + w["W1.bias"])
+    e = y - (h @ w["W2"].T + w["W2.bias"])
+    gradient = ((e @ w["W2"]) * (1 - h ** 2)).T @ x
+    cosines = {}
+    for n in (100, 10000):
+        mean = model.updates(np.repeat(x, n, axis=0), np.repeat(y, n, axis=0))["W1"]
+        cosines[n] = cosine(mean, gradient)
+    assert cosines[100] < 0.9 < 0.99 < cosines[10000]               # noisy alone, the gradient on average
+    assert abs(np.linalg.norm(mean) / np.linalg.norm(gradient) - 1) < 0.05
