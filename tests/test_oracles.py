@@ -622,8 +622,7 @@ def test_eqprop_free_settling_descends_its_energy():
 
 def test_plain_hebbian_learning_aligns_with_the_top_eigenvector_and_grows_without_bound():
     # IMP-HEBB: the additive rule finds the direction of the top eigenvector of E[x xᵀ], and its norm diverges
-    model = load("oja_pca.yaml", "dtype=float64", "cables.W.rule=hebbian", "train.epochs=5",
-                 "train.optimizer={sgd: {lr: 0.002}}")
+    model = load("hebb_pca.yaml", "dtype=float64")
     start = np.linalg.norm(model.weights["W"])
     model.fit()
     x = model.data.x_train
@@ -880,3 +879,16 @@ def test_node_perturbation_on_average_is_the_gradient():
         cosines[n] = cosine(mean, gradient)
     assert cosines[100] < 0.9 < 0.99 < cosines[10000]               # noisy alone, the gradient on average
     assert abs(np.linalg.norm(mean) / np.linalg.norm(gradient) - 1) < 0.05
+
+
+def test_bounded_hebbian_weights_settle_at_the_soft_bound_fixed_point():
+    """IMP-HEBB-SB: ΔW = (w_max − W) ⊙ C − γW, with C = ⟨y ⊗ x⟩ over the (single, whole) batch, has
+    the fixed point W* = w_max·C/(C + γ), elementwise; from 0 the weights stay in [0, w_max)."""
+    model = load("hebb_digits.yaml", "dtype=float64", "data.batch=2000", "train.epochs=1000",
+                 "train.optimizer={sgd: {lr: 0.5}}", "metrics=[]")
+    x, y = model.data.x_train, model.data.y_train
+    c = y.T @ x / len(x)
+    w, seen = model.weights["W"], []
+    model.fit(on_batch=lambda: seen.append((w.min(), w.max())))
+    np.testing.assert_allclose(w, 1.0 * c / (c + 0.05), rtol=0, atol=1e-9)
+    assert min(lo for lo, _ in seen) >= 0.0 and max(hi for _, hi in seen) < 1.0
