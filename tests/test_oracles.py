@@ -892,3 +892,15 @@ def test_bounded_hebbian_weights_settle_at_the_soft_bound_fixed_point():
     model.fit(on_batch=lambda: seen.append((w.min(), w.max())))
     np.testing.assert_allclose(w, 1.0 * c / (c + 0.05), rtol=0, atol=1e-9)
     assert min(lo for lo, _ in seen) >= 0.0 and max(hi for _, hi in seen) < 1.0
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.5, -0.5])
+def test_a_gated_hebbian_update_vanishes_at_the_gate_and_changes_sign_across_it(offset):
+    """IMP-GATED: ΔW = (z − g) ⊗ x, the gate g a running average of z (g ← g + 0.1·(z − g), then the update)."""
+    from ngdsl.compiler.ops import Signal
+    model = load("gated_pca.yaml", "dtype=float64")
+    x = model.data.x_train[:1]
+    z = float((x @ model.weights["W"].T)[0, 0])
+    model.executor.chains[Signal("g", "z")][...] = z - offset
+    expected = 0.9 * offset * x                               # z − (g + 0.1·(z − g)) = 0.9·(z − g)
+    np.testing.assert_allclose(model.updates(x, np.zeros((1, 1)))["W"], expected, rtol=1e-10, atol=1e-14)
