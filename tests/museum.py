@@ -258,10 +258,30 @@ def render(rows, results, orderings=(), ordered=None, harder=(), harder_results=
                          f"{cells or '—'} | {holds} |")
     if harder:
         lines += _render_harder(harder, harder_results or {})
+    lines += _render_coverage(rows)
     notes = [f"- **{row['id']}** (`{row['spec']}`): {row['note']}" for row in rows if row.get("note")]
     if notes:
         lines += ["", "## Notes", ""] + notes
     return "\n".join(lines) + "\n"
+
+
+def coverage() -> list:
+    """Every catalogue id in the catalogue's order: (id, what it still needs or None)."""
+    return [(entry, None) if isinstance(entry, str) else (entry["id"], entry["needs"]) for entry in index("catalogue")]
+
+
+def _render_coverage(rows) -> list:
+    specs = {}
+    for row in rows:
+        specs.setdefault(row["id"], []).append(f"`{row['spec']}`")
+    entries = coverage()
+    shipped = sum(1 for ident, _ in entries if ident in specs)
+    lines = ["", "## The catalogue, id by id", "",
+             f"{shipped} of the catalogue's {len(entries)} schemes have a spec above; the rest say what they still need.",
+             "", "| catalogue id | spec | still needs |", "|---|---|---|"]
+    for ident, needs in entries:
+        lines.append(f"| {ident} | {', '.join(dict.fromkeys(specs.get(ident, []))) or '—'} | {needs or ''} |")
+    return lines
 
 
 def _render_harder(rows, results) -> list:

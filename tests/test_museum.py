@@ -41,6 +41,18 @@ def test_every_row_names_an_entry_of_the_catalogue():
         assert row["id"] in ids | {"BP"}, row["id"]
 
 
+def test_the_index_lists_every_catalogue_id_and_says_what_each_unshipped_one_needs():
+    listed = museum.coverage()
+    with_rows = {row["id"] for row in ROWS}
+    for ident, needs in listed:
+        assert (ident in with_rows) != bool(needs), f"{ident}: a row, or what it still needs (not both)"
+    assert with_rows <= {ident for ident, _ in listed}
+    if os.path.exists(CATALOGUE):
+        with open(CATALOGUE, encoding="utf-8") as f:
+            ids = re.findall(r"^### ([A-Z0-9]+(?:-[A-Z0-9]+)+|BP)\b", f.read(), re.M)
+        assert [ident for ident, _ in listed] == ids
+
+
 def test_bars_come_from_at_least_five_seeds_and_the_control_is_far_from_them():
     results = _results()
     for row in ROWS:
