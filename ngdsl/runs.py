@@ -195,6 +195,8 @@ class RunDirectory:
         changed = _first_difference(then, now)
         if changed:
             raise ResumeError(f"cannot resume from '{path}': the spec differs from that run's at '{changed}'")
+        if "counter/trial" in state:   # written before predictions drew with a counter of their own
+            state.setdefault("counter/predict", np.zeros(1, np.int64))
         problem = _checkpoint_problem(state, model.executor.state(), epoch, len(history))
         if problem:
             raise ResumeError(f"cannot resume from '{path}': weights.npz {problem}")

@@ -96,8 +96,10 @@ class Executor:
         # totals of the training trials' settling phases: phase name -> [steps, trials]
         self.taken = {key: np.zeros_like(steps) for key, steps in self.steps.items()}
         self.settled = {}
-        # (seed, trial): every run of a routine on a batch is a new trial and draws new numbers
+        # (seed, trial): every run of a routine on a batch is a new trial and draws new numbers. The
+        # training trials count apart from the rest, so predicting between batches changes no training draw.
         self.draw = np.array([plan.seed, 0], dtype=np.int64)
+        self.predict_draw = np.array([plan.seed, 0], dtype=np.int64)
         # persistent states: one row per example of a training batch, carried from trial to trial;
         # schedule.predict computes them in buffers of its own
         self.chains = {s: self.allocate.zeros((plan.data["batch"], plan.signals[s]), self.dtype) for s in plan.persistent}
@@ -120,7 +122,7 @@ class Executor:
         y = np.zeros((1, self.widths[1]), self.dtype)
         saved = {n: g.copy() for n, g in self.grads.items()}
         chains = {s: a.copy() for s, a in self.chains.items()}
-        trial = int(self.draw[1])
+        trials = int(self.draw[1]), int(self.predict_draw[1])
         misses = self._cache_misses()
         try:
             for routine in self.plan.routines:
@@ -135,7 +137,7 @@ class Executor:
             self.grads[n][...] = g
         for s, a in chains.items():
             self.chains[s][...] = a
-        self.draw[1] = trial
+        self.draw[1], self.predict_draw[1] = trials
         self.compile_seconds = time.perf_counter() - start
         if self.jit:   # compiled now, rather than loaded from numba's cache (or this process) = cold
             self.kernel_cache = "cold" if self._cache_misses() > misses else "warm"
@@ -165,7 +167,7 @@ class Executor:
         grads = self.grads if grads is None else grads
         source = {"data": lambda w: x if w == "x" else y, "steps": lambda w: self.steps[(kernel.routine, kernel.segment)],
                   "taken": lambda w: self.taken[(kernel.routine, kernel.segment)],
-                  "consts": lambda w: self.consts[kernel.name], "draw": lambda w: self.draw,
+                  "consts": lambda w: self.consts[kernel.name], "draw": lambda w: self._counter(kernel.routine),
                   "stream": lambda w: self.temp((f"stream {w}", 0, self.stream_width(w)), batch),
                   "signal": bufs.__getitem__, "param": self.params.__getitem__, "grad": grads.__getitem__,
                   "temp": lambda w: self.temp(w, batch)}
@@ -197,12 +199,17 @@ class Executor:
             self._bound_args[key] = self._args(kernel, batch, None, None)[2:]
         return self._bound_args[key]
 
+    def _counter(self, routine):
+        """The (seed, trial) array a routine's kernels draw with."""
+        return self.draw if routine == "train" else self.predict_draw
+
     def _run(self, routine, x, y, apply=None):
         bufs = self.buffers(len(x))  # the plan zeroes what a trial must start from
         plan = self.plan.routines[routine]
-        self.draw[1] += 1   # before the run: a diagnosis re-runs a failed trial with the same numbers
+        draw = self._counter(routine)
+        draw[1] += 1   # before the run: a diagnosis re-runs a failed trial with the same numbers
         for name in self.streams[routine]:
-            streams.derive(self.plan.data["streams"], name, int(self.draw[0]), int(self.draw[1]), x, y,
+            streams.derive(self.plan.data["streams"], name, int(draw[0]), int(draw[1]), x, y,
                            self.temp((f"stream {name}", 0, self.stream_width(name)), len(x)))
         for index, segment in enumerate(plan.segments):
             kernel = self.kernels[(routine, index)]
@@ -308,6 +315,7 @@ class Executor:
         out.update({f"optimizer/{n}": a for n, a in self.optimizer.state().items()})
         if self.plan.draws:   # resuming draws the numbers the uninterrupted run would have
             out["counter/trial"] = self.draw[1:]
+            out["counter/predict"] = self.predict_draw[1:]
         out.update({f"chain/{s}": a for s, a in self.chains.items()})
         return out
 
@@ -318,5 +326,7 @@ class Executor:
         self.optimizer.load_state({k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")})
         if "counter/trial" in arrays:
             self.draw[1:] = arrays["counter/trial"]
+        if "counter/predict" in arrays:
+            self.predict_draw[1:] = arrays["counter/predict"]
         for s, a in self.chains.items():
             a[...] = arrays[f"chain/{s}"]

@@ -904,3 +904,44 @@ def test_a_gated_hebbian_update_vanishes_at_the_gate_and_changes_sign_across_it(
     model.executor.chains[Signal("g", "z")][...] = z - offset
     expected = 0.9 * offset * x                               # z − (g + 0.1·(z − g)) = 0.9·(z − g)
     np.testing.assert_allclose(model.updates(x, np.zeros((1, 1)))["W"], expected, rtol=1e-10, atol=1e-14)
+
+
+def test_the_wake_phase_teaches_the_generative_side_its_expected_delta_rule():
+    """EB-WS, wake: h ~ Bernoulli(σ(R v + c)); ΔG = (v − σ(G h + b)) ⊗ h and ΔP = h − σ(P). Averaged over
+    many draws for one image they approach the expectation over all 2⁸ causes, computed exactly."""
+    import itertools
+    sigmoid = lambda a: 1 / (1 + np.exp(-a))   # noqa: E731
+    model = load("ws_bars.yaml", "dtype=float64", "data.batch=40000", "cables.R.init={dist: normal, scale: 1.0}",
+                 "cables.G.init={dist: normal, scale: 1.0}", "cables.P.init={dist: normal, scale: 1.0}")
+    w = model.weights
+    v = model.data.x_train[:1]
+    q = sigmoid(v @ w["R"].T + w["R.bias"])[0]
+    expected_g, expected_gb, expected_p = 0.0, 0.0, 0.0
+    for bits in itertools.product([0.0, 1.0], repeat=8):
+        h = np.array(bits)
+        p = np.prod(np.where(h == 1, q, 1 - q))
+        err = v[0] - sigmoid(w["G"] @ h + w["G.bias"])
+        expected_g = expected_g + p * np.outer(err, h)
+        expected_gb = expected_gb + p * err
+        expected_p = expected_p + p * (h - sigmoid(w["P"][:, 0]))
+    got = model.updates(np.repeat(v, 40000, axis=0), np.zeros((40000, 8)))
+    for name, want in (("G", expected_g), ("G.bias", expected_gb), ("P", expected_p[:, None])):
+        assert np.abs(got[name] - want).max() < 0.015, name                  # sampling error of 40,000 draws
+        assert cosine(got[name], want) > 0.999, name
+
+
+def test_the_sleep_phase_teaches_recognition_to_recover_the_causes_of_dreams():
+    """EB-WS, sleep: h' ~ Bernoulli(σ(P)), v' ~ Bernoulli(σ(G h' + b)); ΔR = (h' − σ(R v' + c)) ⊗ v'. The
+    mean over 40,000 dreams agrees with the same expectation estimated by NumPy from its own draws."""
+    sigmoid = lambda a: 1 / (1 + np.exp(-a))   # noqa: E731
+    model = load("ws_bars.yaml", "dtype=float64", "data.batch=40000", "cables.R.init={dist: normal, scale: 1.0}",
+                 "cables.G.init={dist: normal, scale: 1.0}", "cables.P.init={dist: normal, scale: 1.0}")
+    w = model.weights
+    rng = np.random.default_rng(0)
+    n = 400000
+    h = (rng.random((n, 8)) < sigmoid(w["P"][:, 0])).astype(float)
+    v = (rng.random((n, 16)) < sigmoid(h @ w["G"].T + w["G.bias"])).astype(float)
+    err = h - sigmoid(v @ w["R"].T + w["R.bias"])
+    want = err.T @ v / n
+    got = model.updates(np.repeat(model.data.x_train[:1], 40000, axis=0), np.zeros((40000, 8)))["R"]
+    assert np.abs(got - want).max() < 0.015 and cosine(got, want) > 0.995

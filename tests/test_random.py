@@ -198,3 +198,13 @@ def test_stream_mistakes_are_located(write_spec, case):
     with pytest.raises(SpecError) as err:
         ngdsl.load(write_spec(text, "streams.yaml"))
     assert str(err.value).endswith(expect), str(err.value)
+
+
+def test_predicting_between_training_batches_changes_no_training_draw():
+    """Predictions count their trials apart from training's: a model evaluated after every batch
+    trains to the same weights, bit for bit, as one never asked."""
+    quiet, watched = load("ws_bars.yaml", "train.epochs=2"), load("ws_bars.yaml", "train.epochs=2")
+    quiet.fit()
+    watched.fit(on_batch=lambda: watched.predict(watched.data.x_test[:8]))
+    for name in quiet.weights:
+        np.testing.assert_array_equal(quiet.weights[name], watched.weights[name], err_msg=name)
