@@ -945,3 +945,35 @@ def test_the_sleep_phase_teaches_recognition_to_recover_the_causes_of_dreams():
     want = err.T @ v / n
     got = model.updates(np.repeat(model.data.x_train[:1], 40000, axis=0), np.zeros((40000, 8)))["R"]
     assert np.abs(got - want).max() < 0.015 and cosine(got, want) > 0.995
+
+
+def _efp_reference(w, x, y):
+    """efp_digits' two passes in NumPy: the expected updates (batch means)."""
+    relu = lambda a: np.maximum(a, 0.0)   # noqa: E731
+    h1 = relu(x @ w["W1"].T + w["W1.bias"])
+    h2 = relu(h1 @ w["W2"].T + w["W2.bias"])
+    e = softmax(h2 @ w["W3"].T + w["W3.bias"]) - y
+    h1n = h1 + e @ w["F"].T                                   # the error enters the first hidden layer
+    h2n = relu(h1n @ w["W2"].T + w["W2.bias"])
+    en = softmax(h2n @ w["W3"].T + w["W3.bias"]) - y
+    n = len(x)
+    return {"W1": -(h1 - h1n).T @ x / n, "W1.bias": -(h1 - h1n).mean(0), "W2": -(h2 - h2n).T @ h1n / n,
+            "W2.bias": -(h2 - h2n).mean(0), "W3": -en.T @ h2n / n, "W3.bias": -en.mean(0)}
+
+
+def test_error_forward_propagation_learns_from_how_each_layer_changed_between_the_passes():
+    """FO-EFP: h̃1 = h1 + F e; ΔW_l = −(h_l − h̃_l) ⊗ h̃_(l−1); ΔW3 = −ẽ ⊗ h̃2."""
+    model = load("efp_digits.yaml", "dtype=float64", "cables.F.init.scale=0.5")
+    x, y = model.data.x_train[:16], model.data.y_train[:16]
+    expected = _efp_reference(model.weights, x, y)
+    got = model.updates(x, y)
+    for name, value in expected.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-10, atol=1e-13, err_msg=name)
+    assert np.abs(expected["W1"]).max() > 1e-3
+
+
+def test_error_forward_propagation_does_not_learn_what_it_already_predicts():
+    model = load("efp_digits.yaml", "dtype=float64")
+    x = model.data.x_train[:16]
+    targets = softmax(model.predict(x))                      # e = 0: the two passes agree
+    assert max(float(np.abs(u).max()) for u in model.updates(x, targets).values()) < 1e-12
