@@ -212,8 +212,7 @@ def _cell(row, values, extreme="worst"):
     """mean ± std, and the worst seed (or, for a control, the best: the one nearest the bar)."""
     if not values:
         return "—"
-    percent = row["measure"] not in ("train_mse", "principal_components", "quantization_error", "reconstruction_error",
-                                  "selectivity")
+    percent = row["measure"].endswith(("accuracy", "purity"))   # the rest are cosines, errors and indices
     lowest = MEASURES[row["measure"]][1] == (extreme == "worst")
     value = (min if lowest else max)(values)
     value = f"{value * 100:.1f}" if percent else f"{value:.4f}"
