@@ -162,14 +162,14 @@ def cmd_compare(args):
 
 
 def cmd_viz(args):
-    from .viz import draw
+    from .viz import draw, phase_lines
     compiled = _compile(args)
     folder = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(folder):
         print(f"error: cannot write {args.output}: there is no folder {folder}", file=sys.stderr)
         return 2
     try:
-        used = draw(compiled.graph, args.output, args.renderer)
+        used = draw(compiled.graph, args.output, args.renderer, phase_lines(compiled.circuit.schedule))
     except (ValueError, subprocess.CalledProcessError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -95,6 +95,22 @@ def test_viz(tmp_path, ext, renderer):
         assert '"h" -> "o"' in text and '"o" -> "h"' in text and "style=dashed" in text
 
 
+def test_the_matplotlib_drawing_labels_cables_gates_phases_and_its_legend(tmp_path):
+    out = tmp_path / "circuit.svg"
+    result = run_cli("viz", spec_path("eqprop_xor.yaml"), "-o", str(out), "--renderer", "matplotlib")
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    for expected in ("W2t = W2ᵀ", "⊙ h.dphi", "[contrastive]", "nudged: 15 steps; clamp x = data.x; nudge o → data.y (β 0.5)",
+                     "update W1, W2", "tied (shared storage)", "error's target"):
+        assert expected in text, expected
+
+
+def test_the_layout_puts_each_component_at_its_distance_from_the_inputs():
+    from ngdsl.viz import layers
+    pc = ngdsl.load(spec_path("pc_digits.yaml")).graph          # x → e1 ⇄ z1 → e2 ⇄ z2: a chain
+    assert layers(pc) == [["x"], ["e1"], ["z1"], ["e2"], ["z2"]]
+
+
 def test_viz_rejects_unknown_format(tmp_path):
     result = run_cli("viz", spec_path("eqprop_xor.yaml"), "-o", str(tmp_path / "c.pdf"))
     assert result.returncode == 2
