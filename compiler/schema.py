@@ -9,6 +9,7 @@ import os
 import jsonschema
 
 from . import language
+from .schema_text import describe
 from .diagnostics import did_you_mean
 from .rules import REGISTRY as RULES
 
@@ -99,7 +100,7 @@ def build_schema() -> dict:
                                 "in a step (steps is then the most it takes)"}}, ["phase"])
     update = _obj({"update": {"type": "array", "items": NAME, "minItems": 1}}, ["update"])
     routine = {"type": "array", "minItems": 1, "items": {"anyOf": [phase, update]}}
-    return {
+    schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "ngdsl model spec",
         **_obj({
@@ -120,6 +121,9 @@ def build_schema() -> dict:
             "metrics": {"type": "array", "items": {"enum": list(language.METRICS)}},
         }, ["ngdsl", "name", "data", "components", "schedule"]),
     }
+    schema = json.loads(json.dumps(schema))   # pieces are shared (one integer type, many keys): describe copies
+    describe(schema)
+    return schema
 
 
 def published_schema() -> dict:
@@ -168,7 +172,9 @@ def _messages(error):
         yield path, f"{_where(path)} must be {names}, not {error.instance!r}", False
     elif v == "required":
         missing = error.message.split("'")[1]
-        yield path, f"missing required key '{missing}' in {_where(path)}", False
+        options = error.schema.get("properties", {}).get(missing, {}).get("enum")
+        choices = f" (one of {', '.join(map(str, options))})" if options else ""
+        yield path, f"missing required key '{missing}' in {_where(path)}{choices}", False
     elif v == "const":
         yield path, f"{_where(path)} must be {error.validator_value!r}, not {error.instance!r}", False
     elif v == "pattern":

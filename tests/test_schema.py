@@ -1,6 +1,7 @@
 """The published JSON Schema is current and accepts every shipped spec."""
 import glob
 import json
+import os
 
 import jsonschema
 import pytest
@@ -40,3 +41,30 @@ def test_cli_prints_the_schema():
     result = run_cli("schema")
     assert result.returncode == 0
     assert json.loads(result.stdout) == build_schema()
+
+
+def test_every_key_of_the_schema_says_what_it_means():
+    """Editors show these on hover (yaml-language-server): no property goes without a description."""
+    missing = []
+
+    def walk(node, path):
+        if not isinstance(node, dict):
+            return
+        for name, child in node.get("properties", {}).items():
+            if isinstance(child, dict) and not child.get("description"):
+                missing.append("/".join(path + (name,)))
+            walk(child, path + (name,))
+        for key in ("anyOf", "oneOf", "allOf"):
+            for child in node.get(key, []):
+                walk(child, path)
+        walk(node.get("additionalProperties"), path + ("*",))
+        walk(node.get("items"), path + ("[]",))
+    walk(build_schema(), ())
+    assert not missing, missing
+
+
+def test_a_missing_dataset_lists_the_datasets():
+    result = run_cli("check", os.path.join(SPECS, "pc_digits.yaml"), "--set", "data={test_fraction: 0.2}")
+    assert result.returncode == 2
+    assert ("missing required key 'dataset' in data (one of bars, blobs, classification, csv, digits, files, gaussian, "
+            "moons, npz, onehot, parity, xor)") in result.stderr
