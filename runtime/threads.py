@@ -124,7 +124,8 @@ class MeasuredThreads(ThreadPolicy):
 
     def _probe(self):
         self.plan = [1, self.most] * self.PROBE   # counts of the next batches; then self.count
-        self.samples = {1: [], self.most: []}
+        self.samples = {1: [], self.most: []}     # probe times by count
+        self.recent = []                          # the last batch times on many threads
         self.count = self.plan[0]
         self.rows = None
 
@@ -141,10 +142,8 @@ class MeasuredThreads(ThreadPolicy):
                 self._choose()
             return
         if self.count == self.most:
-            recent = self.samples.setdefault("recent", [])
-            recent.append(seconds)
-            del recent[:-self.PROBE]
-            if len(recent) == self.PROBE and _median(recent) > self.SLOWDOWN * self.one_thread:
+            self.recent = (self.recent + [seconds])[-self.PROBE:]
+            if len(self.recent) == self.PROBE and _median(self.recent) > self.SLOWDOWN * self.one_thread:
                 self.count, self.left = 1, self.wait
                 self.wait *= 2
             return
