@@ -15,17 +15,11 @@ if not _os.path.isdir(_os.path.join(__path__[0], "compiler")) and _os.path.isfil
 __version__ = "0.1.0"
 __all__ = ["DataError", "Divergence", "Model", "SpecError", "load"]
 
+from .lazy import exports as _exports  # noqa: E402
+
 # Imported on first use: the command line answers --help and --version without loading numba.
-_HOMES = {"SpecError": "compiler", "Model": "model", "load": "model", "DataError": "runtime", "Divergence": "runtime"}
-
-
-def __getattr__(name):
-    if name not in _HOMES:
-        raise AttributeError(f"module 'ngdsl' has no attribute {name!r}")
-    import importlib
-    value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = _exports(__name__, {"SpecError": "compiler", "Model": "model", "load": "model", "DataError": "runtime",
+                                 "Divergence": "runtime"})
 
 
 def __dir__():
