@@ -291,7 +291,33 @@ class RunDirectory:
         files written."""
         import matplotlib
         matplotlib.use("Agg")
-        return [p for p in [self._learning_curve(), self._settling_energy(), *self._receptive_fields()] if p]
+        return [p for p in [self._learning_curve(), self._settling_energy(), self._reconstructions(),
+                            *self._receptive_fields()] if p]
+
+    def _reconstructions(self, count=8):
+        """For a circuit whose readout is an image like its input (an autoencoder, a generative
+        model's reconstruction): held-out images above what the model gives back (plots/reconstructions.png)."""
+        data = self.model.data
+        shape = data.image_shape
+        x = data.x_test if len(data.x_test) else data.x_train
+        if shape is None or "predict" not in self.model.plan.routines or not len(x):
+            return None
+        x = x[:count]
+        out = self.model.predict(x)
+        if out.shape[1] != x.shape[1] or not np.all(np.isfinite(out)):
+            return None
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(2, len(x), figsize=(1.1 * len(x) + 0.6, 2.6), squeeze=False)
+        for column, (image, back) in enumerate(zip(x, out)):
+            for row, picture in enumerate((image, back)):
+                axes[row, column].imshow(picture.reshape(shape), cmap="gray_r", vmin=0, vmax=max(1.0, float(x.max())))
+                axes[row, column].set_xticks([])
+                axes[row, column].set_yticks([])
+        axes[0, 0].set_ylabel("image", fontsize=8)
+        axes[1, 0].set_ylabel("readout", fontsize=8)
+        fig.suptitle(f"{self.model.plan.name}: held-out images and the readout", fontsize=9, parse_math=False)
+        return _save(fig, os.path.join(self.path, "plots", "reconstructions.png"))
 
     def remember_settling_energy(self):
         """Measure the settling energy now (before training), to draw beside the one after it."""

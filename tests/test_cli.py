@@ -95,6 +95,13 @@ def test_viz(tmp_path, ext, renderer):
         assert '"h" -> "o"' in text and '"o" -> "h"' in text and "style=dashed" in text
 
 
+def test_a_circuit_that_reads_out_images_plots_its_reconstructions(tmp_path):
+    result = run_cli("run", spec_path("denoise_digits.yaml"), "--epochs", "1", "--out", str(tmp_path), "--quiet")
+    assert result.returncode == 0, result.stderr
+    (run,) = os.listdir(tmp_path)
+    assert (tmp_path / run / "plots" / "reconstructions.png").read_bytes().startswith(b"\x89PNG")
+
+
 def test_the_matplotlib_drawing_labels_cables_gates_phases_and_its_legend(tmp_path):
     out = tmp_path / "circuit.svg"
     result = run_cli("viz", spec_path("eqprop_xor.yaml"), "-o", str(out), "--renderer", "matplotlib")
