@@ -146,6 +146,7 @@ class Resolver:
         self._rules(cables, schedule)
         self._sample_inits(cables, schedule)
         self._metrics(r["metrics"], schedule, widths)
+        self._monitors(r.get("monitors"), cables)
         return Circuit(r["name"], self.smap.file, self.base_dir, components, cables, schedule, r, widths, self.smap,
                        self.data_rows)
 
@@ -461,13 +462,29 @@ class Resolver:
                            f"must read a component that schedule.train clamps to data.x; '{cable.source.component}' "
                            "is not")
 
+    def _monitors(self, monitors, cables):
+        """What a run records: components that exist, cables that have weights."""
+        if not monitors:
+            return
+        monitors.setdefault("examples", 4)
+        for i, ref in enumerate(monitors.get("record", [])):
+            name = ref.partition(".")[0]
+            if name not in self.components:
+                self.error(("monitors", "record", i), f"there is no component '{name}' to record"
+                           f"{did_you_mean(name, list(self.components))}")
+        with_weights = [n for n, c in cables.items() if c.transform in ("dense", "fixed")]
+        for i, name in enumerate(monitors.get("weights", [])):
+            if name not in with_weights:
+                self.error(("monitors", "weights", i), f"'{name}' is not a cable with weights of its own"
+                           f"{did_you_mean(name, with_weights)}")
+
     def _metrics(self, metrics, schedule, widths):
         predict = schedule.get("predict")
         if metrics and predict is None:
             self.error(("metrics",), "metrics need a schedule.predict that reads the model's output")
             return
         reads = [e.read for e in predict or [] if isinstance(e, PhaseSpec) and e.read]
-        if reads and widths and any(m in ("accuracy", "mse") for m in metrics):
+        if reads and widths and any(m in ("accuracy", "mse", "mean_squared_error") for m in metrics):
             size = self.components[reads[-1].component].size
             if size != widths[1]:
                 i = next(i for i, e in enumerate(predict) if isinstance(e, PhaseSpec) and e.read == reads[-1])

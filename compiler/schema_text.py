@@ -91,6 +91,10 @@ ABOUT = {
     "train/optimizer/*/eps": "added to the denominator",
     "train/optimizer/rmsprop/rho": "decay of the running mean square",
     "metrics": "what each epoch reports, on the train and test splits",
+    "monitors": "what a run records before training and after every epoch, into monitors.npz and its plots",
+    "monitors/record": "compartments schedule.predict computes ('z1', 'e2.e'), on the first held-out examples",
+    "monitors/weights": "cables whose weights' spread (percentiles) is recorded",
+    "monitors/examples": "how many held-out examples the recorded compartments are shown (default 4)",
 }
 
 

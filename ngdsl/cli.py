@@ -54,6 +54,9 @@ def cmd_run(args):
     except ResumeError as exc:
         print(f"{args.spec}: error: {exc}", file=sys.stderr)
         return 2
+    except ValueError as exc:   # a monitored compartment that schedule.predict does not compute
+        print(f"{args.spec}: error: monitors: {exc}", file=sys.stderr)
+        return 2
     epochs = compiled.plan.train["epochs"] if args.epochs is None else args.epochs
     n_batches = -(-len(model.data.x_train) // model.data.batch)
     start, bars = time.perf_counter(), []

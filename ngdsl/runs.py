@@ -206,6 +206,9 @@ class RunDirectory:
         self = cls.__new__(cls)
         self.path, self.model, self.spec_path, self._lock = path, model, spec_path, lock
         self.checkpointed_epoch = epoch
+        self.monitor = _monitor(model)
+        if self.monitor:
+            self.monitor.restore(_read_monitors(os.path.join(path, "monitors.npz")), epoch)
         self.metrics_path = os.path.join(path, "metrics.jsonl")
         with open(self.metrics_path, "w", encoding="utf-8") as f:  # drop records past the checkpoint
             f.writelines(json.dumps(h) + "\n" for h in history)
@@ -215,6 +218,7 @@ class RunDirectory:
         """A new run directory under ``root``, named after the spec and the time (or ``name``, which
         must not exist yet); it starts with a checkpoint of the initial weights (epoch 0), so a run
         stopped in its first epoch resumes from the start."""
+        self.monitor = _monitor(model)     # first: a monitor the model cannot serve leaves no folder behind
         os.makedirs(root, exist_ok=True)
         if name is not None:
             self.path = os.path.join(root, name)
@@ -239,6 +243,9 @@ class RunDirectory:
         self.metrics_path = os.path.join(self.path, "metrics.jsonl")
         open(self.metrics_path, "w").close()
         self.checkpoint()
+        if self.monitor:
+            self.monitor.capture()
+            self._write_monitors()
 
     def close(self):
         """Release the run directory for another writer (a later --resume)."""
@@ -253,6 +260,13 @@ class RunDirectory:
             with open(self.metrics_path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(entry) + "\n")
             self.checkpoint()
+            if self.monitor:
+                self.monitor.capture()
+                self._write_monitors()
+
+    def _write_monitors(self):
+        arrays = self.monitor.arrays()
+        _atomic_write(os.path.join(self.path, "monitors.npz"), lambda tmp: _write_npz(tmp, arrays))
 
     def checkpoint(self):
         """Write weights and optimizer state atomically (never a pickle)."""
@@ -291,8 +305,9 @@ class RunDirectory:
         files written."""
         import matplotlib
         matplotlib.use("Agg")
+        monitors = self.monitor.plot(os.path.join(self.path, "plots")) if self.monitor else []
         return [p for p in [self._learning_curve(), self._settling_energy(), self._reconstructions(),
-                            *self._receptive_fields()] if p]
+                            *self._receptive_fields(), *monitors] if p]
 
     def _reconstructions(self, count=8):
         """For a circuit whose readout is an image like its input (an autoencoder, a generative
@@ -317,7 +332,7 @@ class RunDirectory:
         axes[0, 0].set_ylabel("image", fontsize=8)
         axes[1, 0].set_ylabel("readout", fontsize=8)
         fig.suptitle(f"{self.model.plan.name}: held-out images and the readout", fontsize=9, parse_math=False)
-        return _save(fig, os.path.join(self.path, "plots", "reconstructions.png"))
+        return save_figure(fig, os.path.join(self.path, "plots", "reconstructions.png"))
 
     def remember_settling_energy(self):
         """Measure the settling energy now (before training), to draw beside the one after it."""
@@ -348,7 +363,7 @@ class RunDirectory:
         ax.set_title(f"{self.model.plan.name}: phase '{phase}', first training batch", parse_math=False)
         ax.grid(alpha=0.3)
         ax.legend()
-        return _save(fig, os.path.join(self.path, "plots", "settling_energy.png"))
+        return save_figure(fig, os.path.join(self.path, "plots", "settling_energy.png"))
 
     def _receptive_fields(self, most=64):
         """The first ``most`` units' weights from the image input, one grid per cable on one colour
@@ -370,7 +385,7 @@ class RunDirectory:
             fig.suptitle(f"{self.model.plan.name}: {cable}, {len(fields)} of "
                          f"{len(self.model.weights[cable])} units", fontsize=9, parse_math=False)
             fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="weight")
-            paths.append(_save(fig, os.path.join(self.path, "plots", f"receptive_fields_{cable}.png"), tight=False))
+            paths.append(save_figure(fig, os.path.join(self.path, "plots", f"receptive_fields_{cable}.png"), tight=False))
         return paths
 
     def _learning_curve(self):
@@ -401,7 +416,7 @@ class RunDirectory:
             ax.grid(alpha=0.3)
             ax.legend(fontsize="small")
         fig.suptitle(self.model.plan.name, parse_math=False)
-        return _save(fig, os.path.join(self.path, "plots", "learning_curve.png"))
+        return save_figure(fig, os.path.join(self.path, "plots", "learning_curve.png"))
 
 
 def best_epoch(history, key, higher=True):
@@ -413,7 +428,7 @@ def best_epoch(history, key, higher=True):
     return epoch, value
 
 
-def _save(fig, path, tight=True):
+def save_figure(fig, path, tight=True):
     import matplotlib.pyplot as plt
 
     if tight:
@@ -421,3 +436,28 @@ def _save(fig, path, tight=True):
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _monitor(model):
+    """The spec's monitors for ``model`` (None when it asks for none)."""
+    settings = model.compiled.resolved.get("monitors")
+    if not settings:
+        return None
+    from .monitors import Monitor
+    return Monitor(model, settings)
+
+
+def _write_npz(path, arrays):
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _read_monitors(path) -> dict:
+    """What an earlier run recorded (nothing if the file is missing, damaged or not plain arrays)."""
+    try:
+        if os.path.getsize(path) > 1 << 30:
+            return {}
+        with np.load(path, allow_pickle=False) as arrays:
+            return {k: arrays[k] for k in arrays.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return {}

@@ -200,7 +200,7 @@ def run_point(point: Point, fixed: list, root: str, epochs) -> dict:
             run = RunDirectory.reopen(path, model, point.spec)
         else:
             run = RunDirectory(root, model, point.spec, name=name)
-    except (SpecError, DataError, ResumeError, OSError) as exc:
+    except (SpecError, DataError, ResumeError, OSError, ValueError) as exc:   # ValueError: a monitor's compartment
         return {**row, "status": "failed", "message": str(exc)}
     total = compiled.plan.train["epochs"] if epochs is None else epochs
     timings = {"compile_seconds": round(model.compile_seconds, 3)}

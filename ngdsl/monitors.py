@@ -1,0 +1,93 @@
+"""Monitors: what a spec's ``monitors:`` asks a run to record before training and after every epoch —
+chosen compartments on a few held-out examples, and the spread of chosen weights — kept in the run
+directory's ``monitors.npz`` and drawn in its plots."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+#: weight percentiles recorded per epoch: the extremes, the quartiles and the median
+PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
+
+
+class Monitor:
+    """Records ``record`` (compartments) on the first ``examples`` held-out examples and the
+    percentiles of ``weights`` (cables) each time :meth:`capture` is called."""
+
+    def __init__(self, model, settings: dict):
+        self.model = model
+        self.names = list(settings.get("record", []))
+        self.cables = list(settings.get("weights", []))
+        data = model.data
+        pool = data.x_test if len(data.x_test) else data.x_train
+        self.x = pool[:settings.get("examples", 4)]
+        model.activity(self.x[:1], *self.names)      # a compartment predict does not compute: a ValueError now
+        self.epochs, self.activity, self.spread = [], {n: [] for n in self.names}, {c: [] for c in self.cables}
+
+    def capture(self):
+        """Record the monitored values as they are now (at ``model.epoch``)."""
+        values = self.model.activity(self.x, *self.names) if self.names else {}
+        for name in self.names:
+            self.activity[name].append(values[name].copy())
+        for cable in self.cables:
+            self.spread[cable].append(np.percentile(self.model.weights[cable], PERCENTILES))
+        self.epochs.append(self.model.epoch)
+
+    def arrays(self) -> dict:
+        """What monitors.npz holds: ``epoch``, ``activity/<name>`` (records × examples × units) and
+        ``weights/<cable>`` (records × percentiles), with ``percentiles``."""
+        out = {"epoch": np.array(self.epochs), "percentiles": np.array(PERCENTILES, dtype=float)}
+        out.update({f"activity/{n}": np.array(v) for n, v in self.activity.items()})
+        out.update({f"weights/{c}": np.array(v) for c, v in self.spread.items()})
+        return out
+
+    def restore(self, arrays: dict, epoch: int):
+        """Continue from what an earlier run recorded, up to ``epoch``."""
+        keep = [i for i, e in enumerate(arrays.get("epoch", [])) if e <= epoch]
+        self.epochs = [int(arrays["epoch"][i]) for i in keep]
+        for name in self.names:
+            self.activity[name] = [arrays[f"activity/{name}"][i] for i in keep] if f"activity/{name}" in arrays else []
+        for cable in self.cables:
+            self.spread[cable] = [arrays[f"weights/{cable}"][i] for i in keep] if f"weights/{cable}" in arrays else []
+        if any(len(v) != len(self.epochs) for v in list(self.activity.values()) + list(self.spread.values())):
+            self.epochs, self.activity = [], {n: [] for n in self.names}
+            self.spread = {c: [] for c in self.cables}
+
+    def plot(self, folder) -> list:
+        """A plot per monitor: the first example's units over epochs; the weights' percentiles over epochs."""
+        import matplotlib.pyplot as plt
+
+        from .runs import save_figure
+
+        written = []
+        for name, values in self.activity.items():
+            if not values:
+                continue
+            trace = np.array(values)[:, 0, :16]      # records × the first 16 units of the first example
+            fig, ax = plt.subplots(figsize=(6, 4))
+            ax.plot(self.epochs, trace, marker=".", linewidth=1)
+            ax.set_xlabel("epoch")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.set_ylabel(f"{name} (first held-out example)")
+            ax.set_title(f"{self.model.plan.name}: {name}, units 0–{trace.shape[1] - 1}", parse_math=False)
+            ax.grid(alpha=0.3)
+            written.append(save_figure(fig, os.path.join(folder, f"monitor_{name}.png")))
+        for cable, values in self.spread.items():
+            if not values:
+                continue
+            spread = np.array(values)
+            fig, ax = plt.subplots(figsize=(6, 4))
+            ax.fill_between(self.epochs, spread[:, 0], spread[:, -1], color="#c6dbef", label="min – max")
+            ax.fill_between(self.epochs, spread[:, 1], spread[:, -2], color="#9ecae1", label="5th – 95th percentile")
+            ax.fill_between(self.epochs, spread[:, 2], spread[:, -3], color="#4292c6", label="quartiles")
+            ax.plot(self.epochs, spread[:, 3], color="#08306b", label="median")
+            ax.set_xlabel("epoch")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.set_ylabel(f"weights of {cable}")
+            ax.set_title(f"{self.model.plan.name}: the spread of {cable}", parse_math=False)
+            ax.legend(fontsize="small")
+            ax.grid(alpha=0.3)
+            written.append(save_figure(fig, os.path.join(folder, f"monitor_{cable}_weights.png")))
+        return written
+

@@ -1,0 +1,70 @@
+"""Monitors: what a spec asks a run to record every epoch lands in monitors.npz, equals what the
+model computes, continues across a resume, changes nothing the run computes, and a monitor the
+model cannot serve is a located error before any folder is made."""
+import os
+
+import numpy as np
+
+import ngdsl
+
+from conftest import run_cli, spec_path
+
+MONITORS = "monitors={record: [h, vc.s], weights: [W], examples: 3}"
+
+
+def _run(tmp_path, *args):
+    result = run_cli("run", spec_path("pcd_digits.yaml"), "--quiet", "--no-plots", "--set", MONITORS, *args)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def _arrays(folder):
+    (run,) = os.listdir(folder)
+    with np.load(os.path.join(folder, run, "monitors.npz")) as a:
+        return {k: a[k] for k in a.files}, os.path.join(folder, run)
+
+
+def test_monitors_record_what_the_model_computes_every_epoch(tmp_path):
+    _run(tmp_path, "--epochs", "2", "--out", str(tmp_path / "a"))
+    recorded, run = _arrays(tmp_path / "a")
+    assert list(recorded["epoch"]) == [0, 1, 2]
+    assert recorded["activity/h"].shape == (3, 3, 100) and recorded["activity/vc.s"].shape == (3, 3, 64)
+    model = ngdsl.load(spec_path("pcd_digits.yaml"), set=[MONITORS])
+    with np.load(os.path.join(run, "weights.npz")) as saved:
+        model.executor.load_state({k.replace(":", "/"): saved[k] for k in saved.files if k not in ("epoch", "digest")})
+    x = model.data.x_test[:3]
+    np.testing.assert_array_equal(recorded["activity/h"][-1], model.activity(x, "h")["h"])
+    np.testing.assert_array_equal(recorded["weights/W"][-1], np.percentile(model.weights["W"], recorded["percentiles"]))
+
+
+def test_monitoring_changes_nothing_and_continues_across_a_resume(tmp_path):
+    _run(tmp_path, "--epochs", "3", "--out", str(tmp_path / "straight"))
+    _run(tmp_path, "--epochs", "1", "--out", str(tmp_path / "resumed"))
+    (first,) = os.listdir(tmp_path / "resumed")
+    _run(tmp_path, "--resume", str(tmp_path / "resumed" / first), "--epochs", "3")
+    straight, straight_dir = _arrays(tmp_path / "straight")
+    resumed, resumed_dir = _arrays(tmp_path / "resumed")
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        np.testing.assert_array_equal(straight[key], resumed[key], err_msg=key)
+    plain = run_cli("run", spec_path("pcd_digits.yaml"), "--quiet", "--no-plots", "--epochs", "3",
+                    "--out", str(tmp_path / "plain"))
+    assert plain.returncode == 0, plain.stderr
+    (unmonitored,) = os.listdir(tmp_path / "plain")
+    with np.load(os.path.join(straight_dir, "weights.npz")) as a, \
+            np.load(tmp_path / "plain" / unmonitored / "weights.npz") as b:
+        for key in b.files:
+            if key != "digest":
+                np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_a_monitor_the_model_cannot_serve_is_an_error_before_anything_is_written(tmp_path):
+    unknown = run_cli("check", spec_path("pcd_digits.yaml"), "--set", "monitors={record: [hh], weights: [Wv]}")
+    assert unknown.returncode == 2
+    assert "--set monitors={record: [hh], weights: [Wv]}: error: there is no component 'hh' to record" in unknown.stderr
+    assert "error: 'Wv' is not a cable with weights of its own" in unknown.stderr
+    uncomputed = run_cli("run", spec_path("pcd_digits.yaml"), "--set", "monitors={record: [h.foo]}", "--out",
+                         str(tmp_path / "runs"))
+    assert uncomputed.returncode == 2
+    assert "error: monitors: 'h.foo' is not a compartment this model computes; it has" in uncomputed.stderr
+    assert not os.path.exists(tmp_path / "runs")
