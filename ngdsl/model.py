@@ -101,11 +101,9 @@ class Model:
         reconstruction to compare with ``x``."""
         signals = [self._signal(name) for name in names]
         x = self._examples(x, 0)
-        counter = self.executor.predict_draw.copy()   # looking changes nothing: later predictions draw as before
         with self._threads.working():
             parts = [self.executor.predict_batch(xb, reads=signals) for xb, _ in self.data.batches(
                 self.rng, x, np.zeros((len(x), 1)), shuffle=False)]
-        self.executor.predict_draw[...] = counter
         return {name: np.concatenate([p[i] for p in parts]) for i, name in enumerate(names)}
 
     def _signal(self, name):

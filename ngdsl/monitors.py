@@ -22,12 +22,21 @@ class Monitor:
         data = model.data
         pool = data.x_test if len(data.x_test) else data.x_train
         self.x = pool[:settings.get("examples", 4)]
-        model.activity(self.x[:1], *self.names)      # a compartment predict does not compute: a ValueError now
+        self._look(self.x[:1])                       # a compartment predict does not compute: a ValueError now
         self.epochs, self.activity, self.spread = [], {n: [] for n in self.names}, {c: [] for c in self.cables}
+
+    def _look(self, x) -> dict:
+        """The monitored compartments for ``x``, leaving the prediction trials' counter as it was:
+        a monitored run evaluates (and resumes) with the same random draws as any other."""
+        counter = self.model.executor.predict_draw.copy()
+        try:
+            return self.model.activity(x, *self.names) if self.names else {}
+        finally:
+            self.model.executor.predict_draw[...] = counter
 
     def capture(self):
         """Record the monitored values as they are now (at ``model.epoch``)."""
-        values = self.model.activity(self.x, *self.names) if self.names else {}
+        values = self._look(self.x)
         for name in self.names:
             self.activity[name].append(values[name].copy())
         for cable in self.cables:

@@ -1,6 +1,7 @@
 """Monitors: what a spec asks a run to record every epoch lands in monitors.npz, equals what the
 model computes, continues across a resume, changes nothing the run computes, and a monitor the
 model cannot serve is a located error before any folder is made."""
+import json
 import os
 
 import numpy as np
@@ -53,9 +54,12 @@ def test_monitoring_changes_nothing_and_continues_across_a_resume(tmp_path):
     (unmonitored,) = os.listdir(tmp_path / "plain")
     with np.load(os.path.join(straight_dir, "weights.npz")) as a, \
             np.load(tmp_path / "plain" / unmonitored / "weights.npz") as b:
+        assert a.files == b.files
         for key in b.files:
-            if key != "digest":
-                np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    metrics = [[{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in open(path)]
+               for path in (os.path.join(straight_dir, "metrics.jsonl"), tmp_path / "plain" / unmonitored / "metrics.jsonl")]
+    assert metrics[0] == metrics[1]
 
 
 def test_a_monitor_the_model_cannot_serve_is_an_error_before_anything_is_written(tmp_path):
