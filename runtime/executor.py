@@ -102,7 +102,7 @@ class Executor:
         self.predict_draw = np.array([plan.seed, 0], dtype=np.int64)
         # persistent states: one row per example of a training batch, carried from trial to trial;
         # schedule.predict computes them in buffers of its own
-        self.chains = {s: self.allocate.zeros((plan.data["batch"], plan.signals[s]), self.dtype) for s in plan.persistent}
+        self.chains = {s: self.allocate.zeros((plan.data["batch"], plan.signals[s]), self.dtype) for s in sorted(plan.persistent, key=str)}
         self._buffers, self._temps, self._bound_args = {}, {}, {}
         self.streams = {r: sorted({w for k in self.kernels.values() if k.routine == r for kind, w in k.args if kind == "stream"})
                         for r in plan.routines}   # routine -> the derived streams its kernels read
