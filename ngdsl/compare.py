@@ -205,7 +205,7 @@ def _curves(comparison, metric, folder):
         with np.errstate(all="ignore"):
             mean, std = np.nanmean(series, axis=0), np.nanstd(series, axis=0)
         label = group.label + (f" ({len(series)} seeds)" if len(series) > 1 else "")
-        line, = ax.plot(epochs, mean, label=label)
+        line, = ax.plot(epochs, mean, label=_plain(label))
         if len(series) > 1:
             ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xlabel("epoch")
@@ -244,21 +244,21 @@ def _finals(comparison, metric, folder):
             label = " ".join(([os.path.splitext(os.path.basename(spec))[0]] if several_specs else []) +
                              [f"{short[k]}={v}" for k, v in zip(others, rest)])
             ax.errorbar([xs[i] for i in order], [stats[i][0] for i in order], yerr=[stats[i][1] for i in order],
-                        marker="o", capsize=4, label=label or None)
+                        marker="o", capsize=4, label=_plain(label) if label else None)
         if min(xs) > 0 and max(xs) / min(xs) >= 10:
             ax.set_xscale("log")
         ticks = dict(sorted({x: g.values[axis] for x, g in zip(xs, comparison.groups)}.items()))
         if len(ticks) <= 12:      # the swept values themselves, as the user wrote them
-            ax.set_xticks(list(ticks), list(ticks.values()))
+            ax.set_xticks(list(ticks), [_plain(t) for t in ticks.values()])
             ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.set_xlabel(axis)
+        ax.set_xlabel(_plain(axis))
         if len(lines) > 1:
             ax.legend(fontsize="small")
     else:                    # runs as categories
         positions = np.arange(len(stats))
         ax.errorbar(positions, [s[0] for s in stats], yerr=[s[1] for s in stats], fmt="o", capsize=4)
         ax.set_xticks(positions)
-        ax.set_xticklabels([g.label for g in comparison.groups], rotation=30 if len(stats) > 3 else 0,
+        ax.set_xticklabels([_plain(g.label) for g in comparison.groups], rotation=30 if len(stats) > 3 else 0,
                            ha="right" if len(stats) > 3 else "center", fontsize="small")
         ax.set_xlim(-0.5, len(stats) - 0.5)
     ax.set_ylabel(f"final {metric.replace('_', ' ')}")
@@ -288,11 +288,11 @@ def _heatmap(comparison, metric, folder):
     image = ax.imshow(grid, cmap="viridis", aspect="auto")
     fig.colorbar(image, ax=ax, label=f"final {metric.replace('_', ' ')} (mean over seeds)")
     ax.set_xticks(range(len(col_values)))
-    ax.set_xticklabels(col_values)
+    ax.set_xticklabels([_plain(v) for v in col_values])
     ax.set_yticks(range(len(row_values)))
-    ax.set_yticklabels(row_values)
-    ax.set_xlabel(cols_key)
-    ax.set_ylabel(rows_key)
+    ax.set_yticklabels([_plain(v) for v in row_values])
+    ax.set_xlabel(_plain(cols_key))
+    ax.set_ylabel(_plain(rows_key))
     finite = grid[np.isfinite(grid)]
     middle = (finite.min() + finite.max()) / 2 if finite.size else 0
     for (i, j), value in np.ndenumerate(grid):
@@ -302,10 +302,10 @@ def _heatmap(comparison, metric, folder):
 
 
 def _save(fig, folder, name):
-    import matplotlib.pyplot as plt
+    from .runs import save_figure
+    return save_figure(fig, os.path.join(folder, name))
 
-    path = os.path.join(folder, name)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+
+def _plain(text) -> str:
+    """Text from a run folder as matplotlib shows it literally ('$' would start TeX)."""
+    return str(text).replace("$", r"\$")
