@@ -81,11 +81,3 @@ def test_paths_and_metrics_it_cannot_use_are_named(tmp_path):
     assert unknown.returncode == 2
     assert "error: not every run recorded 'test_mse'; they all have: train_accuracy, test_accuracy" in unknown.stderr
 
-
-def test_text_from_a_run_folder_is_drawn_literally(tmp_path):
-    """A '$' in a run's name or a swept value would start TeX in matplotlib; compare draws it as it is."""
-    _run_dir(tmp_path / "a", [0.5, 0.7], name="cost $5 $")
-    _run_dir(tmp_path / "b", [0.6, 0.65], name="$\\frac{")
-    result = run_cli("compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "cmp"))
-    assert result.returncode == 0, result.stderr
-    assert sorted(os.listdir(tmp_path / "cmp")) == ["final.png", "learning_curves.png"]
