@@ -8,7 +8,9 @@ import os
 
 # One BLAS thread, one core (set before numpy loads): numpy's and numba's OpenBLAS pools would
 # otherwise spin against each other between interleaved calls on a 2-core machine.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+from ngdsl.runtime.threads import STANDARD_VARIABLES  # loads no numpy: the settings below still act
+
+for _var in STANDARD_VARIABLES:
     os.environ.setdefault(_var, "1")
 CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 if CORES:
@@ -169,7 +171,7 @@ def main(argv=None):
     if chosen and len(CORES) > 1:
         # In a process of its own: this one is pinned to one core with one BLAS thread.
         env = {k: v for k, v in os.environ.items()
-               if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NGDSL_THREADS")}
+               if k not in STANDARD_VARIABLES + ("NGDSL_THREADS",)}
         subprocess.run([sys.executable, "-m", "benchmarks.threads", "--cores", ",".join(map(str, CORES)),
                         *(["--quick"] if args.quick else []), *[w.name for w in chosen]],
                        env=env, cwd=os.path.dirname(HERE), check=True)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+from ngdsl.runtime.threads import STANDARD_VARIABLES  # loads no numpy: the settings below still act
+
+for _var in STANDARD_VARIABLES:
     os.environ.setdefault(_var, "1")
 
 import argparse

@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 import ngdsl
+from ngdsl.runtime.threads import STANDARD_VARIABLES
 
 from .workloads import WORKLOADS
 
@@ -85,7 +86,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {int(c) for c in args.cores.split(",")})
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NGDSL_THREADS"):
+    for name in STANDARD_VARIABLES + ("NGDSL_THREADS",):
         os.environ.pop(name, None)      # the settings under test are the ones given to ngdsl.load
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if cores < 2:

@@ -88,6 +88,7 @@ class Executor:
         learnable = {n: self.params[n] for n, p in plan.parameters.items() if p.learnable}
         self.grads = {n: self.allocate.zeros(a.shape, a.dtype) for n, a in learnable.items()}
         self.optimizer = optimizers.make(plan.train["optimizer"], learnable)
+        self.derived_owners = {p.derived[1] for p in plan.parameters.values() if p.derived}
         self.consts = {k.name: np.array(k.consts, dtype=self.dtype) for k in self.kernels.values()}
         self.steps = {key: np.array([p.steps for p in plan.routines[key[0]].segments[key[1]].phases], dtype=np.int64)
                       for key in self.kernels}
@@ -230,7 +231,8 @@ class Executor:
                 self.optimizer.step(name, self.params[name], self.grads[name], self.plan.parameters[name].lr)
                 if name in self.masks:
                     self.params[name] *= self.masks[name]
-            derive_weights(self.plan, self.params, names)
+            if self.derived_owners.intersection(names):
+                derive_weights(self.plan, self.params, names)
         self._run("train", x, y, apply)
         for index, segment in enumerate(self.plan.routines["train"].segments):
             for p, phase in enumerate(segment.phases):
