@@ -12,6 +12,8 @@ def build_graph(circuit) -> nx.MultiDiGraph:
     g = nx.MultiDiGraph(name=circuit.name, file=circuit.file)
     for name, comp in circuit.components.items():
         attrs = {k: v for k, v in comp.opts.items() if k not in ("kind", "size")}
+        if comp.activation is not None:   # drawn as the parsed equation, never as the spec's text
+            attrs["activation"] = f"phi = {comp.activation}"
         g.add_node(name, kind=comp.kind, size=comp.size, stateful=comp.kind in language.STATEFUL,
                    line=comp.pos[0], col=comp.pos[1], **attrs)
     for name, comp in circuit.components.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
-from typing import Optional, Union
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -35,25 +35,8 @@ class Signal:
         return fn(self)
 
 
-@dataclass(frozen=True)
-class Combine:
-    """An elementwise combination of two factor expressions: ``op`` is 'sub' or 'mul'."""
-
-    op: str
-    left: "Factor"
-    right: "Factor"
-
-    def __str__(self):
-        return f"({self.left} {'-' if self.op == 'sub' else '*'} {self.right})"
-
-    def signals(self):
-        return self.left.signals() + self.right.signals()
-
-    def map(self, fn):
-        return Combine(self.op, self.left.map(fn), self.right.map(fn))
-
-
-Factor = Union[Signal, Combine]
+#: what an update term reads: a signal, or an expression over signals (compiler.expressions)
+Factor = object
 
 
 @dataclass(frozen=True)
@@ -160,11 +143,22 @@ class Accumulate(PhaseOp):
 
 
 @dataclass(frozen=True)
+class CustomActivation:
+    """An activation the spec writes: ``phi`` and ``dphi`` are expressions of the neuron's ``z``."""
+
+    phi: object
+    dphi: object
+
+    def __str__(self):
+        return str(self.phi)
+
+
+@dataclass(frozen=True)
 class Activate(PhaseOp):
     """Recompute ``phi`` and ``dphi`` of a neuron from its ``z``."""
 
     component: str
-    activation: str
+    activation: object      # a library activation's name, or a CustomActivation
     kwta: int  # 0: no competition; k > 0: phi is the k-winners mask
 
     def reads(self):
@@ -417,6 +411,36 @@ class ActivityDecay(Term):
 
 
 @dataclass(frozen=True)
+class Expression(Term):
+    """``ΔW += expression``: a (rows × cols) expression over W, outer products and signals that
+    no other term has the form of (see compiler.updates). ``products``: its matrix products as
+    ('outer', post width, pre width) or ('matmul', rows, inner, cols)."""
+
+    expression: object
+    products_: tuple = ()
+
+    def factors(self):
+        return (self.expression,)
+
+    def with_factors(self, fn):
+        return replace(self, expression=fn(self.expression))
+
+    def products(self, rows, cols, batch):
+        out = []
+        for kind, *sizes in self.products_:
+            if kind == "outer":
+                post, pre = sizes
+                out.append(((post, batch), (batch, pre), False))
+            else:
+                left, inner, right = sizes
+                out.append(((left, inner), (inner, right), False))
+        return tuple(out)
+
+    def __str__(self):
+        return f"+ {self.expression}"
+
+
+@dataclass(frozen=True)
 class Update:
     """How one parameter's ΔW (and its bias's Δb) is formed from the circuit's signals."""
 
@@ -426,6 +450,11 @@ class Update:
     rule: str
     terms: tuple
     w_max: Optional[float] = None  # soft bound: Hebbian terms are scaled by (w_max − W)
+    db: Factor = None              # the bias's Δb as a per-unit expression; None: from the outer terms
+
+    def factors(self):
+        """Every factor expression the update reads."""
+        return tuple(f for t in self.terms for f in t.factors()) + ((self.db,) if self.db is not None else ())
 
     def __str__(self):
         bound = f" ⊙ ({self.w_max:g} − W)" if self.w_max is not None else ""

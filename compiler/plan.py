@@ -169,7 +169,7 @@ class Planner:
     def activate(self, name):
         """A neuron's phi and dphi from its z, then its sample when it draws one."""
         c = self.components[name]
-        ops = [Activate(name, c.opts["activation"], c.opts["kwta"])]
+        ops = [Activate(name, c.activation or c.opts["activation"], c.opts["kwta"])]
         if c.opts.get("sample", "none") != "none":
             ops.append(Sample(name, c.opts["sample"], float(c.opts.get("noise", 1.0))))
         return ops
@@ -287,12 +287,14 @@ class Planner:
                     if lowered is None:
                         continue
                     terms = tuple(t.with_factors(lambda f: f.map(self.sig)) for t in lowered["terms"])
-                    for signal in _term_signals(terms):
+                    db = lowered.get("db")
+                    up = Update(cable_name, cable_name, f"{cable_name}.bias" if cable.opts.get("bias") else None,
+                                cable.rule, terms, lowered.get("w_max"), db.map(self.sig) if db is not None else None)
+                    for signal in _factor_signals(up.factors()):
                         if signal.snapshot:
                             snapshot_signals.setdefault(signal.snapshot, set()).add(
                                 Signal(signal.component, signal.compartment))
-                    ups.append(Update(cable_name, cable_name, f"{cable_name}.bias" if cable.opts.get("bias") else None,
-                                      cable.rule, terms, lowered.get("w_max")))
+                    ups.append(up)
                 updates_by_entry[i] = tuple(ups)
         segments, phases = [], []
         for i, entry in enumerate(entries):
@@ -313,7 +315,9 @@ def referenced_signals(circuit):
         out.add(c.source)
         if c.opts.get("gate"):
             out.add(_parse(c.opts["gate"]))
-        for signal in _term_signals((c.update or {}).get("terms", ())):
+        lowered = c.update or {}
+        factors = [f for t in lowered.get("terms", ()) for f in t.factors()]
+        for signal in _factor_signals(factors + ([lowered["db"]] if lowered.get("db") is not None else [])):
             out.add(Signal(signal.component, signal.compartment))
     for entries in circuit.schedule.values():
         out |= {e.read for e in entries if getattr(e, "read", None)}
@@ -332,13 +336,13 @@ def _without_self_gate(accumulate, name):
     return accumulate
 
 
-def _term_signals(terms):
-    """Every signal the update terms read."""
-    return (s for t in terms for f in t.factors() for s in f.signals())
+def _factor_signals(factors):
+    """Every signal the factor expressions read."""
+    return (s for f in factors for s in f.signals())
 
 
 def _with_scratch(routines, persistent):
-    scratch = step_scratch(routines, lambda up: _term_signals(up.terms))
+    scratch = step_scratch(routines, lambda up: _factor_signals(up.factors()))
     scratch = {key: frozenset(s for s in signals if s.component not in persistent) for key, signals in scratch.items()}
     return {name: replace(routine, segments=tuple(
         replace(segment, phases=tuple(replace(phase, scratch=scratch[(name, s, p)])
@@ -381,7 +385,7 @@ def lower(circuit, graph, optimize=True) -> Plan:
                 if phase.read:
                     signals[phase.read] = _size(phase.read, circuit)
             for up in seg.updates:
-                for s in _term_signals(up.terms):
+                for s in _factor_signals(up.factors()):
                     signals[s] = _size(s, circuit)
     parameters = {}
     for name in sorted(circuit.cables):

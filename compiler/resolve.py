@@ -9,10 +9,12 @@ import copy
 import os
 from dataclasses import dataclass, field
 
-from . import language
+from . import equations, language, updates
 from .datafiles import UnreadableData
 from .diagnostics import did_you_mean
-from .ops import DataSource, Signal
+from .expressions import Constant, Mean, Weight
+from .derivatives import derivative
+from .ops import CustomActivation, DataSource, Expression, Signal
 from .rules import REGISTRY as RULES
 
 KIND_KEYS = {
@@ -45,6 +47,7 @@ class Component:
     opts: dict
     pos: tuple
     target: Signal = None    # an error's target signal
+    activation: CustomActivation = None   # an activation the spec writes as an equation
 
     @property
     def output(self) -> str:
@@ -116,6 +119,10 @@ class Resolver:
 
     def error(self, path, message, key=False):
         self.diagnostics.append(self.smap.diagnostic(path, message, key))
+
+    def error_inside(self, path, offset, message):
+        """An error at character ``offset`` of the expression string at ``path``."""
+        self.diagnostics.append(self.smap.inside(path, offset, message))
 
     # ---- top level ----------------------------------------------------------------------
     def run(self) -> Circuit:
@@ -213,7 +220,30 @@ class Resolver:
         if spec.get("kwta", 0) > spec.get("size", 0):
             self.error(path + ("kwta",), f"component '{name}' keeps the {spec['kwta']} largest of its {spec['size']} "
                        "units active: kwta must be at most its size")
-        return Component(name, kind, spec.get("size", 0), spec, self.smap.where(path, key=True))
+        comp = Component(name, kind, spec.get("size", 0), spec, self.smap.where(path, key=True))
+        if isinstance(spec.get("activation"), dict):
+            comp.activation = self._activation(comp, path + ("activation",))
+        return comp
+
+    def _activation(self, comp, path):
+        """phi (and dphi: given, or its derivative) of an activation written as equations of z."""
+        z = Signal(comp.name, "z")
+
+        def only_z(text):
+            raise KeyError(f"an activation is a function of z alone; '{text}' is not z")
+
+        scope = equations.Scope({"z": (z, ("batch", comp.size))}, only_z)
+        found = {}
+        for role in ("phi", "dphi"):
+            if role not in comp.opts["activation"]:
+                continue
+            try:
+                found[role] = equations.parse(comp.opts["activation"][role], scope)[0]
+            except equations.ExpressionError as exc:
+                self.error_inside(path + (role,), exc.offset, f"{role}: {exc.message}")
+        if "phi" not in found:
+            return None
+        return CustomActivation(found["phi"], found.get("dphi") or derivative(found["phi"], z))
 
     def _error_target(self, comp):
         spec, path = comp.opts, ("components", comp.name)
@@ -239,22 +269,26 @@ class Resolver:
 
     def signal(self, text, path, who, default=None, snapshot=None):
         """Resolve 'comp' or 'comp.compartment' to a Signal; ``who`` says who refers to it, for errors."""
+        signal, problem = self.lookup(text, who, default, snapshot)
+        if problem:
+            self.error(path, problem)
+        return signal
+
+    def lookup(self, text, who, default=None, snapshot=None):
+        """(Signal, None) for 'comp' or 'comp.compartment', or (None, what is wrong)."""
         name, _, compartment = text.partition(".")
         comp = self.components.get(name)
         if comp is None:
-            self.error(path, f"{who} '{text}' but there is no component '{name}'{did_you_mean(name, self.components)}")
-            return None
+            return None, f"{who} '{text}' but there is no component '{name}'{did_you_mean(name, self.components)}"
         allowed = language.COMPARTMENTS[comp.kind]
         compartment = compartment or default or comp.output
         if compartment not in allowed:
-            self.error(path, f"{who} '{text}' but component '{name}' ({comp.kind}) has no compartment '{compartment}'"
-                       f"{did_you_mean(compartment, allowed)}; it has {', '.join(allowed)}")
-            return None
+            return None, (f"{who} '{text}' but component '{name}' ({comp.kind}) has no compartment '{compartment}'"
+                          f"{did_you_mean(compartment, allowed)}; it has {', '.join(allowed)}")
         if compartment == "s" and comp.opts.get("sample", "none") == "none":
-            self.error(path, f"{who} '{text}' but component '{name}' draws no samples: give it sample: bernoulli "
-                       "or gaussian to have an 's'")
-            return None
-        return Signal(name, compartment, snapshot)
+            return None, (f"{who} '{text}' but component '{name}' draws no samples: give it sample: bernoulli "
+                          "or gaussian to have an 's'")
+        return Signal(name, compartment, snapshot), None
 
     # ---- cables -------------------------------------------------------------------------
     def _cable(self, name, spec):
@@ -500,15 +534,16 @@ class Factors:
         self.destination = cable.target.component
         self.path = ("cables", cable.name, "rule", cable.rule)
 
-    def ref(self, text, role, default=None, snapshot=None):
+    def ref(self, text, role, default=None, snapshot=None, path=None):
         text, _, at = text.partition("@")
         snapshot = at or snapshot
+        path = path or (self.path + (role,) if role in self.cable.rule_params else self.path)
         if snapshot and snapshot not in self.snapshots:
             taken = ", ".join(self.snapshots) or "none"
-            self.resolver.error(self.path + (role,) if role in self.cable.rule_params else self.path,
+            self.resolver.error(path,
                                 f"the rule of '{self.cable.name}' uses snapshot '{snapshot}', which no phase before "
                                 f"its update takes{did_you_mean(snapshot, self.snapshots)} (snapshots taken: {taken})")
-        signal = self.resolver.signal(text, self.path + (role,), f"the {role} factor of '{self.cable.name}' reads",
+        signal = self.resolver.signal(text, path, f"the {role} factor of '{self.cable.name}' reads",
                                       default=default, snapshot=snapshot or None)
         return signal or Signal(text.partition(".")[0], default or "?", snapshot)
 
@@ -529,6 +564,62 @@ class Factors:
         """The postsynaptic factor: ``text`` or the output of the cable's destination."""
         signal = self.ref(text or self.destination, role, snapshot=snapshot)
         return self._sized(signal, self.cable.shape[0], role)
+
+
+    def equation(self, dW, names, db=None, where=None):
+        """The Update keyword arguments of ΔW = ``dW`` (and Δb = ``db``), ``names`` binding signals and
+        numbers. ``where``: the rule parameters holding the strings when a user wrote them, so that
+        problems are reported inside them; a library rule's equations are the library's own."""
+        rows, cols = self.cable.shape
+        if any(isinstance(v, Signal) and v.component not in self.resolver.components for v in names.values()):
+            return None   # a reference that did not resolve, reported where it was written
+        scope = equations.Scope({"W": (Weight(), ("matrix", rows, cols)),
+                                 **{n: self._bound(n, v) for n, v in names.items()}},
+                                self._component)
+        lowered = {}
+        for role, text in (("dW", dW), ("db", db)):
+            if text is None:
+                continue
+            try:
+                node, shape, shapes = equations.parse(text, scope)
+                lowered.update(self._checked(role, node, shape, shapes))
+            except equations.ExpressionError as exc:
+                if where is None:   # a library rule's equation fails only when its factors did, reported above
+                    if not self.resolver.diagnostics:
+                        raise
+                    return None
+                self.resolver.error_inside(self.path + (where[role],), exc.offset, f"{role}: {exc.message}")
+                return None
+        if db is None and self.cable.opts.get("bias") and any(isinstance(t, Expression) for t in lowered["terms"]):
+            self.resolver.error(self.path + (where["dW"],) if where else self.path,
+                                f"cable '{self.cable.name}' has a bias, and part of its dW is not an outer product "
+                                "(which would give the bias its mean post factor): write its db too, e.g. "
+                                "db: mean(post)")
+        return lowered
+
+    def _bound(self, name, value):
+        if isinstance(value, Signal):
+            return value, ("batch", self.resolver.components[value.component].size)
+        return Constant(float(value), name), equations.SCALAR
+
+    def _component(self, text):
+        signal, problem = self.resolver.lookup(text, f"the equation of '{self.cable.name}' reads")
+        if problem:
+            raise KeyError(problem)
+        return signal, self.resolver.components[signal.component].size
+
+    def _checked(self, role, node, shape, shapes):
+        rows, cols = self.cable.shape
+        if role == "dW":
+            if shape != ("matrix", rows, cols):
+                hint = "; outer(post, pre) makes one" if shape[0] in ("batch", "units") else ""
+                raise equations.ExpressionError(0, f"is {equations.describe(shape)}, but cable "
+                                                   f"'{self.cable.name}' has ({rows} × {cols}) weights{hint}")
+            return updates.lower(node, shapes)
+        if shape not in (("batch", rows), ("units", rows)):
+            raise equations.ExpressionError(0, f"is {equations.describe(shape)}, but the bias of "
+                                               f"'{self.cable.name}' has {rows} units")
+        return {"db": Mean(node) if shape[0] == "batch" else node}
 
 
 def resolve(data, smap, base_dir="."):

@@ -57,7 +57,14 @@ def build_schema() -> dict:
     component = _obj({
         "kind": {"enum": sorted(language.COMPARTMENTS)},
         "size": _int,
-        "activation": {"enum": list(language.ACTIVATIONS)},
+        "activation": {"description": "phi = f(z): a library activation, or {phi: EXPRESSION of z} (dphi "
+                       "found symbolically unless given)", "anyOf": [
+                           {"enum": list(language.ACTIVATIONS)},
+                           _obj({"phi": {"type": "string", "minLength": 1, "maxLength": 2000,
+                                         "description": "phi as an expression of z, e.g. 'log(1 + exp(z))'"},
+                                 "dphi": {"type": "string", "minLength": 1, "maxLength": 2000,
+                                          "description": "its derivative in z (default: found symbolically)"}},
+                                ["phi"])]},
         "tau": _pos, "dt": _pos, "leak": {"type": "number", "minimum": 0},
         "kwta": _int,
         "sample": {"enum": list(language.SAMPLES), "description": "s ~ Bernoulli(phi), or phi + noise·N(0, 1)"},

@@ -20,6 +20,7 @@ class SourceMap:
         self.values: dict[tuple, tuple[int, int]] = {}
         self.keys: dict[tuple, tuple[int, int]] = {}
         self.overrides: dict[tuple, tuple[str, str]] = {}   # path -> (the --set that wrote it, a hint)
+        self.texts: dict[tuple, tuple[bool, bool]] = {}      # path of a string -> (quoted, on one line)
 
     def override(self, path, label: str, hint: str = ""):
         """Everything at and below ``path`` now comes from the override ``label``."""
@@ -42,6 +43,15 @@ class SourceMap:
                 return self.values[path]
             path = path[:-1]
         return self.values.get((), (1, 1))
+
+    def inside(self, path, offset, message) -> Diagnostic:
+        """A diagnostic at character ``offset`` of the string at ``path``: its own column when the
+        string sits on one line of the file (escapes aside), else the string's start."""
+        quoted, one_line = self.texts.get(tuple(path), (False, False))
+        if self._override_of(tuple(path)) or not one_line:
+            return self.diagnostic(path, f"{message} (character {offset + 1} of the expression)")
+        line, col = self.where(path)
+        return Diagnostic(message, self.file, line, col + offset + quoted)
 
     def diagnostic(self, path, message, key=False) -> Diagnostic:
         override = self._override_of(tuple(path))
@@ -103,6 +113,8 @@ def _record(node, path, smap: SourceMap, problems: list, seen: set):
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _record(item, path + (i,), smap, problems, seen)
+    elif node.tag == "tag:yaml.org,2002:str" and node.style in (None, "'", '"'):
+        smap.texts[path] = (node.style is not None, node.start_mark.line == node.end_mark.line)
 
 
 def _check_events(text: str, file: str):

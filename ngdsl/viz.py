@@ -44,7 +44,7 @@ def to_dot(g) -> str:
              '  node [style=filled, fontname="Helvetica"];', '  edge [fontname="Helvetica", fontsize=10];']
     for n, d in g.nodes(data=True):
         shape = "box" if d["stateful"] else "ellipse"
-        extra = f"\\n{d.get('activation')}" if d.get("activation") not in (None, "identity") else ""
+        extra = f"\\n{_dot_quoted(d['activation'])}" if d.get("activation") not in (None, "identity") else ""
         lines.append(f'  "{n}" [label="{n}\\n{d["kind"]} {d["size"]}{extra}", shape={shape}, '
                      f'fillcolor="{NODE_COLOURS[d["kind"]]}"];')
     for u, v, k, d in g.edges(keys=True, data=True):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, Combine, ComputeError, Decay,
+from ..compiler.expressions import Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct, Tril, Weight
+from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, Decay, Expression,
                             Integrate, MatMul, OjaDecay, Outer, Sample, Signal, Store, Zero)
 from . import library
 from .kernels import JIT_OPTIONS
@@ -50,8 +51,7 @@ def grad_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class UpdateTarget:
-    """What a term emitter adds into: the ΔW buffer ``g`` of weight ``W`` (rows × cols) of a cable;
-    ``buffer(factor)`` gives a factor's values (computed once per update)."""
+    """What a term emitter adds into: the ΔW buffer ``g`` of weight ``W`` (rows × cols) of a cable."""
 
     cable: str
     g: str
@@ -59,7 +59,6 @@ class UpdateTarget:
     rows: int
     cols: int
     what: str
-    buffer: object
 
 
 @dataclass
@@ -91,6 +90,7 @@ class SegmentWriter:
         self.consts = {}   # name -> value, in argument order
         self.codes = []    # check code - 1 -> (what, phase)
         self.phase = ""
+        self.owner, self.held = "", {}   # the cable whose update is being written; its computed factors
 
     # ---- names --------------------------------------------------------------------------
     def sig(self, s):
@@ -155,19 +155,96 @@ class SegmentWriter:
         self.pending = []
 
     def at(self, f):
-        """The element [r, c] of a factor expression."""
-        if isinstance(f, Combine):
-            return f"({self.at(f.left)} {'-' if f.op == 'sub' else '*'} {self.at(f.right)})"
-        return f"{self.sig(f)}[r, c]"
+        """The element [r, c] of a per-example factor expression ([0, c] of a per-unit one)."""
+        return self.element(f, None)
 
-    def materialise(self, f, name):
-        """A buffer holding a factor (the signal itself, or a temp filled elementwise)."""
-        if not isinstance(f, Combine):
-            return self.sig(f)
-        width = self.width(_first_signal(f))
-        buf = self.temp(name, 0, width)
-        self.loop("B", width, f"{buf}[r, c] = {self.at(f)}", buf, name)
+    def element(self, node, u):
+        """The element [r, c] of an expression; ``u`` (an UpdateTarget) when it is a ΔW matrix."""
+        if isinstance(node, Signal):
+            return f"{self.sig(node)}[r, c]"
+        if isinstance(node, Constant):
+            return self.const(node.name or "c", self.owner, node.value)
+        if isinstance(node, Weight):
+            return f"{u.W}[r, c]"
+        if isinstance(node, Binary):
+            left = self.element(node.left, u)
+            k = node.right.value if node.op == "**" and isinstance(node.right, Constant) else None
+            if k is not None and k == int(k) and 1 <= abs(k) <= 4:   # a small whole power: multiplications, not pow()
+                return f"({left} ** {int(k)})"
+            return f"({left} {node.op} {self.element(node.right, u)})"
+        if isinstance(node, Function):
+            template = library.function(node.function, self.plan.dtype)
+            self.helpers |= {name for name in library.HELPERS if name + "(" in template}
+            return f"({template.format(x=self.element(node.arg, u))})"
+        if isinstance(node, Mean):
+            return f"{self.units(node)}[0, c]"
+        if isinstance(node, MatProduct) and isinstance(node.left, Diag):
+            return f"({self.units(node.left.arg)}[0, r] * {self.element(node.right, u)})"
+        if isinstance(node, MatProduct) and isinstance(node.right, Diag):
+            return f"({self.element(node.left, u)} * {self.units(node.right.arg)}[0, c])"
+        return f"{self.matrix(node, u)}[r, c]"
+
+    def units(self, node):
+        """A (1 × n) buffer holding a per-unit expression (a batch mean, or arithmetic on them)."""
+        if node in self.held:
+            return self.held[node]
+        width = self.width(node.signals()[0])
+        buf = self.held[node] = self.temp(f"t_{self.owner}__units{len(self.held)}", 1, width)
+        if isinstance(node, Mean):
+            self.raw(f"{buf}[0, :] = 0.0")
+            # a loop of its own: it sums over the batch, so what reads the mean must wait for it
+            self.loop("B", width, f"{buf}[0, c] += {self.at(node.arg)} * inv_batch", buf, buf,
+                      group=f"mean {buf}")
+        else:
+            self.loop(1, width, f"{buf}[0, c] = {self.element(node, None)}", buf, buf, group=f"units {buf}")
         return buf
+
+    def matrix(self, node, u):
+        """A buffer holding a matrix expression: W itself, or a temp."""
+        if isinstance(node, Weight):
+            return u.W
+        if node in self.held:
+            return self.held[node]
+        rows, cols = self.matrix_shape(node, u)
+        buf = self.held[node] = self.temp(f"t_{self.owner}__matrix{len(self.held)}", rows, cols)
+        if isinstance(node, OuterProduct):
+            self.raw(f"np.dot({self.factor(node.post)}.T, {self.factor(node.pre)}, {buf})")
+            self.loop(rows, cols, f"{buf}[r, c] *= inv_batch", buf, buf, group=f"matrix {buf}")
+        elif isinstance(node, MatProduct):
+            self.raw(f"np.dot({self.matrix(node.left, u)}, {self.matrix(node.right, u)}, {buf})")
+        elif isinstance(node, Tril):
+            self.loop(rows, cols, f"{buf}[r, c] = {self.matrix(node.arg, u)}[r, c]", buf, buf,
+                      group=f"matrix {buf}")
+            self.raw(f"for r in range({rows}):")
+            self.raw(f"    {buf}[r, r + 1:] = 0.0")
+        else:
+            self.loop(rows, cols, f"{buf}[r, c] = {self.element(node, u)}", buf, buf, group=f"matrix {buf}")
+        return buf
+
+    def matrix_shape(self, node, u):
+        """(rows, cols) of a matrix expression."""
+        if isinstance(node, Weight):
+            return u.rows, u.cols
+        if isinstance(node, OuterProduct):
+            return self.width(node.post.signals()[0]), self.width(node.pre.signals()[0])
+        if isinstance(node, Diag):
+            n = self.width(node.signals()[0])
+            return n, n
+        if isinstance(node, MatProduct):
+            return self.matrix_shape(node.left, u)[0], self.matrix_shape(node.right, u)[1]
+        if isinstance(node, Binary):
+            return self.matrix_shape(node.left if _is_matrix(node.left) else node.right, u)
+        return self.matrix_shape(node.arg, u)
+
+    def factor(self, f):
+        """A (batch × n) buffer holding a per-example factor: the signal itself, or a temp."""
+        if isinstance(f, Signal):
+            return self.sig(f)
+        if f not in self.held:
+            width = self.width(f.signals()[0])
+            buf = self.held[f] = self.temp(f"t_{self.owner}__factor{len(self.held)}", 0, width)
+            self.loop("B", width, f"{buf}[r, c] = {self.at(f)}", buf, buf)
+        return self.held[f]
 
     # ---- phase operators ----------------------------------------------------------------
     def op(self, op, cleared):
@@ -189,11 +266,15 @@ class SegmentWriter:
             self.raw(f"kwta_mask({self.sig(z)}, {op.kwta}, {self.sig(phi)})")
             self.assign_elementwise(dphi, f"{self.sig(dphi)}[r, c] = 0.0", what)
             return
-        phi_expr, dphi_expr = library.activation(op.activation, self.plan.dtype)
-        self.helpers |= {name for name in library.HELPERS if name + "(" in phi_expr}
-        # A loop of its own keeps the cheap statements around a scalar-only function vectorised.
-        group = f"activate {op.component}" if any(f in phi_expr for f in library.SCALAR_ONLY) else ""
         zs, ps = f"{self.sig(z)}[r, c]", f"{self.sig(phi)}[r, c]"
+        if isinstance(op.activation, str):
+            phi_expr, dphi_expr = library.activation(op.activation, self.plan.dtype)
+        else:   # written in the spec: its expressions of z, constants passed as kernel arguments
+            self.owner = op.component
+            phi_expr, dphi_expr = (self.element(e, None).replace(zs, "{z}") for e in (op.activation.phi, op.activation.dphi))
+        self.helpers |= {name for name in library.HELPERS if name + "(" in phi_expr + dphi_expr}
+        # A loop of its own keeps the cheap statements around a scalar-only function vectorised.
+        group = f"activate {op.component}" if any(f in phi_expr + dphi_expr for f in library.SCALAR_ONLY) else ""
         self.assign_elementwise(phi, f"{ps} = {phi_expr.format(z=zs)}", what, group)
         self.assign_elementwise(dphi, f"{self.sig(dphi)}[r, c] = {dphi_expr.format(z=zs, phi=ps)}", what, group)
 
@@ -334,17 +415,11 @@ class SegmentWriter:
         self.grads.add(up.weight)
         what = f"the update of '{up.cable}'"
         self.raw(f"# ΔW of '{up.cable}' ({up.rule})")
+        self.owner, self.held = up.cable, {}   # a factor is computed once per update
         outers = [t for t in up.terms if isinstance(t, Outer)]
         coefs = [self.const("coef", up.cable, t.coef) for t in outers]
-        held = {}  # factor -> its buffer: a combined factor is computed once per update
-
-        def buffer(factor):
-            if factor not in held:
-                held[factor] = self.materialise(factor, f"t_{up.cable}__factor{len(held)}")
-            return held[factor]
-
         for i, t in enumerate(outers):
-            post, pre = buffer(t.post), buffer(t.pre)
+            post, pre = self.factor(t.post), self.factor(t.pre)
             buf = g if i == 0 else self.temp(f"t_{up.cable}__outer", rows, cols)
             self.raw(f"np.dot({post}.T, {pre}, {buf})")
             if i == 0:
@@ -355,22 +430,30 @@ class SegmentWriter:
             self.loop(rows, cols, f"{g}[r, c] = 0.0", g, what)
         if up.w_max is not None:
             self.loop(rows, cols, f"{g}[r, c] *= {self.const('w_max', up.cable, up.w_max)} - {W}[r, c]", g, what)
-        target = UpdateTarget(up.cable, g, W, rows, cols, what, buffer)
+        target = UpdateTarget(up.cable, g, W, rows, cols, what)
         for t in up.terms:
             if not isinstance(t, Outer):   # the outer products formed ΔW above; the rest adjust it
                 getattr(self, TERM_EMITTERS[type(t)])(t, target)
         if up.bias:
             gb = grad_name(up.bias)
             self.grads.add(up.bias)
+            if up.db is not None:
+                self.loop(1, rows, f"{gb}[c] = {self.element(up.db, None)}", gb, what)
+                return
             self.raw(f"{gb}[:] = 0.0")
             for i, t in enumerate(outers):
-                self.loop("B", rows, f"{gb}[c] += {coefs[i]} * inv_batch * {buffer(t.post)}[r, c]", gb, what)
+                self.loop("B", rows, f"{gb}[c] += {coefs[i]} * inv_batch * {self.factor(t.post)}[r, c]", gb, what)
 
     def emit_decay(self, t, u):
         self.loop(u.rows, u.cols, f"{u.g}[r, c] -= {self.const('decay', u.cable, t.coef)} * {u.W}[r, c]", u.g, u.what)
 
+    def emit_expression(self, t, u):
+        value = self.element(t.expression, u)   # products and means first, then the loop the comment heads
+        self.raw(f"# ΔW += {t.expression}")
+        self.loop(u.rows, u.cols, f"{u.g}[r, c] += {value}", u.g, u.what)
+
     def emit_oja_decay(self, t, u):
-        post = u.buffer(t.post)
+        post = self.factor(t.post)
         square = self.temp(f"t_{u.cable}__oja_square", u.rows, u.rows)
         product = self.temp(f"t_{u.cable}__oja_product", u.rows, u.cols)
         self.raw(f"np.dot({post}.T, {post}, {square})")
@@ -382,7 +465,7 @@ class SegmentWriter:
         self.loop(u.rows, u.cols, f"{u.g}[r, c] -= {coef} * inv_batch * {product}[r, c]", u.g, u.what)
 
     def emit_activity_decay(self, t, u):
-        factor = u.buffer(t.factor)
+        factor = self.factor(t.factor)
         size, index = (u.rows, "r") if t.side == "post" else (u.cols, "c")
         total = self.temp(f"t_{u.cable}__{t.side}_total", 1, size)
         self.raw(f"{total}[0, :] = 0.0")
@@ -516,11 +599,12 @@ PARTS = ("setup", "step", "settle")
 EMITTERS = {Activate: "emit_activate", ComputeError: "emit_error", Integrate: "emit_integrate", Clamp: "emit_clamp",
             Assign: "emit_assign", Zero: "emit_zero", Store: "emit_store", Sample: "emit_sample"}
 #: update term -> its emitter (outer products form ΔW first, in ``update``)
-TERM_EMITTERS = {Decay: "emit_decay", OjaDecay: "emit_oja_decay", ActivityDecay: "emit_activity_decay"}
+TERM_EMITTERS = {Decay: "emit_decay", OjaDecay: "emit_oja_decay", ActivityDecay: "emit_activity_decay",
+                 Expression: "emit_expression"}
 
 
-def _first_signal(f):
-    return _first_signal(f.left) if isinstance(f, Combine) else f
+def _is_matrix(node):
+    return any(isinstance(n, (Weight, OuterProduct, MatProduct, Tril)) for n in node.walk())
 
 
 def generate(plan, checks=False):

@@ -42,6 +42,30 @@ def activation(name, dtype):
     return tuple(_FLOAT_LITERAL.sub(r"np.float32(\1)", template) for template in (phi, dphi))
 
 
+#: elementwise function of the equation language -> element template of {x}
+FUNCTIONS = {
+    "neg": "-{x}",
+    "exp": "np.exp({x})",
+    "log": "np.log({x})",
+    "tanh": "np.tanh({x})",
+    "sigmoid": "1.0 / (1.0 + np.exp(-{x}))",
+    "relu": "max({x}, 0.0)",
+    "abs": "abs({x})",
+    "sign": "1.0 if {x} > 0.0 else (-1.0 if {x} < 0.0 else 0.0)",
+    "sqrt": "np.sqrt({x})",
+    "step": "1.0 if {x} > 0.0 else 0.0",
+}
+
+
+def function(name, dtype):
+    """The element template of {x} of an equation-language function in a plan of ``dtype``."""
+    template = FUNCTIONS[name]
+    if dtype != "float32":
+        return template
+    template = FAST_FLOAT32.get(name, template).replace("{z}", "{x}")
+    return _FLOAT_LITERAL.sub(r"np.float32(\1)", template)
+
+
 def tanh_f32(x):
     """tanh as a rational function of x², relative error < 2.5e-8 on [−9.1, 9.1], saturating beyond:
     float32 results are numpy's within one unit in the last place, from arithmetic alone."""

@@ -5,7 +5,6 @@ clamped and free phases it is contrastive Hebbian learning. When a separate chai
 computes the negative phase (an RBM's reconstruction, in the same sweep), ``negative_pre`` and
 ``negative_post`` name its signals: contrastive divergence.
 """
-from ..ops import Outer
 from . import NUMBER, REF, Rule, register
 
 SNAPSHOT = {"type": "string", "description": "name of a phase snapshot"}
@@ -29,4 +28,6 @@ class Contrastive(Rule):
         pre = factors.pre(params.get("pre"), positive)
         negative_post = factors.post(params.get("negative_post", params.get("post")), negative, role="negative_post")
         negative_pre = factors.pre(params.get("negative_pre", params.get("pre")), negative, role="negative_pre")
-        return {"terms": (Outer(post, pre, params["scale"]), Outer(negative_post, negative_pre, -params["scale"]))}
+        return factors.equation("scale * (outer(post, pre) - outer(negative_post, negative_pre))",
+                                {"post": post, "pre": pre, "negative_post": negative_post, "negative_pre": negative_pre,
+                                 "scale": params["scale"]})

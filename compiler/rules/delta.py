@@ -1,5 +1,4 @@
 """Delta rule (Widrow-Hoff with a derivative): ΔW = ((target − phi(post)) ⊙ phi'(post)) ⊗ pre."""
-from ..ops import Combine, Outer
 from . import NUMBER, REF, Rule, register
 
 
@@ -13,6 +12,7 @@ class Delta(Rule):
 
     def lower(self, params, factors):
         neuron = params.get("post") or factors.destination
-        error = Combine("sub", factors.ref(params["target"], "target"), factors.ref(neuron, "post", "phi"))
-        post = Combine("mul", error, factors.ref(neuron, "post", "dphi"))
-        return {"terms": (Outer(post, factors.pre(params.get("pre")), params["scale"]),)}
+        names = {"target": factors.ref(params["target"], "target"), "phi": factors.ref(neuron, "post", "phi"),
+                 "dphi": factors.ref(neuron, "post", "dphi"), "pre": factors.pre(params.get("pre")),
+                 "scale": params["scale"]}
+        return factors.equation("scale * outer((target - phi) * dphi, pre)", names)

@@ -1,5 +1,4 @@
 """Two-factor Hebbian rule, with decay and soft bounds: ΔW = [(w_max − W) ⊙] post ⊗ pre − decay·W."""
-from ..ops import Decay, Outer
 from . import NUMBER, POSITIVE, REF, Rule, register
 
 
@@ -12,7 +11,9 @@ class Hebbian(Rule):
     defaults = {"scale": 1.0, "decay": 0.0}
 
     def lower(self, params, factors):
-        terms = [Outer(factors.post(params.get("post")), factors.pre(params.get("pre")), params["scale"])]
-        if params["decay"]:
-            terms.append(Decay(params["decay"]))
-        return {"terms": tuple(terms), "w_max": params.get("w_max")}
+        names = {"post": factors.post(params.get("post")), "pre": factors.pre(params.get("pre")),
+                 "scale": params["scale"], "decay": params["decay"]}
+        if "w_max" in params:
+            return factors.equation("(w_max - W) * (scale * outer(post, pre)) - decay * W",
+                                    {**names, "w_max": params["w_max"]})
+        return factors.equation("scale * outer(post, pre) - decay * W", names)

@@ -1,5 +1,4 @@
 """Competitive (instar) rule: winners move their weights toward the input, ΔW = m ⊗ pre − diag(m)·W."""
-from ..ops import ActivityDecay, Outer
 from . import NUMBER, REF, Rule, register
 
 
@@ -9,9 +8,8 @@ class Instar(Rule):
     about = "instar: ΔW = scale·(m⊗pre − diag(m)·W), m = post (the k-WTA winners mask)"
     params = {"pre": REF, "post": REF, "scale": NUMBER}
     defaults = {"scale": 1.0}
-    side = "post"   # whose activity scales the decay: the winners' rows
+    equation = "scale * (outer(post, pre) - diag(mean(post)) @ W)"   # each winner's row moves toward its input
 
     def lower(self, params, factors):
-        post, pre = factors.post(params.get("post")), factors.pre(params.get("pre"))
-        return {"terms": (Outer(post, pre, params["scale"]),
-                          ActivityDecay(post if self.side == "post" else pre, self.side, params["scale"]))}
+        return factors.equation(self.equation, {"post": factors.post(params.get("post")),
+                                                "pre": factors.pre(params.get("pre")), "scale": params["scale"]})

@@ -1,6 +1,5 @@
 """Oja's rule (subspace form), ΔW = post ⊗ pre − (post ⊗ post)·W, and Sanger's rule, which keeps
 only the lower triangle of post ⊗ post."""
-from ..ops import OjaDecay, Outer
 from . import NUMBER, REF, Rule, register
 
 
@@ -10,12 +9,11 @@ class Oja(Rule):
     about = "ΔW = scale·(post⊗pre − (post⊗post)·W); one neuron converges to the first principal component"
     params = {"pre": REF, "post": REF, "scale": NUMBER}
     defaults = {"scale": 1.0}
-    lower_triangle = False
+    equation = "scale * (outer(post, pre) - outer(post, post) @ W)"
 
     def lower(self, params, factors):
-        post = factors.post(params.get("post"))
-        return {"terms": (Outer(post, factors.pre(params.get("pre")), params["scale"]),
-                          OjaDecay(post, params["scale"], lower=self.lower_triangle))}
+        return factors.equation(self.equation, {"post": factors.post(params.get("post")),
+                                                "pre": factors.pre(params.get("pre")), "scale": params["scale"]})
 
 
 @register
@@ -24,4 +22,4 @@ class Sanger(Oja):
 
     name = "sanger"
     about = "ΔW = scale·(post⊗pre − LT(post⊗post)·W); unit k converges to the k-th principal component"
-    lower_triangle = True
+    equation = "scale * (outer(post, pre) - tril(outer(post, post)) @ W)"

@@ -10,4 +10,4 @@ class Outstar(Instar):
 
     name = "outstar"
     about = "ΔU = scale·(post⊗pre − U·diag(pre)); post is the target the sources learn to emit"
-    side = "pre"
+    equation = "scale * (outer(post, pre) - W @ diag(mean(pre)))"

@@ -1,0 +1,166 @@
+"""Expressions over signals: what an update term reads, and what a spec's equations become.
+
+An expression is a tree of frozen nodes. Per-example values (a signal, elementwise arithmetic and
+functions of signals) are (batch × units); ``Mean`` averages one over the batch; ``OuterProduct``,
+``MatProduct``, ``Tril``, ``Diag`` and ``Weight`` make (rows × cols) matrices. Nodes hold no
+numbers but ``Constant``s, which the code generator passes to kernels as arguments, and no text
+from a spec but the identifiers of signals.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: elementwise functions of one argument an expression may call
+FUNCTIONS = ("exp", "log", "tanh", "sigmoid", "relu", "abs", "sign", "sqrt", "step")
+#: functions that change what an expression is over: name -> number of arguments
+STRUCTURAL = {"outer": 2, "mean": 1, "tril": 1, "diag": 1}
+OPERATORS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
+
+
+class Node:
+    """An expression node; every subclass lists its children in ``parts``."""
+
+    parts = ()
+
+    def children(self):
+        return tuple(getattr(self, p) for p in self.parts)
+
+    def signals(self):
+        """The signals the expression reads, each once, in order of appearance."""
+        seen = []
+        for child in self.children():
+            seen += [s for s in child.signals() if s not in seen]
+        return tuple(seen)
+
+    def map(self, fn):
+        """The expression with ``fn`` applied to each of its signals."""
+        return type(self)(**{**self.__dict__, **{p: getattr(self, p).map(fn) for p in self.parts}})
+
+    def walk(self):
+        """This node and every node below it, parents first."""
+        yield self
+        for child in self.children():
+            if isinstance(child, Node):
+                yield from child.walk()
+            else:   # a signal
+                yield child
+
+
+@dataclass(frozen=True)
+class Constant(Node):
+    """A number; ``name`` is the spec's name for it, if it has one."""
+
+    value: float
+    name: str = ""
+
+    def __str__(self):
+        return self.name or f"{self.value:g}"
+
+
+@dataclass(frozen=True)
+class Weight(Node):
+    """The weights of the cable the expression updates."""
+
+    def __str__(self):
+        return "W"
+
+
+@dataclass(frozen=True)
+class Function(Node):
+    """An elementwise function of one argument (see FUNCTIONS), or 'neg'."""
+
+    function: str
+    arg: Node
+    parts = ("arg",)
+
+    def __str__(self):
+        return f"-{self.arg}" if self.function == "neg" else f"{self.function}({self.arg})"
+
+
+@dataclass(frozen=True)
+class Binary(Node):
+    """An elementwise combination: ``op`` is one of '+', '-', '*', '/', '**'."""
+
+    op: str
+    left: Node
+    right: Node
+    parts = ("left", "right")
+
+    def __str__(self):
+        return f"({self.left} {self.op} {self.right})"
+
+
+@dataclass(frozen=True)
+class Mean(Node):
+    """The mean over the batch of a per-example value: one number per unit."""
+
+    arg: Node
+    parts = ("arg",)
+
+    def __str__(self):
+        return f"mean({self.arg})"
+
+
+@dataclass(frozen=True)
+class OuterProduct(Node):
+    """``⟨post ⊗ pre⟩``: the batch mean of the outer product of two per-example values."""
+
+    post: Node
+    pre: Node
+    parts = ("post", "pre")
+
+    def __str__(self):
+        return f"outer({self.post}, {self.pre})"
+
+
+@dataclass(frozen=True)
+class MatProduct(Node):
+    """The matrix product ``left @ right``; either side may be a ``Diag``."""
+
+    left: Node
+    right: Node
+    parts = ("left", "right")
+
+    def __str__(self):
+        return f"{self.left} @ {self.right}"
+
+
+@dataclass(frozen=True)
+class Tril(Node):
+    """The lower triangle (diagonal included) of a square matrix."""
+
+    arg: Node
+    parts = ("arg",)
+
+    def __str__(self):
+        return f"tril({self.arg})"
+
+
+@dataclass(frozen=True)
+class Diag(Node):
+    """The diagonal matrix of a per-unit vector; it only multiplies a matrix."""
+
+    arg: Node
+    parts = ("arg",)
+
+    def __str__(self):
+        return f"diag({self.arg})"
+
+
+def constant_value(node):
+    """The value of an expression made of constants alone, else None."""
+    if isinstance(node, Constant):
+        return node.value
+    if isinstance(node, Function) and node.function == "neg":
+        inner = constant_value(node.arg)
+        return None if inner is None else -inner
+    if isinstance(node, Binary):
+        left, right = constant_value(node.left), constant_value(node.right)
+        if left is None or right is None:
+            return None
+        try:
+            return {"+": left + right, "-": left - right, "*": left * right, "/": left / right,
+                    "**": left ** right}[node.op]
+        except (ZeroDivisionError, OverflowError, ValueError):
+            return None
+    return None

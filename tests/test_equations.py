@@ -1,0 +1,266 @@
+"""The equation language: rules and activations written in the spec, compiled like the library's."""
+import numpy as np
+import pytest
+
+import ngdsl
+from ngdsl.compiler import SpecError, compile_text, expressions
+from ngdsl.compiler.derivatives import derivative
+from ngdsl.compiler.equations import Scope, parse
+from ngdsl.compiler.ops import Signal
+from ngdsl.describe import describe
+from ngdsl.runtime import codegen, library
+
+from conftest import load, spec_path
+
+LINEAR = """ngdsl: 1
+name: eq
+seed: 0
+dtype: float64
+data: {dataset: gaussian, dim: 8, n: 400, spectrum: [4, 2, 1, 0.5, 0.3, 0.2, 0.1, 0.05], test_fraction: 0.1, batch: 16}
+components:
+  x: {kind: input, size: 8}
+  y: {kind: rate, size: 3, activation: tanh}
+cables:
+  W: {from: x, to: y, init: {dist: normal, scale: 0.3}, bias: true,
+      rule: {equation: {dW: "DW", db: "DB", constants: {eta: 0.5}}}}
+schedule:
+  train:
+    - {phase: project, steps: 0, clamp: {x: data.x}}
+    - {update: [W]}
+  predict:
+    - {phase: project, steps: 0, clamp: {x: data.x}, read: y}
+train: {epochs: 2, optimizer: {sgd: {lr: 0.01}}}
+"""
+
+
+def linear(dW, db="mean(post)"):
+    return LINEAR.replace("DW", dW).replace("DB", db)
+
+
+def model_of(write_spec, text):
+    return ngdsl.load(write_spec(text))
+
+
+def test_every_form_an_expression_takes_equals_numpy(write_spec):
+    # library-shaped summands (outer, Oja, activity decay) beside a generic elementwise part and a bias rule
+    model = model_of(write_spec, linear("eta * outer(post, pre) - outer(post, post) @ W + 0.01 * sign(W) * W ** 2"
+                                        " - diag(mean(post ** 2)) @ W + W @ diag(mean(pre)) / 4"
+                                        " + tril(outer(post, post)) @ W * exp(-abs(W))",
+                                        "mean(post) - 0.1 * mean(post * post)"))
+    x = model.data.x_train[:16]
+    w, b = model.weights["W"].copy(), model.weights["W.bias"].copy()
+    y = np.tanh(x @ w.T + b)
+    want = (0.5 * y.T @ x / 16 - (y.T @ y / 16) @ w + 0.01 * np.sign(w) * w ** 2 - np.diag((y ** 2).mean(0)) @ w
+            + w @ np.diag(x.mean(0)) / 4 + (np.tril(y.T @ y / 16) @ w) * np.exp(-np.abs(w)))
+    got = model.updates(x, np.zeros((16, 1)))
+    np.testing.assert_allclose(got["W"], want, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(got["W.bias"], y.mean(0) - 0.1 * (y * y).mean(0), rtol=1e-12, atol=1e-15)
+
+
+def test_per_example_factors_broadcast_batch_means(write_spec):
+    # centring by the batch mean: ⟨(y − ȳ) ⊗ (x − x̄)⟩, the covariance rule within a batch
+    model = model_of(write_spec, linear("outer(post - mean(post), pre - mean(pre)) / (1 + 1)"))
+    x = model.data.x_train[:16]
+    y = np.tanh(x @ model.weights["W"].T + model.weights["W.bias"])
+    want = (y - y.mean(0)).T @ (x - x.mean(0)) / 16 / 2
+    np.testing.assert_allclose(model.updates(x, np.zeros((16, 1)))["W"], want, rtol=1e-12, atol=1e-15)
+
+
+def _swap_rule(name, cable, rule, *overrides):
+    """(library ΔW, equation ΔW) of one trial of a shipped spec, in float64."""
+    updates = []
+    for override in (None, f"cables.{cable}.rule={rule}"):
+        model = load(name, "dtype=float64", *overrides, *([override] if override else []))
+        x, y = model.data.x_train[:8], model.data.y_train[:8]
+        updates.append(model.updates(x, y))
+    return updates
+
+
+@pytest.mark.parametrize("name, cable, rule", [
+    ("bp_digits.yaml", "W1", "{equation: {dW: 'outer(d1, pre)'}}"),
+    ("bp_digits.yaml", "W2", "{equation: {dW: 'outer(post, pre)'}}"),
+    ("hebb_digits.yaml", "W", "{equation: {dW: '(1 - W) * outer(y, pre) - 0.05 * W'}}"),
+    ("oja_pca.yaml", "W", "{equation: {dW: 'outer(post, pre) - outer(post, post) @ W'}}"),
+    ("sanger_pca.yaml", "W", "{equation: {dW: 'outer(post, pre) - tril(outer(post, post)) @ W'}}"),
+    ("kwta_clusters.yaml", "W", "{equation: {dW: 'outer(post, pre) - diag(mean(post)) @ W'}}"),
+    ("counterprop_blobs.yaml", "U", "{equation: {dW: 'outer(t, pre) - W @ diag(mean(pre))'}}"),
+    ("eqprop_xor.yaml", "W1", "{equation: {dW: '2 * (outer(p, x) - outer(f, x))', "
+                              "signals: {p: h@nudged, f: h@free, x: x@nudged}}}"),
+    ("rbm_digits.yaml", "W", "{equation: {dW: 'outer(h, v) - outer(hr, vr)'}}"),
+])
+def test_a_library_rule_and_its_equation_make_bit_identical_updates(name, cable, rule):
+    library_updates, equation_updates = _swap_rule(name, cable, rule)
+    for key in (cable, f"{cable}.bias"):
+        if key in library_updates:
+            np.testing.assert_array_equal(equation_updates[key], library_updates[key], err_msg=key)
+
+
+def test_the_delta_rule_and_its_equation_make_bit_identical_updates(write_spec):
+    text = LINEAR.replace("dataset: gaussian, dim: 8, n: 400, spectrum: [4, 2, 1, 0.5, 0.3, 0.2, 0.1, 0.05]",
+                          "dataset: blobs, features: 8, centers: 3").replace("bias: true,", "")
+    text = text.replace("    - {phase: project, steps: 0, clamp: {x: data.x}}",
+                        "    - {phase: project, steps: 0, clamp: {x: data.x, t: data.y}}")
+    text = text.replace("  y: {kind: rate", "  t: {kind: input, size: 3}\n  y: {kind: rate")
+    delta = text.replace('{equation: {dW: "DW", db: "DB", constants: {eta: 0.5}}}', "{delta: {target: t, scale: 0.5}}")
+    written = text.replace("DW", "0.5 * outer((t - y) * y.dphi, pre)").replace(', db: "DB"', "")
+    updates = []
+    for spec in (delta, written):
+        model = model_of(write_spec, spec)
+        updates.append(model.updates(model.data.x_train[:16], model.data.y_train[:16])["W"])
+    np.testing.assert_array_equal(updates[1], updates[0])
+    assert np.abs(updates[0]).max() > 0
+
+
+def _without(text, *prefixes):
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(prefixes)) + "\n"
+
+
+@pytest.mark.parametrize("name, cable, equation, wiring", [
+    # BCM: ΔW = (z ⊙ (z − θ)) ⊗ x, θ the persistent running average of z²
+    ("bcm_selectivity.yaml", "W", "outer(z * (z - theta), x)", ("d:", "m:", "d_z:", "d_t:", "m_d:")),
+    # covariance: ΔW = (z − ⟨z⟩) ⊗ (x − ⟨x⟩), the running means persistent states
+    ("covariance_pca.yaml", "W", "outer(z - mz, x - mx)", ("dx:", "dz:", "x_dx:", "mx_dx:", "z_dz:", "mz_dz:")),
+])
+def test_bcm_and_covariance_as_user_equations_train_exactly_as_the_library_circuits(write_spec, name, cable,
+                                                                                    equation, wiring):
+    text = open(spec_path(name)).read().replace("dtype: float32", "")
+    shipped = ngdsl.load(write_spec("seed: 0\ndtype: float64\n" + text.replace("seed: 0\n", ""), "shipped.yaml"))
+    written = _without(text, *wiring).replace("seed: 0\n", "")
+    start = written.index(f"  {cable}:")
+    end = written.index("\n", start)
+    rule_at = written.index("rule:", start)
+    written = written[:rule_at] + f"rule: {{equation: {{dW: '{equation}'}}}}}}" + written[end:]
+    equation_model = ngdsl.load(write_spec("seed: 0\ndtype: float64\n" + written, "written.yaml"))
+    shipped.fit(epochs=2)
+    equation_model.fit(epochs=2)
+    np.testing.assert_array_equal(equation_model.weights[cable], shipped.weights[cable])
+    assert not np.allclose(shipped.weights[cable], ngdsl.load(spec_path(name)).weights[cable])   # it learned
+
+
+def test_changing_a_constant_reuses_the_compiled_kernel(write_spec):
+    sources, consts = [], []
+    for eta in (0.5, 0.25):
+        compiled = compile_text(linear("eta * outer(post, pre) + 3 * W ** 3").replace("eta: 0.5", f"eta: {eta}"))
+        source, kernels, _ = codegen.generate(compiled.plan)
+        sources.append(source)
+        consts.append(kernels[("train", 0)].consts)
+    assert sources[0] == sources[1]
+    assert consts[0] != consts[1]
+
+
+def test_no_text_of_an_expression_reaches_the_generated_source():
+    compiled = compile_text(linear("outer(post, pre) * abs(W)  # __import__('os').system('x')"))
+    source = codegen.generate(compiled.plan)[0]
+    assert "__import__" not in source and "system" not in source
+    # inspect --code shows the parsed expression above the loop that computes it
+    code = describe(compiled, code=True)
+    assert "    # ΔW += (outer(y.phi, x.z) * abs(W))\n    for r in range(3):\n        for c in range(8):\n" in code
+
+
+SPEC_LINE = 11   # the line of dW in LINEAR; the expression starts at column 30 ('dW: "' ends at 29)
+
+
+@pytest.mark.parametrize("expression, column, message", [
+    ("outer(psot, pre)", 6, "the equation of 'W' reads 'psot' but there is no component 'psot' (did you mean "
+                            "'post'?)"),
+    ("outer(post, pre) + post", 19, "'+' combines a (3 × 8) matrix with a per-example value of 3 unit(s); their "
+                                    "shapes must agree (or one side be a number)"),
+    ("outer(post, pre) / mean(pre)", 19, "'/' combines a (3 × 8) matrix with a per-unit vector of 8; their shapes "
+                                         "must agree (or one side be a number)"),
+    ("outer(post / mean(pre), pre)", 13, "'/' combines a per-example value of 3 unit(s) with a per-unit vector of "
+                                         "8; their shapes must agree (or one side be a number)"),
+    ("outer(pre, post)", 0, "is a (8 × 3) matrix, but cable 'W' has (3 × 8) weights"),
+    ("outer(post.__class__, pre)", 6, "attribute access is not part of the expression language; a signal is "
+                                      "written component or component.compartment"),
+    ("W.T", 0, "attribute access is not part of the expression language; a signal is written component or "
+               "component.compartment"),
+    ("open(W)", 0, "'open' is not a function of the expression language; it has exp, log, tanh, sigmoid, relu, "
+                   "abs, sign, sqrt, step, outer, mean, tril, diag"),
+    ("W * W[0]", 4, "indexing is not part of the expression language (numbers, names, + - * / ** @, and the "
+                    "functions exp, log, tanh, sigmoid, relu, abs, sign, sqrt, step, outer, mean, tril, diag)"),
+    ("outer(post pre)", 6, "the expression does not parse: invalid syntax. Perhaps you forgot a comma?"),
+    ("W ** post", 5, "an exponent is a number"),
+    ("diag(post) @ W", 5, "diag() takes a per-unit vector; this is a per-example value of 3 unit(s); write "
+                          "diag(mean(...))"),
+    ("W @ W", 4, "'@' multiplies a (3 × 8) matrix by a (3 × 8) matrix: 8 columns against 3 rows"),
+    ("outer(post, pre, W)", 0, "outer() takes 2 arguments, not 3"),
+])
+def test_an_expression_error_is_reported_inside_the_string(expression, column, message):
+    with pytest.raises(SpecError) as exc:
+        compile_text(linear(expression), "spec.yaml")
+    assert [str(d) for d in exc.value.diagnostics] == [f"spec.yaml:{SPEC_LINE}:{30 + column}: error: dW: {message}"]
+
+
+def test_a_bias_gets_its_own_rule_when_dw_is_not_outer_products():
+    with pytest.raises(SpecError) as exc:
+        compile_text(LINEAR.replace("DW", "outer(post, pre) * W").replace(', db: "DB"', ""), "spec.yaml")
+    assert "cable 'W' has a bias, and part of its dW is not an outer product" in str(exc.value)
+
+
+def test_db_is_a_vector_of_the_post_units():
+    with pytest.raises(SpecError) as exc:
+        compile_text(linear("outer(post, pre)", "mean(pre)"), "spec.yaml")
+    assert str(exc.value) == ("spec.yaml:11:54: error: db: is a per-unit vector of 8, but the bias of 'W' has 3 "
+                              "units")
+
+
+# ---- activations --------------------------------------------------------------------------
+
+Z = Signal("h", "z")
+
+
+def _scalar(expression):
+    """A numpy function of z from an expression (the test's own evaluator, not the compiler's)."""
+    def value(node, z):
+        if node == Z:
+            return z
+        if isinstance(node, expressions.Constant):
+            return np.full_like(z, node.value)
+        if isinstance(node, expressions.Binary):
+            a, b = value(node.left, z), value(node.right, z)
+            return {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power}[node.op](a, b)
+        fn = {"neg": np.negative, "exp": np.exp, "log": np.log, "tanh": np.tanh, "abs": np.abs, "sign": np.sign,
+              "sqrt": np.sqrt, "sigmoid": lambda a: 1 / (1 + np.exp(-a)), "relu": lambda a: np.maximum(a, 0),
+              "step": lambda a: (a > 0).astype(float)}[node.function]
+        return fn(value(node.arg, z))
+    return lambda z: value(expression, z)
+
+
+ACTIVATIONS = ["log(1 + exp(z))", "z * sigmoid(z)", "tanh(z) ** 2 / (1 + z ** 2)", "sqrt(1 + z * z) - 1",
+               "exp(-z ** 2 / 2)", "relu(z) ** 3 - abs(z)", "log(2 + tanh(3 * z)) * step(z + 0.5)",
+               "-z / (2 - sign(z) * 0.5)"]
+
+
+@pytest.mark.parametrize("text", ACTIVATIONS)
+def test_a_custom_activations_derivative_matches_finite_differences(text):
+    scope = Scope({"z": (Z, ("batch", 1))}, lambda t: (_ for _ in ()).throw(KeyError(t)))
+    phi = parse(text, scope)[0]
+    dphi = derivative(phi, Z)
+    z = np.linspace(-3, 3, 601) + 0.0037   # off the kinks at 0 and -0.5
+    eps = 1e-6
+    numeric = (_scalar(phi)(z + eps) - _scalar(phi)(z - eps)) / (2 * eps)
+    np.testing.assert_allclose(_scalar(dphi)(z), numeric, rtol=1e-6, atol=1e-7)
+
+
+def test_every_function_of_the_language_has_code_and_a_derivative():
+    assert set(library.FUNCTIONS) == set(expressions.FUNCTIONS) | {"neg"}
+    for name in expressions.FUNCTIONS:
+        phi = expressions.Function(name, Z)
+        assert derivative(phi, Z).signals() in ((), (Z,))
+
+
+def test_a_custom_activation_runs_as_written(write_spec):
+    text = linear("outer(post, pre)").replace("activation: tanh", "activation: {phi: 'z * sigmoid(z)'}")
+    model = model_of(write_spec, text)
+    x = model.data.x_train[:16]
+    a = x @ model.weights["W"].T + model.weights["W.bias"]
+    phi = a / (1 + np.exp(-a))
+    np.testing.assert_allclose(model.predict(x), phi, rtol=1e-12)
+    np.testing.assert_allclose(model.updates(x, np.zeros((16, 1)))["W"], phi.T @ x / 16, rtol=1e-12)
+
+
+def test_a_custom_activation_reads_z_alone():
+    text = linear("outer(post, pre)").replace("activation: tanh", "activation: {phi: 'tanh(x)'}")
+    with pytest.raises(SpecError) as exc:
+        compile_text(text, "spec.yaml")
+    assert str(exc.value) == "spec.yaml:8:52: error: phi: an activation is a function of z alone; 'x' is not z"
