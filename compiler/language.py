@@ -12,13 +12,16 @@ COMPARTMENTS = {
     "state": ("phi", "z", "dphi", "in", "s"),
     "rate": ("phi", "z", "dphi", "s"),
     "error": ("e", "mu", "target"),
+    "neuron": ("phi", "in"),    # and the variables its equations declare
 }
 #: kind -> the compartment a cable drives when ``to:`` names only the component.
-DRIVEN = {"state": "in", "rate": "z", "error": "mu"}
+DRIVEN = {"state": "in", "rate": "z", "error": "mu", "neuron": "in"}
 #: kind -> compartments a cable may drive.
-DRIVABLE = {"input": (), "state": ("in",), "rate": ("z",), "error": ("mu", "target")}
+DRIVABLE = {"input": (), "state": ("in",), "rate": ("z",), "error": ("mu", "target"), "neuron": ("in",)}
 #: Registers keep their value between steps; the other kinds are recomputed every step.
-STATEFUL = {"input", "state"}
+STATEFUL = {"input", "state", "neuron"}
+#: what a neuron's equations call its summed input (its 'in' compartment; 'in' is a Python keyword)
+NEURON_INPUT = "I"
 
 ACTIVATIONS = ("identity", "tanh", "sigmoid", "relu", "hard_sigmoid", "step")
 LOSSES = ("gaussian", "softmax")

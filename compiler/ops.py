@@ -154,6 +154,16 @@ class CustomActivation:
 
 
 @dataclass(frozen=True)
+class CustomLoss:
+    """An error the spec writes: ``e`` is an expression of the error's ``target`` and ``mu``."""
+
+    e: object
+
+    def __str__(self):
+        return str(self.e)
+
+
+@dataclass(frozen=True)
 class Activate(PhaseOp):
     """Recompute ``phi`` and ``dphi`` of a neuron from its ``z``."""
 
@@ -197,13 +207,14 @@ class Sample(PhaseOp):
 
 @dataclass(frozen=True)
 class ComputeError(PhaseOp):
-    """``e = precision·(target − mu)``, or ``target − softmax(mu)`` for the softmax loss.
+    """``e = precision·(target − mu)``, ``target − softmax(mu)`` for the softmax loss, or a
+    CustomLoss's expression (written over Signal(component, 'target'), read from ``target``).
 
     ``target`` is the error's own target compartment, or the signal it copies when nothing else
     reads that compartment (the copy is then not made)."""
 
     component: str
-    loss: str
+    loss: object            # 'gaussian', 'softmax' or a CustomLoss
     precision: float
     target: Signal
 
@@ -216,6 +227,8 @@ class ComputeError(PhaseOp):
     def __str__(self):
         if self.loss == "softmax":
             return f"{self.component}.e = {self.target} − softmax({self.component}.mu)"
+        if isinstance(self.loss, CustomLoss):
+            return f"{self.component}.e = {self.loss}"
         p = f"{self.precision:g}·" if self.precision != 1 else ""
         return f"{self.component}.e = {p}({self.target} − {self.component}.mu)"
 
@@ -241,6 +254,61 @@ class Integrate(PhaseOp):
         if self.nudge is not None and self.beta:
             extra += f" + {self.beta:g}·({self.nudge} − z)"
         return f"{self.component}.z += {self.rate:g}·({self.component}.in{extra})"
+
+
+@dataclass(frozen=True)
+class Dynamics:
+    """A neuron's equations: d(variable)/dt for each variable, in order; an optional spike
+    ``threshold`` (a unit spikes on a step where it is > 0) and ``resets`` applied to the units
+    that spiked; the variables' values at rest; ``output``: the variable phi copies (None: phi is
+    the spike, 0 or 1). Expressions read the neuron's own signals and named constants."""
+
+    variables: tuple
+    derivatives: tuple
+    threshold: object
+    resets: tuple           # (variable, expression)
+    initial: tuple          # one number per variable
+    output: Optional[str]
+    dt: float
+
+
+@dataclass(frozen=True)
+class Evolve(PhaseOp):
+    """One Euler step of a neuron's equations, then its spikes and resets, then its phi."""
+
+    component: str
+    dynamics: Dynamics
+
+    def reads(self):
+        return frozenset(Signal(self.component, v) for v in self.dynamics.variables + ("in",))
+
+    def writes(self):
+        return frozenset(Signal(self.component, v) for v in self.dynamics.variables + ("phi",))
+
+    def __str__(self):
+        d = self.dynamics
+        lines = [f"d{v}/dt = {e}" for v, e in zip(d.variables, d.derivatives)]
+        if d.threshold is not None:
+            lines.append(f"spike where {d.threshold} > 0" + "".join(f"; {v} ← {e}" for v, e in d.resets))
+        return f"{self.component}: " + ", ".join(lines) + f"   (dt {d.dt:g})"
+
+
+@dataclass(frozen=True)
+class Rest(PhaseOp):
+    """Set a neuron's variables to their values at rest, and its phi to match."""
+
+    component: str
+    dynamics: Dynamics
+
+    def reads(self):
+        return frozenset()
+
+    def writes(self):
+        return frozenset(Signal(self.component, v) for v in self.dynamics.variables + ("phi",))
+
+    def __str__(self):
+        values = ", ".join(f"{v} = {x:g}" for v, x in zip(self.dynamics.variables, self.dynamics.initial))
+        return f"{self.component}: {values}   (at rest)"
 
 
 @dataclass(frozen=True)

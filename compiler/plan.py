@@ -7,9 +7,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from . import language
 from .graph import depths, instant_order
-from .ops import (Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Integrate, MatMul, Sample, Signal, Store,
-                  Update, Zero)
+from .ops import (Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Evolve, Integrate, MatMul, Rest, Sample,
+                  Signal, Store, Update, Zero)
 from .optimize import drop_dead_setup, eliminate_common, hoist, order_for_fusion, step_scratch
 from .resolve import PhaseSpec
 
@@ -162,7 +163,7 @@ class Planner:
                 ops += self.projections(Signal(name, "mu"))
                 if Signal(name, "target") in self.incoming:
                     ops += self.projections(Signal(name, "target"))
-                ops.append(ComputeError(name, comp.opts["loss"], float(comp.opts["precision"]),
+                ops.append(ComputeError(name, comp.loss or comp.opts["loss"], float(comp.opts["precision"]),
                                         self.error_targets.get(name, Signal(name, "target"))))
         return ops
 
@@ -174,8 +175,16 @@ class Planner:
             ops.append(Sample(name, c.opts["sample"], float(c.opts.get("noise", 1.0))))
         return ops
 
+    def rest(self, name):
+        """Operators that put a register at rest: a state's z at zero and its phi to match, a
+        neuron's variables at their initial values."""
+        c = self.components[name]
+        if c.kind == "neuron":
+            return [Rest(name, c.dynamics)]
+        return [Zero(name), *self.activate(name)]
+
     def phase(self, spec: PhaseSpec, snapshot_signals, first=False):
-        states = [n for n in sorted(self.components) if self.components[n].kind == "state"]
+        states = [n for n in sorted(self.components) if self.components[n].kind in ("state", "neuron")]
         hard = {n for n, (_, beta) in spec.clamps.items() if beta is None}
         free = [n for n in states if n not in hard]
         resettable = [n for n in free if self.components[n].opts.get("lifetime") != "persistent"]
@@ -184,13 +193,13 @@ class Planner:
             setup += [Zero(n) for n in sorted(self.components)
                       if self.components[n].kind == "input" and n not in hard]
             if spec.init == "keep":
-                setup += [op for n in resettable for op in (Zero(n), *self.activate(n))]
+                setup += [op for n in resettable for op in self.rest(n)]
         for name in sorted(hard):
             setup.append(Clamp(name, spec.clamps[name][0]))
             if self.components[name].kind == "state":
                 setup += self.activate(name)
         if spec.init == "zero":
-            setup += [op for n in resettable for op in (Zero(n), *self.activate(n))]
+            setup += [op for n in resettable for op in self.rest(n)]
         elif spec.init == "feedforward":
             setup += self.feedforward(resettable, hard)
         # Setup leaves every state's phi consistent with its z, so a step can end by activating the
@@ -200,9 +209,12 @@ class Planner:
             step += self.projections(Signal(name, "in"))
         for name in free:
             c = self.components[name]
+            if c.kind == "neuron":
+                step.append(Evolve(name, c.dynamics))
+                continue
             nudge, beta = spec.clamps.get(name, (None, 0.0))
             step.append(Integrate(name, c.opts["dt"] / c.opts["tau"], float(c.opts["leak"]), nudge, beta or 0.0))
-        step += [op for n in free for op in self.activate(n)]
+        step += [op for n in free if self.components[n].kind == "state" for op in self.activate(n)]
         settle = self.sweep()
         hoisted = []
         if self.optimize:
@@ -233,7 +245,7 @@ class Planner:
                     and target.compartment == "z" and Signal(name, "mu") in self.incoming:
                 predicted[target.component] = name
         init_ops, needs = {}, {}
-        for name in (n for n in free if n in dist):
+        for name in (n for n in free if n in dist and self.components[n].kind == "state"):   # neurons start at rest
             if name in predicted:
                 init_ops[name] = [Assign(name, Signal(predicted[name], "mu"))]
             else:
@@ -245,7 +257,7 @@ class Planner:
                         init_ops[name] += [op for op in (matmul, _without_self_gate(acc, name)) if op is not None]
                 init_ops[name].append(Assign(name, target))
             needs[name] = self.registers_read(init_ops[name]) & set(init_ops) - {name}
-        ops = [op for n in free for op in (Zero(n), *self.activate(n))]
+        ops = [op for n in free for op in self.rest(n)]
         done = set()
         while len(done) < len(init_ops):
             waiting = sorted(set(init_ops) - done, key=lambda n: (dist[n], n))
@@ -266,7 +278,7 @@ class Planner:
             if name in seen or name not in self.components:  # a cable's product: its MatMul is read too
                 continue
             seen.add(name)
-            if self.components[name].kind in ("state", "input"):
+            if self.components[name].kind in language.STATEFUL:
                 found.add(name)
                 continue
             for target, incoming in self.incoming.items():

@@ -9,12 +9,12 @@ import copy
 import os
 from dataclasses import dataclass, field
 
-from . import equations, language, updates
+from . import equations, language, neurons, updates
 from .datafiles import UnreadableData
 from .diagnostics import did_you_mean
 from .expressions import Constant, Mean, Weight
 from .derivatives import derivative
-from .ops import CustomActivation, DataSource, Expression, Signal
+from .ops import CustomActivation, CustomLoss, DataSource, Dynamics, Expression, Signal
 from .rules import REGISTRY as RULES
 
 KIND_KEYS = {
@@ -22,6 +22,7 @@ KIND_KEYS = {
     "state": {"kind", "size", "activation", "tau", "dt", "leak", "kwta", "sample", "noise", "lifetime", "about"},
     "rate": {"kind", "size", "activation", "kwta", "sample", "noise", "about"},
     "error": {"kind", "size", "target", "precision", "loss", "feedback", "about"},
+    "neuron": {"kind", "size", "dt", "equations", "threshold", "reset", "constants", "initial", "output", "about"},
 }
 KIND_DEFAULTS = {
     "input": {},
@@ -29,6 +30,7 @@ KIND_DEFAULTS = {
               "lifetime": "trial"},
     "rate": {"activation": "identity", "kwta": 0, "sample": "none"},
     "error": {"precision": 1.0, "loss": "gaussian"},
+    "neuron": {"dt": 0.1},
 }
 TRANSFORM_KEYS = {
     "dense": {"from", "to", "transform", "scale", "init", "bias", "gate", "mask", "response", "rule", "lr", "frozen",
@@ -48,10 +50,18 @@ class Component:
     pos: tuple
     target: Signal = None    # an error's target signal
     activation: CustomActivation = None   # an activation the spec writes as an equation
+    loss: CustomLoss = None               # an error the spec writes as an equation
+    dynamics: Dynamics = None             # a neuron's equations
 
     @property
     def output(self) -> str:
         return language.COMPARTMENTS[self.kind][0]
+
+    @property
+    def compartments(self) -> tuple:
+        """The compartments a reference may name; the first is the output."""
+        variables = tuple(self.opts.get("equations", ())) if self.kind == "neuron" else ()
+        return language.COMPARTMENTS[self.kind] + variables
 
 
 @dataclass
@@ -223,7 +233,31 @@ class Resolver:
         comp = Component(name, kind, spec.get("size", 0), spec, self.smap.where(path, key=True))
         if isinstance(spec.get("activation"), dict):
             comp.activation = self._activation(comp, path + ("activation",))
+        if kind == "neuron":
+            comp.dynamics = neurons.dynamics(comp, path, self)
+        if isinstance(spec.get("loss"), dict):
+            comp.loss = self._loss(comp, path + ("loss", "e"))
         return comp
+
+    def _loss(self, comp, path):
+        """e of an error written as an expression of its target and mu (and its precision)."""
+        def neither(text):
+            raise KeyError(f"an error's e reads target, mu and precision; '{text}' is none of them")
+
+        width = ("batch", comp.size)
+        scope = equations.Scope({"target": (Signal(comp.name, "target"), width), "mu": (Signal(comp.name, "mu"), width),
+                                 "precision": (Constant(float(comp.opts["precision"]), "precision"),
+                                               equations.SCALAR)}, neither)
+        try:
+            e, shape, _ = equations.parse(comp.opts["loss"]["e"], scope)
+        except equations.ExpressionError as exc:
+            self.error_inside(path, exc.offset, f"e: {exc.message}")
+            return None
+        if shape != width:
+            self.error(path, f"e: is {equations.describe(shape)}; an error's e is elementwise over its units, "
+                             "e.g. 'target - mu'")
+            return None
+        return CustomLoss(e)
 
     def _activation(self, comp, path):
         """phi (and dphi: given, or its derivative) of an activation written as equations of z."""
@@ -280,7 +314,7 @@ class Resolver:
         comp = self.components.get(name)
         if comp is None:
             return None, f"{who} '{text}' but there is no component '{name}'{did_you_mean(name, self.components)}"
-        allowed = language.COMPARTMENTS[comp.kind]
+        allowed = comp.compartments
         compartment = compartment or default or comp.output
         if compartment not in allowed:
             return None, (f"{who} '{text}' but component '{name}' ({comp.kind}) has no compartment '{compartment}'"
@@ -341,7 +375,7 @@ class Resolver:
         if gate is not None:
             gate_signal = (Signal(target.component, "dphi") if gate == "dphi"
                            else self.signal(gate, path + ("gate",), f"cable '{name}' is gated by"))
-            if gate_signal and gate_signal.compartment not in language.COMPARTMENTS[self.components[gate_signal.component].kind]:
+            if gate_signal and gate_signal.compartment not in self.components[gate_signal.component].compartments:
                 self.error(path + ("gate",), f"'gate: dphi' needs a neuron at the destination; '{target.component}' "
                            f"is a {self.components[target.component].kind}")
                 gate_signal = None
@@ -428,7 +462,7 @@ class Resolver:
                     self.error(cpath, f"clamp names no component '{comp_name}'{did_you_mean(comp_name, self.components)}",
                                key=True)
                     continue
-                if comp.kind not in language.STATEFUL:
+                if comp.kind not in ("input", "state"):
                     self.error(cpath, f"'{comp_name}' is {comp.kind}: only input and state components can be clamped",
                                key=True)
                     continue

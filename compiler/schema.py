@@ -23,6 +23,7 @@ _END = r"(?![\s\S])"
 NAME = {"type": "string", "pattern": f"^{_IDENT}{_END}"}
 _num, _pos = {"type": "number"}, {"type": "number", "exclusiveMinimum": 0}
 _int = {"type": "integer", "minimum": 1, "maximum": language.MAX_COUNT}
+_expression = {"type": "string", "minLength": 1, "maxLength": 2000}
 
 
 def _obj(properties, required=(), **extra):
@@ -73,8 +74,23 @@ def build_schema() -> dict:
                      "trial (a persistent chain, a running average), checkpointed, never reset by a phase"},
         "target": ref,
         "precision": _pos,
-        "loss": {"enum": list(language.LOSSES)},
+        "loss": {"description": "gaussian: e = precision·(target − mu); softmax: e = target − softmax(mu); or "
+                         "{e: EXPRESSION of target, mu and precision}", "anyOf": [
+                             {"enum": list(language.LOSSES)},
+                             _obj({"e": {**_expression, "description": "e as an expression, e.g. 'sign(target - mu)'"}},
+                                  ["e"])]},
         "feedback": {"type": "boolean"},
+        "equations": {"type": "object", "minProperties": 1, "propertyNames": NAME,
+                      "additionalProperties": {**_expression, "description": "d(variable)/dt"},
+                      "description": "a neuron's variables and d(variable)/dt of each, e.g. {v: '(I - v) / tau'}"},
+        "threshold": {**_expression, "description": "a neuron spikes on a step where this is > 0, e.g. 'v - 1'"},
+        "reset": {"type": "object", "propertyNames": NAME, "additionalProperties": _expression,
+                  "description": "new values of variables where the neuron spiked, e.g. {v: '0', a: 'a + 0.1'}"},
+        "constants": {"type": "object", "propertyNames": NAME, "additionalProperties": _num,
+                      "description": "names for numbers the equations use (kernel arguments: a sweep reuses the kernel)"},
+        "initial": {"type": "object", "propertyNames": NAME, "additionalProperties": _num,
+                    "description": "variables' values at rest, where a phase starts them (default 0)"},
+        "output": {**NAME, "description": "the variable a neuron without a threshold sends as phi"},
         "about": {"type": "string"},
     }, ["kind"])
     init = _obj({"dist": {"enum": list(language.INITS)}, "scale": _num, "fan": {"enum": ["in", "out"]}})

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import textwrap
 
-NODE_COLOURS = {"input": "#9ecae1", "state": "#fdd085", "error": "#f4a3a3", "rate": "#a1d99b"}
+NODE_COLOURS = {"input": "#9ecae1", "state": "#fdd085", "error": "#f4a3a3", "rate": "#a1d99b", "neuron": "#cbb3e6"}
 
 
 def edge_style(d):

@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 
 from ..compiler.expressions import Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct, Tril, Weight
-from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, Decay, Expression,
-                            Integrate, MatMul, OjaDecay, Outer, Sample, Signal, Store, Zero)
+from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, Decay, Evolve,
+                            CustomLoss, Expression, Integrate, MatMul, OjaDecay, Outer, Rest, Sample, Signal, Store,
+                            Zero)
 from . import library
 from .kernels import JIT_OPTIONS
 
@@ -134,10 +135,14 @@ class SegmentWriter:
     def loop(self, rows, cols, line, target, what, group=""):
         self.pending.append(_Loop(rows, cols, line, target, group))
         if self.checks:
-            self.flush()
-            self.codes.append((what, self.phase))
-            self.raw(f"if not np.all(np.isfinite({target})):")
-            self.raw(f"    return {len(self.codes)}, step")
+            self.check(target, what)
+
+    def check(self, target, what):
+        """Return a check code when ``target`` holds a value that is not finite."""
+        self.flush()
+        self.codes.append((what, self.phase))
+        self.raw(f"if not np.all(np.isfinite({target})):")
+        self.raw(f"    return {len(self.codes)}, step")
 
     def flush(self):
         """Write pending elementwise statements, fusing neighbours of the same shape into one loop nest."""
@@ -303,7 +308,12 @@ class SegmentWriter:
         e_signal = Signal(op.component, "e")
         e, mu, t = self.sig(e_signal), self.sig(Signal(op.component, "mu")), self.sig(op.target)
         what = f"component '{op.component}'"
-        if op.loss == "softmax":
+        if isinstance(op.loss, CustomLoss):   # its target placeholder is the signal the error copies
+            self.owner = op.component
+            placeholder = Signal(op.component, "target")
+            e_expr = self.element(op.loss.e.map(lambda s: op.target if s == placeholder else s), None)
+            self.assign_elementwise(e_signal, f"{e}[r, c] = {e_expr}", what)
+        elif op.loss == "softmax":
             self.helpers.add("softmax_rows")
             self.raw(f"softmax_rows({mu}, {e})")
             self.assign_elementwise(e_signal, f"{e}[r, c] = {t}[r, c] - {e}[r, c]", what)
@@ -328,6 +338,52 @@ class SegmentWriter:
             self.loop("B", width, f"{delta}[r, c] = {rate} * ({expr})", delta, f"component '{op.component}'")
             self.changes.append((delta, width))
         self.assign_elementwise(z_signal, f"{z}[r, c] += {rate} * ({expr})", f"component '{op.component}'")
+
+    def emit_evolve(self, op):
+        """A neuron's step as one loop over its units, each variable a local: Euler step, spike, reset."""
+        d, n, what = op.dynamics, self.width(Signal(op.component, "phi")), f"component '{op.component}'"
+        self.owner = op.component
+        stored = {v: self.sig(Signal(op.component, v)) for v in d.variables}
+        local = {f"{name}[r, c]": f"u_{i}" for i, name in enumerate(stored.values())}
+
+        def value(node):
+            text = self.element(node, None)
+            for element, name in local.items():
+                text = text.replace(element, name)
+            return text
+
+        dt = self.const("dt", op.component, d.dt)
+        derivatives = [value(e) for e in d.derivatives]
+        threshold = value(d.threshold) if d.threshold is not None else None
+        resets = [(list(d.variables).index(v), value(e)) for v, e in d.resets]
+        self.raw("for r in range(batch):")
+        self.raw(f"    for c in range({n}):")
+        body = [f"{name} = {element}" for element, name in local.items()]
+        body += [f"d_{i} = {e}" for i, e in enumerate(derivatives)]
+        body += [f"u_{i} = u_{i} + {dt} * d_{i}" for i in range(len(derivatives))]
+        phi = f"u_{d.variables.index(d.output)}" if d.output else "spiked"
+        if threshold is not None:
+            body.append(f"spiked = 1.0 if {threshold} > 0.0 else 0.0")
+            if resets:   # every reset reads the values before any is applied
+                body.append("if spiked > 0.0:")
+                body += [f"    n_{i} = {e}" for i, e in resets] + [f"    u_{i} = n_{i}" for i, _ in resets]
+        body += [f"{name}[r, c] = u_{i}" for i, name in enumerate(stored.values())]
+        body.append(f"{self.sig(Signal(op.component, 'phi'))}[r, c] = {phi}")
+        for line in body:
+            self.raw(f"        {line}")
+        if self.checks:
+            for name in stored.values():
+                self.check(name, what)
+
+    def emit_rest(self, op):
+        d = op.dynamics
+        for v, x in zip(d.variables, d.initial):
+            value = self.const("initial", f"{op.component}.{v}", x) if x else "0.0"
+            self.assign_elementwise(Signal(op.component, v), f"{self.sig(Signal(op.component, v))}[r, c] = {value}",
+                                    f"component '{op.component}'")
+        phi = Signal(op.component, "phi")
+        rest = f"{self.sig(Signal(op.component, d.output))}[r, c]" if d.output else "0.0"
+        self.assign_elementwise(phi, f"{self.sig(phi)}[r, c] = {rest}", f"component '{op.component}'")
 
     def emit_clamp(self, op):
         z = Signal(op.component, "z")
@@ -597,7 +653,8 @@ PARTS = ("setup", "step", "settle")
 
 #: phase operator -> its emitter (products, sums and clears are emitted together by ``ops``)
 EMITTERS = {Activate: "emit_activate", ComputeError: "emit_error", Integrate: "emit_integrate", Clamp: "emit_clamp",
-            Assign: "emit_assign", Zero: "emit_zero", Store: "emit_store", Sample: "emit_sample"}
+            Assign: "emit_assign", Zero: "emit_zero", Store: "emit_store", Sample: "emit_sample", Evolve: "emit_evolve",
+            Rest: "emit_rest"}
 #: update term -> its emitter (outer products form ΔW first, in ``update``)
 TERM_EMITTERS = {Decay: "emit_decay", OjaDecay: "emit_oja_decay", ActivityDecay: "emit_activity_decay",
                  Expression: "emit_expression"}

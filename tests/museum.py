@@ -84,6 +84,18 @@ def _selectivity(model):
     return float(np.mean(1 - r.mean(axis=0)[responding] / top[responding]))
 
 
+def _bars_coded(model):
+    """The fraction of the single bars (each row and each column of a square image alone) that one
+    unit alone answers (phi > 0.5), each bar by a unit of its own: 1 for a factorial code."""
+    size = int(round(np.sqrt(model.data.x_train.shape[1])))
+    bars = np.zeros((2 * size, size, size))
+    for k in range(size):
+        bars[k, k, :] = bars[size + k, :, k] = 1.0
+    active = model.predict(bars.reshape(2 * size, -1)) > 0.5
+    units = {int(np.flatnonzero(row)[0]) for row in active if row.sum() == 1}
+    return len(units) / (2 * size)
+
+
 #: measure -> (function of a trained model, higher is better)
 MEASURES = {
     "test_accuracy": (lambda m: m.history[-1]["test_accuracy"], True),
@@ -95,6 +107,7 @@ MEASURES = {
     "quantization_error": (_quantization_error, False),
     "reconstruction_error": (_reconstruction_error, False),
     "selectivity": (_selectivity, True),
+    "bars_coded": (_bars_coded, True),
 }
 
 

@@ -1,6 +1,11 @@
 """The equation language: rules and activations written in the spec, compiled like the library's."""
+import json
+import os
+import re
+
 import numpy as np
 import pytest
+import yaml
 
 import ngdsl
 from ngdsl.compiler import SpecError, compile_text, expressions
@@ -10,7 +15,8 @@ from ngdsl.compiler.ops import Signal
 from ngdsl.describe import describe
 from ngdsl.runtime import codegen, library
 
-from conftest import load, spec_path
+from conftest import ROOT, load, spec_path
+from test_neurons import CURRENTS, LIF
 
 LINEAR = """ngdsl: 1
 name: eq
@@ -264,3 +270,66 @@ def test_a_custom_activation_reads_z_alone():
     with pytest.raises(SpecError) as exc:
         compile_text(text, "spec.yaml")
     assert str(exc.value) == "spec.yaml:8:52: error: phi: an activation is a function of z alone; 'x' is not z"
+
+
+def _readme_examples():
+    """The README's worked examples of the equation language: {number: (name, spec)}."""
+    text = open(os.path.join(ROOT, "README.md")).read()
+    block = text.split("Five worked examples:\n\n```yaml\n")[1].split("```")[0]
+    chunks = re.split(r"^# (\d)\. .*$", block, flags=re.M)[1:]
+    return {int(n): next(iter(yaml.safe_load(chunk).items())) for n, chunk in zip(chunks[::2], chunks[1::2])}
+
+
+def test_the_readmes_worked_examples_compile_and_run(tmp_path):
+    examples = _readme_examples()
+    assert sorted(examples) == [1, 2, 3, 4, 5]
+    hosts = {1: ("bcm_selectivity.yaml", "cables"), 2: ("oja_pca.yaml", "cables"), 3: ("oja_pca.yaml", "cables"),
+             4: ("pc_digits.yaml", "components")}
+    for number, (host, section) in hosts.items():
+        name, spec = examples[number]
+        model = load(host, f"{section}.{name}={json.dumps(spec)}", "train.epochs=1")
+        before = {k: v.copy() for k, v in model.weights.items()}
+        model.fit()
+        assert any(not np.array_equal(before[k], model.weights[k]) for k in before), number
+    name, spec = examples[5]
+    spec["size"] = 1   # the test's harness drives one unit per current
+    np.savez(tmp_path / "currents.npz", x=CURRENTS, y=np.zeros((4, 1)))
+    (tmp_path / "lif.yaml").write_text(LIF)
+    model = ngdsl.load(str(tmp_path / "lif.yaml"), set=[f"components.{name}={json.dumps(spec)}",
+                                                          "schedule.predict[0].steps=2000"])
+    counts = model.predict(CURRENTS)[:, 0]
+    assert np.all(np.diff(counts) >= 0) and counts[-1] > counts[0] > 0   # more current, more spikes
+
+
+ROBUST = """ngdsl: 1
+name: robust
+dtype: float64
+data: {dataset: blobs, features: 8, centers: 3, batch: 16}
+components:
+  x: {kind: input, size: 8}
+  t: {kind: input, size: 3}
+  o: {kind: error, target: t, precision: 2.0, loss: {e: "precision * (target - mu) / (1 + abs(target - mu))"}}
+cables:
+  W: {from: x, to: o.mu, rule: hebbian}
+schedule:
+  train:
+    - {phase: sweep, steps: 0, clamp: {x: data.x, t: data.y}}
+    - {update: [W]}
+  predict:
+    - {phase: sweep, steps: 0, clamp: {x: data.x}, read: o.mu}
+"""
+
+
+def test_an_error_written_as_an_expression_drives_the_rules_that_read_it(write_spec):
+    model = model_of(write_spec, ROBUST)
+    x, y = model.data.x_train[:16], model.data.y_train[:16]
+    d = y - x @ model.weights["W"].T
+    e = 2.0 * d / (1 + np.abs(d))   # a robust (pseudo-Huber-like) error: bounded where the miss is large
+    np.testing.assert_allclose(model.updates(x, y)["W"], e.T @ x / 16, rtol=1e-12)
+
+
+def test_an_errors_expression_reads_target_mu_and_precision_alone():
+    with pytest.raises(SpecError) as exc:
+        compile_text(ROBUST.replace("abs(target - mu)", "abs(y - mu)"), "spec.yaml")
+    assert str(exc.value) == ("spec.yaml:8:95: error: e: an error's e reads target, mu and precision; 'y' is none of "
+                              "them")

@@ -1,0 +1,83 @@
+"""Neurons whose dynamics the spec writes: ``kind: neuron`` with ``equations`` (d(variable)/dt),
+an optional spike ``threshold`` and ``reset``, ``constants`` and values at rest (``initial``).
+
+The equations see the neuron's own variables, ``I`` (the sum of the cables into it) and its
+constants; each is elementwise over its units, so one fused loop steps the whole population.
+"""
+from __future__ import annotations
+
+from . import equations, language
+from .expressions import Constant
+from .ops import Dynamics, Signal
+
+RESERVED = {"phi", "in", language.NEURON_INPUT}
+
+
+def dynamics(comp, path, resolver):
+    """The Dynamics of neuron ``comp`` (spec at ``path``), or None after reporting what is wrong."""
+    spec = comp.opts
+    variables = tuple(spec.get("equations", ()))
+    constants = spec.get("constants", {})
+    ok = True
+    if not variables:
+        resolver.error(path, f"neuron '{comp.name}' needs equations: d(variable)/dt for each of its variables, "
+                             "e.g. equations: {v: '(I - v) / 10'}")
+        return None
+    for name in variables:
+        if name in RESERVED or name in constants:
+            resolver.error(path + ("equations", name), f"'{name}' is {'taken' if name in RESERVED else 'a constant'}"
+                           f"; name the variable otherwise", key=True)
+            ok = False
+    for key in ("reset", "initial"):
+        for name in spec.get(key, {}):
+            if name not in variables:
+                resolver.error(path + (key, name), f"{key} names '{name}', which is not a variable of neuron "
+                               f"'{comp.name}'; it has {', '.join(variables)}", key=True)
+                ok = False
+    output = spec.get("output")
+    if output is not None and output not in variables:
+        resolver.error(path + ("output",), f"output '{output}' is not a variable of neuron '{comp.name}'; it has "
+                       f"{', '.join(variables)}")
+        ok = False
+    if output is None and "threshold" not in spec:
+        resolver.error(path, f"neuron '{comp.name}' has no threshold, so it does not spike: name the variable it "
+                             "sends on, e.g. output: v")
+        ok = False
+    if "reset" in spec and "threshold" not in spec:
+        resolver.error(path + ("reset",), f"neuron '{comp.name}' resets where it spikes, but it has no threshold",
+                       key=True)
+        ok = False
+
+    if not ok:   # the equations would only repeat what is wrong with the names
+        return None
+    names = {v: (Signal(comp.name, v), ("batch", comp.size)) for v in variables}
+    names[language.NEURON_INPUT] = (Signal(comp.name, "in"), ("batch", comp.size))
+    names.update({n: (Constant(float(x), n), equations.SCALAR) for n, x in constants.items()})
+
+    def unknown(text):
+        raise KeyError(f"neuron '{comp.name}' reads its variables ({', '.join(variables)}), "
+                       f"{language.NEURON_INPUT} (its input) and its constants; '{text}' is none of them")
+
+    scope = equations.Scope(names, unknown)
+
+    def parse(where, text):
+        nonlocal ok
+        try:
+            node, shape, _ = equations.parse(text, scope)
+        except equations.ExpressionError as exc:
+            resolver.error_inside(path + where, exc.offset, exc.message)
+            ok = False
+            return None
+        if shape not in (equations.SCALAR, ("batch", comp.size)):
+            resolver.error(path + where, f"is {equations.describe(shape)}; a neuron's equations are elementwise over "
+                                         "its units")
+            ok = False
+        return node
+
+    derivatives = tuple(parse(("equations", v), spec["equations"][v]) for v in variables)
+    threshold = parse(("threshold",), spec["threshold"]) if "threshold" in spec else None
+    resets = tuple((v, parse(("reset", v), text)) for v, text in spec.get("reset", {}).items())
+    if not ok:
+        return None
+    initial = tuple(float(spec.get("initial", {}).get(v, 0.0)) for v in variables)
+    return Dynamics(variables, derivatives, threshold, resets, initial, output, float(spec["dt"]))
