@@ -98,6 +98,11 @@ class MatMul(PhaseOp):
     transpose: bool
     response: str           # 'dot' | 'neg_sqdist'
     out: Signal
+    plastic: bool = False   # the weights change every step (a phase's learn): never hoisted or shared
+
+    @property
+    def pure(self):
+        return not self.plastic
 
     def reads(self):
         return frozenset({self.source})

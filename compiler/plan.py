@@ -47,6 +47,7 @@ class PhasePlan:
     read: Signal = None
     scratch: frozenset = frozenset()
     tolerance: float = 0.0   # > 0: the steps stop once no state changes by more than this
+    learn: tuple = ()        # (Update, lr): ΔW formed and applied (W += lr·ΔW) after every step
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,20 @@ class Planner:
             ops.append(Sample(name, c.opts["sample"], float(c.opts.get("noise", 1.0))))
         return ops
 
+    def update(self, name, lowered):
+        """The Update of cable ``name`` from its lowered rule."""
+        cable = self.circuit.cables[name]
+        terms = tuple(t.with_factors(lambda f: f.map(self.sig)) for t in lowered["terms"])
+        db = lowered.get("db")
+        return Update(name, name, f"{name}.bias" if cable.opts.get("bias") else None, cable.rule, terms,
+                      lowered.get("w_max"), db.map(self.sig) if db is not None else None)
+
+    def learning(self, spec):
+        """(Update, lr) of each cable a phase changes after every step: its own lr, else the optimizer's."""
+        optimizer_lr = next(iter(self.circuit.resolved["train"]["optimizer"].values()))["lr"]
+        return tuple((self.update(name, lowered), float(self.circuit.cables[name].opts.get("lr") or optimizer_lr))
+                     for name, lowered in (spec.learned or {}).items() if lowered is not None)
+
     def rest(self, name):
         """Operators that put a register at rest: a state's z at zero and its phi to match, a
         neuron's variables at their initial values."""
@@ -216,6 +231,11 @@ class Planner:
             step.append(Integrate(name, c.opts["dt"] / c.opts["tau"], float(c.opts["leak"]), nudge, beta or 0.0))
         step += [op for n in free if self.components[n].kind == "state" for op in self.activate(n)]
         settle = self.sweep()
+        learn = self.learning(spec)
+        plastic = {up.weight for up, _ in learn}
+        if plastic:   # products through weights that change every step are recomputed every step
+            step, settle = ([replace(op, plastic=True) if isinstance(op, MatMul) and op.weight in plastic else op
+                             for op in ops] for ops in (step, settle))
         hoisted = []
         if self.optimize:
             invariant, step = hoist(step)
@@ -228,7 +248,7 @@ class Planner:
         if spec.snapshot:
             store = Store(spec.snapshot, tuple(sorted(snapshot_signals.get(spec.snapshot, ()), key=str)))
         return PhasePlan(spec.name, spec.steps, tuple(setup), tuple(hoisted), tuple(step), tuple(settle), store,
-                         self.sig(spec.read) if spec.read else None, tolerance=spec.tolerance)
+                         self.sig(spec.read) if spec.read else None, tolerance=spec.tolerance, learn=learn)
 
     def feedforward(self, free, hard):
         """Initial values from a sweep outward from the clamped components: a state predicted by a
@@ -294,14 +314,10 @@ class Planner:
             if not isinstance(entry, PhaseSpec):
                 ups = []
                 for cable_name in entry.cables:
-                    cable = self.circuit.cables[cable_name]
-                    lowered = cable.update
+                    lowered = self.circuit.cables[cable_name].update
                     if lowered is None:
                         continue
-                    terms = tuple(t.with_factors(lambda f: f.map(self.sig)) for t in lowered["terms"])
-                    db = lowered.get("db")
-                    up = Update(cable_name, cable_name, f"{cable_name}.bias" if cable.opts.get("bias") else None,
-                                cable.rule, terms, lowered.get("w_max"), db.map(self.sig) if db is not None else None)
+                    up = self.update(cable_name, lowered)
                     for signal in _factor_signals(up.factors()):
                         if signal.snapshot:
                             snapshot_signals.setdefault(signal.snapshot, set()).add(
@@ -357,7 +373,8 @@ def _with_scratch(routines, persistent):
     scratch = step_scratch(routines, lambda up: _factor_signals(up.factors()))
     scratch = {key: frozenset(s for s in signals if s.component not in persistent) for key, signals in scratch.items()}
     return {name: replace(routine, segments=tuple(
-        replace(segment, phases=tuple(replace(phase, scratch=scratch[(name, s, p)])
+        replace(segment, phases=tuple(replace(phase, scratch=scratch[(name, s, p)] - set(
+            _factor_signals(f for up, _ in phase.learn for f in up.factors())))
                                       for p, phase in enumerate(segment.phases)))
         for s, segment in enumerate(routine.segments))) for name, routine in routines.items()}
 
@@ -396,6 +413,9 @@ def lower(circuit, graph, optimize=True) -> Plan:
                         signals[s] = _size(s, circuit)
                 if phase.read:
                     signals[phase.read] = _size(phase.read, circuit)
+                for up, _ in phase.learn:
+                    for s in _factor_signals(up.factors()):
+                        signals[s] = _size(s, circuit)
             for up in seg.updates:
                 for s in _factor_signals(up.factors()):
                     signals[s] = _size(s, circuit)

@@ -93,6 +93,8 @@ class PhaseSpec:
     read: Signal
     pos: tuple
     tolerance: float = 0.0   # stop settling once no state moves more than this in a step (0: never)
+    learn: tuple = ()        # cables whose ΔW is applied after every step
+    learned: dict = None     # cable -> its lowered rule for those steps (filled once rules are resolved)
 
 
 @dataclass
@@ -496,14 +498,34 @@ class Resolver:
                 if snapshot in snapshots:
                     self.error(path + ("snapshot",), f"snapshot '{snapshot}' is taken twice in schedule.{routine}")
                 snapshots.append(snapshot)
+            learn = tuple(entry.get("learn", ()))
+            for j, name in enumerate(learn):
+                self._plastic(name, routine, path + ("learn", j))
             out.append(PhaseSpec(entry["phase"], entry["steps"], clamps, entry["init"], snapshot, read,
-                                 self.smap.where(path, key=True), float(entry.get("tolerance", 0.0))))
+                                 self.smap.where(path, key=True), float(entry.get("tolerance", 0.0)), learn, {}))
         if routine == "predict" and not any("read" in e for e in entries if isinstance(e, dict)):
             self.error(("schedule", routine), "schedule.predict reads nothing; add 'read: <component>' to a phase")
         return out
 
+    def _plastic(self, name, routine, path):
+        """A cable a phase changes after every step: a learnable cable of the training schedule, with no
+        connectivity mask (a masked cable's update is re-masked by the optimizer, not inside a step)."""
+        cable = self.cables.get(name)
+        if name not in self.data.get("cables", {}):
+            self.error(path, f"learn names no cable '{name}'{did_you_mean(name, self.data.get('cables', {}))}")
+        elif routine != "train":
+            self.error(path, f"'{routine}' cannot change weights; learn belongs in schedule.train")
+        elif cable and not cable.learnable and not cable.opts.get("frozen"):   # frozen: skipped, as in an update
+            self.error(path, f"cable '{name}' has no rule to apply every step (it is {cable.transform} or has "
+                             "rule 'none')")
+        elif cable and (cable.opts.get("mask") or any(c.opts.get("derive") and c.owner == name
+                                                      for c in self.cables.values())):
+            self.error(path, f"cable '{name}' is masked or has derived views; it can change in an update, not every "
+                             "step")
+
     def _rules(self, cables, schedule):
         updated = {n for entry in schedule.get("train", []) if isinstance(entry, UpdateSpec) for n in entry.cables}
+        updated |= {n for entry in schedule.get("train", []) if isinstance(entry, PhaseSpec) for n in entry.learn}
         for name, cable in cables.items():
             if cable.learnable and name not in updated:
                 self.error(("cables", name, "rule"), f"cable '{name}' has rule '{cable.rule}' but no update in "
@@ -514,6 +536,11 @@ class Resolver:
                     cable = cables.get(name)
                     if cable and cable.learnable and not RULES[cable.rule].missing(cable.rule_params):
                         cable.update = RULES[cable.rule].lower(cable.rule_params, Factors(self, cable, entry.snapshots))
+            elif isinstance(entry, PhaseSpec):   # a rule applied every step reads the step's values: no snapshots
+                for name in entry.learn:
+                    cable = cables.get(name)
+                    if cable and cable.learnable and not RULES[cable.rule].missing(cable.rule_params):
+                        entry.learned[name] = RULES[cable.rule].lower(cable.rule_params, Factors(self, cable, ()))
 
     def _sample_inits(self, cables, schedule):
         """A cable initialised from data samples reads a component the training phases clamp to data.x;

@@ -120,7 +120,10 @@ def build_schema() -> dict:
                   "clamp": {"type": "object", "additionalProperties": clamp_value},
                   "init": {"enum": list(language.INIT_POLICIES)}, "snapshot": NAME, "read": ref,
                   "tolerance": {**_pos, "description": "stop settling once no state changes by more than this "
-                                "in a step (steps is then the most it takes)"}}, ["phase"])
+                                "in a step (steps is then the most it takes)"},
+                  "learn": {"type": "array", "items": NAME, "minItems": 1, "uniqueItems": True,
+                            "description": "cables whose rule applies after every step of this phase (online "
+                                           "plasticity: W += lr·ΔW, lr the cable's or the optimizer's)"}}, ["phase"])
     update = _obj({"update": {"type": "array", "items": NAME, "minItems": 1}}, ["update"])
     routine = {"type": "array", "minItems": 1, "items": {"anyOf": [phase, update]}}
     schema = {

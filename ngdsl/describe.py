@@ -50,6 +50,8 @@ def describe(model_or_compiled, code=False) -> str:
                         out += [f"      {op}" for op in ops if not isinstance(op, Clear)]
                     if ops is phase.step and phase.scratch:   # a loop computing and consuming one never stores it
                         out.append(f"      (used only within a step: {', '.join(sorted(map(str, phase.scratch)))})")
+                    if ops is phase.step:
+                        out += [f"      then {up}, applied: W += {lr:g}·ΔW" for up, lr in phase.learn]
                 if phase.store:
                     out.append(f"    then {phase.store}")
                 if phase.read:

@@ -500,6 +500,16 @@ class SegmentWriter:
             for i, t in enumerate(outers):
                 self.loop("B", rows, f"{gb}[c] += {coefs[i]} * inv_batch * {self.factor(t.post)}[r, c]", gb, what)
 
+    def apply(self, up, lr):
+        """W += lr·ΔW (and its bias) in place, inside a phase's step: online plasticity, no optimizer state."""
+        rows, cols = self.plan.parameters[up.weight].shape
+        rate, what = self.const("lr", up.cable, lr), f"the update of '{up.cable}'"
+        W, g = self.par(up.weight), grad_name(up.weight)
+        self.raw(f"# W += lr·ΔW of '{up.cable}', every step")
+        self.loop(rows, cols, f"{W}[r, c] += {rate} * {g}[r, c]", W, what)
+        if up.bias:
+            self.loop(1, rows, f"{self.par(up.bias)}[c] += {rate} * {grad_name(up.bias)}[c]", self.par(up.bias), what)
+
     def emit_decay(self, t, u):
         self.loop(u.rows, u.cols, f"{u.g}[r, c] -= {self.const('decay', u.cable, t.coef)} * {u.W}[r, c]", u.g, u.what)
 
@@ -555,6 +565,10 @@ class SegmentWriter:
                 self.ops(phase.step)
                 self.flush()
                 self.lines[start:] = _without_dead_stores(self.lines[start:], {signal_name(s) for s in phase.scratch})
+                for up, lr in phase.learn:
+                    self.update(up)
+                    self.apply(up, lr)
+                self.flush()
                 if self.tolerant:
                     # the largest change, in loops of its own: a max-reduction would keep the
                     # integration loops from vectorising

@@ -89,6 +89,9 @@ class Executor:
         self.grads = {n: self.allocate.zeros(a.shape, a.dtype) for n, a in learnable.items()}
         self.optimizer = optimizers.make(plan.train["optimizer"], learnable)
         self.derived_owners = {p.derived[1] for p in plan.parameters.values() if p.derived}
+        # parameters a training phase changes inside its steps (its `learn`): the kernel writes them
+        self.plastic = sorted({n for segment in plan.routines["train"].segments for phase in segment.phases
+                               for up, _ in phase.learn for n in (up.weight, up.bias) if n})
         self.consts = {k.name: np.array(k.consts, dtype=self.dtype) for k in self.kernels.values()}
         self.steps = {key: np.array([p.steps for p in plan.routines[key[0]].segments[key[1]].phases], dtype=np.int64)
                       for key in self.kernels}
@@ -122,6 +125,7 @@ class Executor:
         x = np.zeros((1, self.widths[0]), self.dtype)
         y = np.zeros((1, self.widths[1]), self.dtype)
         saved = {n: g.copy() for n, g in self.grads.items()}
+        plastic = {n: self.params[n].copy() for n in self.plastic}
         chains = {s: a.copy() for s, a in self.chains.items()}
         trials = int(self.draw[1]), int(self.predict_draw[1])
         misses = self._cache_misses()
@@ -136,6 +140,8 @@ class Executor:
             self._warm_up_helpers()
         for n, g in saved.items():
             self.grads[n][...] = g
+        for n, p in plastic.items():
+            self.params[n][...] = p
         for s, a in chains.items():
             self.chains[s][...] = a
         self.draw[1], self.predict_draw[1] = trials
@@ -234,6 +240,10 @@ class Executor:
             if self.derived_owners.intersection(names):
                 derive_weights(self.plan, self.params, names)
         self._run("train", x, y, apply)
+        for name in self.plastic:
+            if not all_finite(self.params[name]):
+                raise Divergence(f"'{name}', which a phase of schedule.train changes after every step (learn), "
+                                 "became NaN or Inf; lower its learning rate")
         for index, segment in enumerate(self.plan.routines["train"].segments):
             for p, phase in enumerate(segment.phases):
                 if phase.tolerance and phase.steps:
@@ -260,9 +270,15 @@ class Executor:
         return out
 
     def updates(self, x, y):
-        """The ΔW (and Δb) that one trial of schedule.train forms on a batch, without applying them."""
+        """The ΔW (and Δb) that one trial of schedule.train forms on a batch, without applying them; for
+        a parameter a phase changes every step (learn), the change the trial makes, then undone."""
+        before = {n: self.params[n].copy() for n in self.plastic}
         self._run("train", x, y)
-        return {n: g.copy() for n, g in self.grads.items()}
+        out = {n: g.copy() for n, g in self.grads.items()}
+        for n, p in before.items():
+            out[n] = self.params[n] - p
+            self.params[n][...] = p
+        return out
 
     def error_energy(self, x, y, routine="train"):
         """The energy of the error components, Σ ½·precision·‖target − mu‖² (batch mean), after
@@ -300,13 +316,18 @@ class Executor:
         if routine == "train":   # the failed trial started from the chains as they are
             bufs.update({s: self.chain_rows(s, len(x)).copy() for s in self.chains})
         grads = {n: np.zeros_like(g) for n, g in self.grads.items()}
-        with np.errstate(all="ignore"):
-            for index, _ in enumerate(self.plan.routines[routine].segments):
-                kernel = kernels_[(routine, index)]
-                code, step = functions[kernel.name](*self._args(kernel, len(x), x, y, bufs, grads))
-                if code:
-                    what, phase = codes[(routine, index)][code - 1]
-                    return f"{what} became NaN or Inf in phase '{phase}' of schedule.{routine} at step {step}"
+        plastic = {n: self.params[n].copy() for n in self.plastic}   # the re-run must not learn twice
+        try:
+            with np.errstate(all="ignore"):
+                for index, _ in enumerate(self.plan.routines[routine].segments):
+                    kernel = kernels_[(routine, index)]
+                    code, step = functions[kernel.name](*self._args(kernel, len(x), x, y, bufs, grads))
+                    if code:
+                        what, phase = codes[(routine, index)][code - 1]
+                        return f"{what} became NaN or Inf in phase '{phase}' of schedule.{routine} at step {step}"
+        finally:
+            for n, p in plastic.items():
+                self.params[n][...] = p
         if parameter:
             return f"the update of '{parameter}' became NaN or Inf (the circuit's values stayed finite)"
         return f"the readout of schedule.{routine} became NaN or Inf"

@@ -96,6 +96,21 @@ def _bars_coded(model):
     return len(units) / (2 * size)
 
 
+def _stdp_window(model):
+    """The cosine between the learned weights W (from one presynaptic unit a to the units of b, each
+    pair's spike times in data.x and data.y) and the STDP window A+·e^(−Δt/τ) (Δt = t_post − t_pre > 0),
+    −A−·e^(Δt/τ) (Δt < 0), with the constants of the spec's W and a; 0 for weights that never moved."""
+    spec = model.compiled.resolved
+    constants = {**spec["components"]["a"]["constants"], **spec["cables"]["W"]["rule"]["equation"]["constants"]}
+    dt = model.data.y_train[0] - model.data.x_train[0, 0]
+    window = np.where(dt > 0, constants["A_plus"] * np.exp(-dt / constants["tau"]),
+                      np.where(dt < 0, -constants["A_minus"] * np.exp(dt / constants["tau"]),
+                               constants["A_plus"] - constants["A_minus"]))
+    w = model.weights["W"][:, 0]
+    norm = np.linalg.norm(w) * np.linalg.norm(window)
+    return float(w @ window / norm) if norm else 0.0
+
+
 #: measure -> (function of a trained model, higher is better)
 MEASURES = {
     "test_accuracy": (lambda m: m.history[-1]["test_accuracy"], True),
@@ -108,6 +123,7 @@ MEASURES = {
     "reconstruction_error": (_reconstruction_error, False),
     "selectivity": (_selectivity, True),
     "bars_coded": (_bars_coded, True),
+    "stdp_window": (_stdp_window, True),
 }
 
 

@@ -977,3 +977,35 @@ def test_error_forward_propagation_does_not_learn_what_it_already_predicts():
     x = model.data.x_train[:16]
     targets = softmax(model.predict(x))                      # e = 0: the two passes agree
     assert max(float(np.abs(u).max()) for u in model.updates(x, targets).values()) < 1e-12
+
+
+def _stdp_reference(t_pre, t_post, steps, tau, a_plus, a_minus):
+    """W after ``steps`` steps of pair-based STDP in trace form, in numpy: each unit fires once, on
+    the first step whose count passes its time; its trace decays by (1 − 1/τ) and jumps by 1 at its
+    spike; after each step W += A+·post_spike ⊗ x_pre − A−·y_post ⊗ pre_spike."""
+    w = np.zeros((len(t_post), len(t_pre)))
+    x, y = np.zeros(len(t_pre)), np.zeros(len(t_post))
+    for k in range(1, steps + 1):
+        pre, post = (np.floor(t_pre) + 1 == k).astype(float), (np.floor(t_post) + 1 == k).astype(float)
+        x, y = x * (1 - 1 / tau) + pre, y * (1 - 1 / tau) + post
+        w += a_plus * np.outer(post, x) - a_minus * np.outer(y, pre)
+    return w
+
+
+def test_stdp_weights_follow_the_trace_arithmetic_exactly():
+    model = load("stdp_pairs.yaml")
+    t_pre, t_post = model.data.x_train[0], model.data.y_train[0]
+    model.fit()
+    want = _stdp_reference(t_pre, t_post, 200, tau=20.0, a_plus=0.01, a_minus=0.0105)
+    np.testing.assert_allclose(model.weights["W"], want, rtol=1e-12, atol=1e-15)
+    dt = t_post - t_pre[0]
+    w = model.weights["W"][:, 0]
+    assert np.all(w[dt > 0] > 0) and np.all(w[dt < 0] < 0)   # pre before post potentiates; after, depresses
+    assert np.all(np.diff(w[dt > 0]) < 0) and np.all(np.diff(w[dt < 0]) < 0)   # the window decays with |Δt|
+
+
+def test_stdp_with_no_amplitude_changes_nothing():
+    model = load("stdp_pairs.yaml", "cables.W.rule.equation.constants.A_plus=0",
+                 "cables.W.rule.equation.constants.A_minus=0")
+    model.fit()
+    assert not model.weights["W"].any()
