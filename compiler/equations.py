@@ -9,6 +9,7 @@ attributes, subscripts, keywords, comparisons, strings) is an error at its place
 
 Shapes: ``scalar``; ``("batch", n)``, a per-example value of n units; ``("units", n)``, one value
 per unit (a batch mean); ``("matrix", rows, cols)``; ``("diag", n)``, which only multiplies a matrix.
+A per-unit vector of one unit is a number; a per-example value of one unit scales each example.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import re
 
 from .diagnostics import did_you_mean
 from .expressions import (FUNCTIONS, STRUCTURAL, Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct,
-                          Tril, constant_value)
+                          Reduce, Total, Tril, constant_value)
 
 MAX_LENGTH = 2000
 SCALAR = ("scalar",)
@@ -174,6 +175,11 @@ class _Builder:
         kinds = {left[0], right[0]}
         if kinds == {"batch", "units"} and left[1] == right[1]:
             return left if left[0] == "batch" else right
+        for one, other in ((left, right), (right, left)):
+            if one == ("units", 1) and other[0] != "diag":   # one number (a mean of one unit): a scalar
+                return other
+            if one == ("batch", 1) and other[0] == "batch":   # one number per example: scales each example
+                return other
         self.fail(node.right, f"'{op}' combines {describe(left)} with {describe(right)}; their shapes must agree "
                               "(or one side be a number)")
 
@@ -224,6 +230,23 @@ class _Builder:
         if arg[1][0] != "batch":
             self.fail(node.args[0], f"mean() averages a per-example value over the batch; this is {describe(arg[1])}")
         return Mean(arg[0]), ("units", arg[1][1])
+
+    def call_total(self, node, arg):
+        if arg[1][0] != "batch":
+            self.fail(node.args[0], f"total() sums a per-example value over its units; this is {describe(arg[1])}")
+        return Total(arg[0]), ("batch", 1)
+
+    def call_rowsum(self, node, arg):
+        return self.reduce(node, arg, "rows")
+
+    def call_colsum(self, node, arg):
+        return self.reduce(node, arg, "cols")
+
+    def reduce(self, node, arg, axis):
+        if arg[1][0] != "matrix":
+            self.fail(node.args[0], f"{'rowsum' if axis == 'rows' else 'colsum'}() sums a matrix; this is "
+                                    f"{describe(arg[1])}")
+        return Reduce(axis, arg[0]), ("units", arg[1][1] if axis == "rows" else arg[1][2])
 
     def call_tril(self, node, arg):
         shape = arg[1]

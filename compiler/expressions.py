@@ -13,7 +13,7 @@ from dataclasses import dataclass
 #: elementwise functions of one argument an expression may call
 FUNCTIONS = ("exp", "log", "tanh", "sigmoid", "relu", "abs", "sign", "sqrt", "step")
 #: functions that change what an expression is over: name -> number of arguments
-STRUCTURAL = {"outer": 2, "mean": 1, "tril": 1, "diag": 1}
+STRUCTURAL = {"outer": 2, "mean": 1, "total": 1, "rowsum": 1, "colsum": 1, "tril": 1, "diag": 1}
 OPERATORS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
 
 
@@ -59,10 +59,12 @@ class Constant(Node):
 
 @dataclass(frozen=True)
 class Weight(Node):
-    """The weights of the cable the expression updates."""
+    """The weights of the cable the expression updates, or of the cable named ``cable``."""
+
+    cable: str = ""
 
     def __str__(self):
-        return "W"
+        return self.cable or "W"
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,29 @@ class Mean(Node):
 
     def __str__(self):
         return f"mean({self.arg})"
+
+
+@dataclass(frozen=True)
+class Total(Node):
+    """The sum over the units of a per-example value: one number per example."""
+
+    arg: Node
+    parts = ("arg",)
+
+    def __str__(self):
+        return f"total({self.arg})"
+
+
+@dataclass(frozen=True)
+class Reduce(Node):
+    """The sums of a matrix along ``axis``: 'rows' sums each row (one value per row), 'cols' each column."""
+
+    axis: str
+    arg: Node
+    parts = ("arg",)
+
+    def __str__(self):
+        return f"{'rowsum' if self.axis == 'rows' else 'colsum'}({self.arg})"
 
 
 @dataclass(frozen=True)

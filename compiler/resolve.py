@@ -634,7 +634,9 @@ class Factors:
         rows, cols = self.cable.shape
         if any(isinstance(v, Signal) and v.component not in self.resolver.components for v in names.values()):
             return None   # a reference that did not resolve, reported where it was written
-        scope = equations.Scope({"W": (Weight(), ("matrix", rows, cols)),
+        others = {n: (Weight(n), ("matrix", *c.shape)) for n, c in self.resolver.cables.items()
+                  if c.transform in ("dense", "fixed") and n != self.cable.name and n not in self.resolver.components}
+        scope = equations.Scope({**others, "W": (Weight(), ("matrix", rows, cols)),
                                  **{n: self._bound(n, v) for n, v in names.items()}},
                                 self._component)
         lowered = {}

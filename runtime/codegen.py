@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..compiler.expressions import Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct, Tril, Weight
+from ..compiler.expressions import (Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct, Reduce, Total,
+                                   Tril, Weight)
 from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, Decay, Evolve,
                             CustomLoss, Expression, Integrate, MatMul, OjaDecay, Outer, Rest, Sample, Signal, Store,
                             Zero)
@@ -164,13 +165,16 @@ class SegmentWriter:
         return self.element(f, None)
 
     def element(self, node, u):
-        """The element [r, c] of an expression; ``u`` (an UpdateTarget) when it is a ΔW matrix."""
+        """The element [r, c] of an expression; ``u`` (an UpdateTarget) when it is a ΔW matrix. A value of
+        one unit is read at column 0 whatever c is: it broadcasts over the units of the other side."""
         if isinstance(node, Signal):
-            return f"{self.sig(node)}[r, c]"
+            return f"{self.sig(node)}[r, {_column(self.width(node))}]"
         if isinstance(node, Constant):
             return self.const(node.name or "c", self.owner, node.value)
         if isinstance(node, Weight):
-            return f"{u.W}[r, c]"
+            return f"{self.par(node.cable or self.owner)}[r, c]"
+        if isinstance(node, Total):
+            return f"{self.total(node)}[r, 0]"
         if isinstance(node, Binary):
             left = self.element(node.left, u)
             k = node.right.value if node.op == "**" and isinstance(node.right, Constant) else None
@@ -181,8 +185,8 @@ class SegmentWriter:
             template = library.function(node.function, self.plan.dtype)
             self.helpers |= {name for name in library.HELPERS if name + "(" in template}
             return f"({template.format(x=self.element(node.arg, u))})"
-        if isinstance(node, Mean):
-            return f"{self.units(node)}[0, c]"
+        if isinstance(node, (Mean, Reduce)):
+            return f"{self.units(node)}[0, {_column(self.node_width(node))}]"
         if isinstance(node, MatProduct) and isinstance(node.left, Diag):
             return f"({self.units(node.left.arg)}[0, r] * {self.element(node.right, u)})"
         if isinstance(node, MatProduct) and isinstance(node.right, Diag):
@@ -190,24 +194,53 @@ class SegmentWriter:
         return f"{self.matrix(node, u)}[r, c]"
 
     def units(self, node):
-        """A (1 × n) buffer holding a per-unit expression (a batch mean, or arithmetic on them)."""
+        """A (1 × n) buffer holding a per-unit expression (a batch mean, a matrix's row or column sums,
+        or arithmetic on them)."""
         if node in self.held:
             return self.held[node]
-        width = self.width(node.signals()[0])
+        width = self.node_width(node)
         buf = self.held[node] = self.temp(f"t_{self.owner}__units{len(self.held)}", 1, width)
         if isinstance(node, Mean):
             self.raw(f"{buf}[0, :] = 0.0")
             # a loop of its own: it sums over the batch, so what reads the mean must wait for it
             self.loop("B", width, f"{buf}[0, c] += {self.at(node.arg)} * inv_batch", buf, buf,
                       group=f"mean {buf}")
+        elif isinstance(node, Reduce):
+            matrix = self.matrix(node.arg, None)
+            rows, cols = self.matrix_shape(node.arg, None)
+            self.raw(f"{buf}[0, :] = 0.0")
+            index = "r" if node.axis == "rows" else "c"
+            self.loop(rows, cols, f"{buf}[0, {index}] += {matrix}[r, c]", buf, buf, group=f"sum {buf}")
         else:
             self.loop(1, width, f"{buf}[0, c] = {self.element(node, None)}", buf, buf, group=f"units {buf}")
         return buf
 
+    def total(self, node):
+        """A (batch × 1) buffer holding the sum over units of a per-example value."""
+        if node not in self.held:
+            buf = self.held[node] = self.temp(f"t_{self.owner}__total{len(self.held)}", 0, 1)
+            self.raw(f"{buf}[:, 0] = 0.0")
+            # a loop of its own: what reads the sum must wait for all of its terms
+            self.loop("B", self.node_width(node.arg), f"{buf}[r, 0] += {self.at(node.arg)}", buf, buf,
+                      group=f"total {buf}")
+        return self.held[node]
+
+    def node_width(self, node):
+        """The units of a per-example or per-unit expression: a sum over units has one, arithmetic
+        has its widest side's (a side of one unit broadcasts)."""
+        if isinstance(node, Signal):
+            return self.width(node)
+        if isinstance(node, Total):
+            return 1
+        if isinstance(node, Reduce):
+            rows, cols = self.matrix_shape(node.arg, None)
+            return rows if node.axis == "rows" else cols
+        return max((self.node_width(child) for child in node.children()), default=0)
+
     def matrix(self, node, u):
-        """A buffer holding a matrix expression: W itself, or a temp."""
+        """A buffer holding a matrix expression: a cable's weights, or a temp."""
         if isinstance(node, Weight):
-            return u.W
+            return self.par(node.cable or self.owner)
         if node in self.held:
             return self.held[node]
         rows, cols = self.matrix_shape(node, u)
@@ -229,11 +262,11 @@ class SegmentWriter:
     def matrix_shape(self, node, u):
         """(rows, cols) of a matrix expression."""
         if isinstance(node, Weight):
-            return u.rows, u.cols
+            return self.plan.parameters[node.cable or self.owner].shape
         if isinstance(node, OuterProduct):
-            return self.width(node.post.signals()[0]), self.width(node.pre.signals()[0])
+            return self.node_width(node.post), self.node_width(node.pre)
         if isinstance(node, Diag):
-            n = self.width(node.signals()[0])
+            n = self.node_width(node.arg)
             return n, n
         if isinstance(node, MatProduct):
             return self.matrix_shape(node.left, u)[0], self.matrix_shape(node.right, u)[1]
@@ -246,7 +279,7 @@ class SegmentWriter:
         if isinstance(f, Signal):
             return self.sig(f)
         if f not in self.held:
-            width = self.width(f.signals()[0])
+            width = self.node_width(f)
             buf = self.held[f] = self.temp(f"t_{self.owner}__factor{len(self.held)}", 0, width)
             self.loop("B", width, f"{buf}[r, c] = {self.at(f)}", buf, buf)
         return self.held[f]
@@ -276,7 +309,8 @@ class SegmentWriter:
             phi_expr, dphi_expr = library.activation(op.activation, self.plan.dtype)
         else:   # written in the spec: its expressions of z, constants passed as kernel arguments
             self.owner = op.component
-            phi_expr, dphi_expr = (self.element(e, None).replace(zs, "{z}") for e in (op.activation.phi, op.activation.dphi))
+            z_at = self.element(z, None)
+            phi_expr, dphi_expr = (self.element(e, None).replace(z_at, "{z}") for e in (op.activation.phi, op.activation.dphi))
         self.helpers |= {name for name in library.HELPERS if name + "(" in phi_expr + dphi_expr}
         # A loop of its own keeps the cheap statements around a scalar-only function vectorised.
         group = f"activate {op.component}" if any(f in phi_expr + dphi_expr for f in library.SCALAR_ONLY) else ""
@@ -344,7 +378,7 @@ class SegmentWriter:
         d, n, what = op.dynamics, self.width(Signal(op.component, "phi")), f"component '{op.component}'"
         self.owner = op.component
         stored = {v: self.sig(Signal(op.component, v)) for v in d.variables}
-        local = {f"{name}[r, c]": f"u_{i}" for i, name in enumerate(stored.values())}
+        local = {self.element(Signal(op.component, v), None): f"u_{i}" for i, v in enumerate(d.variables)}
 
         def value(node):
             text = self.element(node, None)
@@ -358,7 +392,7 @@ class SegmentWriter:
         resets = [(list(d.variables).index(v), value(e)) for v, e in d.resets]
         self.raw("for r in range(batch):")
         self.raw(f"    for c in range({n}):")
-        body = [f"{name} = {element}" for element, name in local.items()]
+        body = [f"{name} = {element}" for element, name in local.items()]   # read once, kept in locals
         body += [f"d_{i} = {e}" for i, e in enumerate(derivatives)]
         body += [f"u_{i} = u_{i} + {dt} * d_{i}" for i in range(len(derivatives))]
         phi = f"u_{d.variables.index(d.output)}" if d.output else "spiked"
@@ -675,7 +709,15 @@ TERM_EMITTERS = {Decay: "emit_decay", OjaDecay: "emit_oja_decay", ActivityDecay:
 
 
 def _is_matrix(node):
-    return any(isinstance(n, (Weight, OuterProduct, MatProduct, Tril)) for n in node.walk())
+    """Whether an expression is a matrix (a row or column sum, a mean or a diagonal is not)."""
+    if isinstance(node, (Weight, OuterProduct, MatProduct, Tril)):
+        return True
+    return isinstance(node, (Binary, Function)) and any(_is_matrix(child) for child in node.children())
+
+
+def _column(width):
+    """The column a value of ``width`` units is read at: c, or 0 for one unit (it broadcasts)."""
+    return "0" if width == 1 else "c"
 
 
 def generate(plan, checks=False):

@@ -181,9 +181,10 @@ SPEC_LINE = 11   # the line of dW in LINEAR; the expression starts at column 30 
     ("W.T", 0, "attribute access is not part of the expression language; a signal is written component or "
                "component.compartment"),
     ("open(W)", 0, "'open' is not a function of the expression language; it has exp, log, tanh, sigmoid, relu, "
-                   "abs, sign, sqrt, step, outer, mean, tril, diag"),
+                   "abs, sign, sqrt, step, outer, mean, total, rowsum, colsum, tril, diag"),
     ("W * W[0]", 4, "indexing is not part of the expression language (numbers, names, + - * / ** @, and the "
-                    "functions exp, log, tanh, sigmoid, relu, abs, sign, sqrt, step, outer, mean, tril, diag)"),
+                    "functions exp, log, tanh, sigmoid, relu, abs, sign, sqrt, step, outer, mean, total, rowsum, "
+                    "colsum, tril, diag)"),
     ("outer(post pre)", 6, "the expression does not parse: invalid syntax. Perhaps you forgot a comma?"),
     ("W ** post", 5, "an exponent is a number"),
     ("diag(post) @ W", 5, "diag() takes a per-unit vector; this is a per-example value of 3 unit(s); write "
@@ -333,3 +334,46 @@ def test_an_errors_expression_reads_target_mu_and_precision_alone():
         compile_text(ROBUST.replace("abs(target - mu)", "abs(y - mu)"), "spec.yaml")
     assert str(exc.value) == ("spec.yaml:8:95: error: e: an error's e reads target, mu and precision; 'y' is none of "
                               "them")
+
+
+SUMS = """ngdsl: 1
+name: sums
+dtype: float64
+data: {dataset: blobs, features: 8, centers: 3, batch: 16}
+components:
+  x: {kind: input, size: 8}
+  t: {kind: input, size: 3}
+  y: {kind: rate, size: 3, activation: tanh}
+  g: {kind: rate, size: 1, activation: sigmoid}
+cables:
+  W: {from: x, to: y, init: {dist: normal, scale: 0.3}, rule: {equation: {dW: "DW"}}}
+  V: {from: y, to: g, transform: fixed}
+schedule:
+  train:
+    - {phase: sweep, steps: 0, clamp: {x: data.x, t: data.y}}
+    - {update: [W]}
+  predict:
+    - {phase: sweep, steps: 0, clamp: {x: data.x}, read: y}
+"""
+
+
+def test_sums_over_units_rows_and_columns_and_other_cables_weights_equal_numpy(write_spec):
+    # FF-like goodness gating, row and column norms, another cable's weights, one-unit broadcasting
+    dW = ("outer(post * (1 - sigmoid(total(post ** 2) - 2)) * g, pre) - diag(rowsum(W * W)) @ W / 10"
+          " + W @ diag(colsum(W)) * mean(g) / 10 + diag(colsum(V)) @ W * mean(total(t)) / 100")
+    model = model_of(write_spec, SUMS.replace("DW", dW))
+    x, t = model.data.x_train[:16], model.data.y_train[:16]
+    w, v = model.weights["W"].copy(), model.weights["V"]
+    y = np.tanh(x @ w.T)
+    g = 1 / (1 + np.exp(-(y @ v.T)))
+    scale = (1 - 1 / (1 + np.exp(-((y ** 2).sum(axis=1, keepdims=True) - 2)))) * g   # per example
+    want = ((y * scale).T @ x / 16 - np.diag((w * w).sum(axis=1)) @ w / 10 + w @ np.diag(w.sum(axis=0)) * g.mean() / 10
+            + np.diag(v.sum(axis=0)) @ w * t.sum(axis=1).mean() / 100)
+    np.testing.assert_allclose(model.updates(x, t)["W"], want, rtol=1e-12, atol=1e-15)
+
+
+def test_a_per_example_value_does_not_scale_a_matrix():
+    with pytest.raises(SpecError) as exc:   # which example's g? a batch mean says it: mean(g) * W
+        compile_text(SUMS.replace("DW", "outer(post, pre) + g * W"), "spec.yaml")
+    assert str(exc.value) == ("spec.yaml:11:103: error: dW: '*' combines a per-example value of 1 unit(s) with a "
+                              "(3 × 8) matrix; their shapes must agree (or one side be a number)")
