@@ -14,7 +14,7 @@ from .runtime.threads import thread_policy, thread_setting
 class Model:
     """A compiled circuit with its parameters, data and optimizer, ready to train."""
 
-    def __init__(self, compiled: Compiled, jit: bool = True, threads=None):
+    def __init__(self, compiled: Compiled, jit: bool = True, threads=None, interpret: bool = False):
         self.compiled = compiled
         self.threads = thread_setting(threads, compiled.plan.train.get("threads"))
         self._threads = thread_policy(self.threads)
@@ -23,7 +23,7 @@ class Model:
         base = compiled.circuit.base_dir
         self.data = Dataset(self.plan.data, self.plan.seed, base, self.plan.dtype)
         samples = self.data.x_train.reshape(len(self.data.x_train), -1)
-        self.executor = Executor(self.plan, compiled.circuit.data_widths, jit=jit, samples=samples)
+        self.executor = Executor(self.plan, compiled.circuit.data_widths, jit=jit, samples=samples, interpret=interpret)
         self.rng = np.random.default_rng(self.plan.seed + 1)
         self.epoch = 0
         self.history = []
@@ -195,11 +195,12 @@ def _range_warnings(data) -> list:
             "automatically)"]
 
 
-def load(path: str, set=None, jit: bool = True, optimize: bool = True, threads=None) -> Model:
+def load(path: str, set=None, jit: bool = True, optimize: bool = True, threads=None, interpret: bool = False) -> Model:
     """Compile the spec at ``path`` and build its model.
 
     ``set`` lists ``key=value`` overrides; ``jit=False`` runs the generated code in the interpreter
-    (the reference executor); ``optimize=False`` compiles the plan without hoisting or sharing;
+    (the reference executor); ``interpret=True`` runs the plan's operators one by one in NumPy (an
+    independent reference: no generated code); ``optimize=False`` compiles the plan without hoisting or sharing;
     ``threads``: BLAS threads while it works, a count or ``"auto"`` (default ``$NGDSL_THREADS``, the spec's
     ``train.threads``, ``$OMP_NUM_THREADS`` and its kin, or 1: see :mod:`runtime.threads`)."""
-    return Model(compile_file(os.fspath(path), set or (), optimize), jit=jit, threads=threads)
+    return Model(compile_file(os.fspath(path), set or (), optimize), jit=jit, threads=threads, interpret=interpret)

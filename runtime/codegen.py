@@ -328,15 +328,7 @@ class SegmentWriter:
                                 group=f"sample {op.component}")
 
     def stream(self, component):
-        """The random stream of a drawing operator: a hash of where it stands in the plan (routine,
-        segment, phase, part of the phase) and what it draws for, so optimising the plan, which
-        moves and drops operators, never changes what the others draw."""
-        phase, part = self.where
-        key = [ROUTINE_NUMBERS[self.routine], self.index, phase, PARTS.index(part), sorted(self.plan.components).index(component)]
-        h = 0
-        for k in key:
-            h = library.mix32(h ^ k)
-        return h
+        return draw_stream(self.plan, self.routine, self.index, *self.where, component)
 
     def emit_error(self, op):
         e_signal = Signal(op.component, "e")
@@ -698,6 +690,17 @@ def _without_dead_stores(lines, scratch):
 #: what keys a draw: the routine, and the part of a phase it is made in
 ROUTINE_NUMBERS = {"train": 1, "predict": 2}
 PARTS = ("setup", "step", "settle")
+
+
+def draw_stream(plan, routine, segment, phase, part, component):
+    """The random stream of a drawing operator: a hash of where it stands in the plan (routine,
+    segment, phase index, part of the phase) and what it draws for, so optimising the plan, which
+    moves and drops operators, never changes what the others draw."""
+    key = [ROUTINE_NUMBERS[routine], segment, phase, PARTS.index(part), sorted(plan.components).index(component)]
+    h = 0
+    for k in key:
+        h = library.mix32(h ^ k)
+    return h
 
 #: phase operator -> its emitter (products, sums and clears are emitted together by ``ops``)
 EMITTERS = {Activate: "emit_activate", ComputeError: "emit_error", Integrate: "emit_integrate", Clamp: "emit_clamp",

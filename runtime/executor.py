@@ -8,6 +8,7 @@ import numpy as np
 from ..compiler.ops import Signal
 from . import codegen, kernels, optimizers, streams
 from .inplace import Allocator, all_finite
+from .interpreter import Interpreter, Trial
 
 
 class Divergence(Exception):
@@ -72,17 +73,20 @@ def connections(shape, mask):
 
 
 class Executor:
-    """Runs the routines of a plan; ``jit=False`` runs the same generated code in Python (the reference).
+    """Runs the routines of a plan; ``jit=False`` runs the same generated code in Python (the reference),
+    ``interpret=True`` runs the plan's operators one by one in NumPy instead (an independent reference).
 
     ``samples`` (training inputs, one row each) serve the parameters initialised from data."""
 
-    def __init__(self, plan, widths, jit=True, samples=None):
-        self.plan, self.widths, self.jit = plan, widths, jit
+    def __init__(self, plan, widths, jit=True, samples=None, interpret=False):
+        self.plan, self.widths, self.jit = plan, widths, jit and not interpret
         self.dtype = np.dtype(plan.dtype)
         self.source, self.kernels, _ = codegen.generate(plan)
         self.source_hash = kernels.digest(self.source)
         self.kernel_cache = "none"   # set by warm_up: "warm" when every kernel came from numba's cache
-        self.functions = kernels.load(self.source, [k.name for k in self.kernels.values()], jit)
+        self.interpreter = Interpreter(plan) if interpret else None
+        self.functions = {} if interpret else kernels.load(self.source, [k.name for k in self.kernels.values()],
+                                                             self.jit)
         self.allocate = Allocator()
         self.params = init_parameters(plan, np.random.default_rng(plan.seed), self.dtype, self.allocate, samples)
         learnable = {n: self.params[n] for n, p in plan.parameters.items() if p.learnable}
@@ -133,6 +137,8 @@ class Executor:
             for routine in self.plan.routines:
                 self._run(routine, x, y)
         except Exception:  # noqa: BLE001 — a damaged numba cache fails in many ways; compile afresh once
+            if self.interpreter is not None:
+                raise
             self.functions = kernels.reload(self.source, list(self.functions), self.jit)
             for routine in self.plan.routines:
                 self._run(routine, x, y)
@@ -219,11 +225,24 @@ class Executor:
             streams.derive(self.plan.data["streams"], name, int(draw[0]), int(draw[1]), x, y,
                            self.temp((f"stream {name}", 0, self.stream_width(name)), len(x)))
         for index, segment in enumerate(plan.segments):
-            kernel = self.kernels[(routine, index)]
-            self.functions[kernel.name](x, y, *self._bound(kernel, len(x)))
+            self._segment(self.kernels[(routine, index)], x, y)
             if segment.updates and apply is not None:
                 apply(segment)
         return bufs
+
+    def _segment(self, kernel, x, y):
+        """Run one segment: its generated kernel, or the interpreter on the same buffers."""
+        if self.interpreter is None:
+            self.functions[kernel.name](x, y, *self._bound(kernel, len(x)))
+            return
+        bufs = self.buffers(len(x))
+        if kernel.routine == "train" and self.chains:
+            bufs = {**bufs, **{s: self.chain_rows(s, len(x)) for s in self.chains}}
+        derived = {w: self.temp((f"stream {w}", 0, self.stream_width(w)), len(x)) for w in self.streams[kernel.routine]}
+        trial = Trial(self.plan, bufs, self.params, self.grads, x, y, self._counter(kernel.routine), derived)
+        key = (kernel.routine, kernel.segment)
+        with np.errstate(all="ignore"):   # a non-finite value is found by the checks that follow, as with kernels
+            self.interpreter.run(kernel.routine, kernel.segment, trial, self.steps[key], self.taken[key])
 
     # ---- public -------------------------------------------------------------------------
     def train_batch(self, x, y):
@@ -291,12 +310,15 @@ class Executor:
         energy = []
         chains = {s: a.copy() for s, a in self.chains.items()}   # each prefix starts from the same chain
         grads = {n: g.copy() for n, g in self.grads.items()}     # and nothing of it stays behind
+        plastic = {n: self.params[n].copy() for n in self.plastic}
         try:
             for t in range(int(planned[traced]) + 1):
                 steps[traced] = t
                 for s, a in chains.items():
                     self.chains[s][...] = a
-                self.functions[kernel.name](x, y, *self._bound(kernel, len(x)))
+                for n, p in plastic.items():
+                    self.params[n][...] = p
+                self._segment(kernel, x, y)
                 bufs = self.buffers(len(x))   # e = precision·(target − mu)
                 energy.append(sum(0.5 * float(np.sum(np.square(bufs[e], dtype=np.float64))) / precision
                                   for e, precision in errors.items()) / len(x))
@@ -306,6 +328,8 @@ class Executor:
                 self.chains[s][...] = a
             for n, g in grads.items():
                 self.grads[n][...] = g
+            for n, p in plastic.items():
+                self.params[n][...] = p
         return np.array(energy)
 
     def diagnose(self, routine, x, y, parameter):

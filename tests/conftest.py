@@ -14,8 +14,15 @@ def spec_path(name):
     return os.path.join(SPECS, name)
 
 
+#: what runs a loaded model: "jit" (the generated kernels) or "numpy" (the plan, unoptimised, operator by
+#: operator in runtime.interpreter); tests/test_oracles.py runs every oracle on both
+BACKEND = "jit"
+
+
 def load(name, *overrides, jit=True):
-    """A model from specs/<name> with ``key=value`` overrides."""
+    """A model from specs/<name> with ``key=value`` overrides, run by BACKEND."""
+    if BACKEND == "numpy":
+        return ngdsl.load(spec_path(name), set=list(overrides), optimize=False, interpret=True)
     return ngdsl.load(spec_path(name), set=list(overrides), jit=jit)
 
 

@@ -6,7 +6,15 @@ import pytest
 
 import ngdsl
 
+import conftest
 from conftest import ROOT, load
+
+
+@pytest.fixture(autouse=True, params=["jit", "numpy"])
+def backend(request, monkeypatch):
+    """Every oracle holds for the generated kernels and for the plan run operator by operator in NumPy."""
+    monkeypatch.setattr(conftest, "BACKEND", request.param)
+    return request.param
 
 
 def cosine(a, b):
