@@ -16,7 +16,8 @@ SHIPPED = sorted(glob.glob(os.path.join(SPECS, "*.yaml")) + glob.glob(os.path.jo
 
 def _batches(model, size=16):
     x, y = model.data.x_train, model.data.y_train
-    size = min(size, len(x) // 2, *([model.plan.data["batch"]] if model.plan.persistent else []))   # chains: a batch
+    # chains: a batch; a one-example dataset (stdp_pairs) runs that example before itself
+    size = max(1, min(size, len(x) // 2, *([model.plan.data["batch"]] if model.plan.persistent else [])))
     return (x[:size], y[:size]), (x[len(x) - size:], y[len(y) - size:])
 
 
