@@ -58,6 +58,17 @@ class Constant(Node):
 
 
 @dataclass(frozen=True)
+class UnitConstant(Node):
+    """One number per unit (a neuron's per-unit parameter): ``values`` in unit order."""
+
+    values: tuple
+    name: str = ""
+
+    def __str__(self):
+        return self.name or f"[{', '.join(f'{v:g}' for v in self.values)}]"
+
+
+@dataclass(frozen=True)
 class Weight(Node):
     """The weights of the cable the expression updates, or of the cable named ``cable``."""
 

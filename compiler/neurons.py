@@ -1,5 +1,6 @@
 """Neurons whose dynamics the spec writes: ``kind: neuron`` with ``equations`` (d(variable)/dt),
-an optional spike ``threshold`` and ``reset``, ``constants`` and values at rest (``initial``).
+an optional spike ``threshold`` and ``reset``, ``constants`` (a number, or one per unit), named
+subexpressions (``let``) and values at rest (``initial``).
 
 The equations see the neuron's own variables, ``I`` (the sum of the cables into it) and its
 constants; each is elementwise over its units, so one fused loop steps the whole population.
@@ -7,7 +8,7 @@ constants; each is elementwise over its units, so one fused loop steps the whole
 from __future__ import annotations
 
 from . import equations, language
-from .expressions import Constant
+from .expressions import Constant, UnitConstant
 from .ops import Dynamics, Signal
 
 RESERVED = {"phi", "in", language.NEURON_INPUT}
@@ -52,31 +53,50 @@ def dynamics(comp, path, resolver):
         return None
     names = {v: (Signal(comp.name, v), ("batch", comp.size)) for v in variables}
     names[language.NEURON_INPUT] = (Signal(comp.name, "in"), ("batch", comp.size))
-    names.update({n: (Constant(float(x), n), equations.SCALAR) for n, x in constants.items()})
+    for name, value in constants.items():
+        if isinstance(value, list):   # a parameter per unit
+            if len(value) != comp.size:
+                units = f"{comp.size} unit{'s' if comp.size != 1 else ''}"
+                resolver.error(path + ("constants", name), f"'{name}' has {len(value)} values; neuron "
+                                                           f"'{comp.name}' has {units}")
+                return None
+            names[name] = (UnitConstant(tuple(float(v) for v in value), name), ("units", comp.size))
+        else:
+            names[name] = (Constant(float(value), name), equations.SCALAR)
 
     def unknown(text):
         raise KeyError(f"neuron '{comp.name}' reads its variables ({', '.join(variables)}), "
-                       f"{language.NEURON_INPUT} (its input) and its constants; '{text}' is none of them")
+                       f"{language.NEURON_INPUT} (its input), its constants and its let names; '{text}' is none "
+                       "of them")
 
     scope = equations.Scope(names, unknown)
 
     def parse(where, text):
+        """(expression, shape) of one of the neuron's strings, or (None, None) after reporting it."""
         nonlocal ok
         try:
             node, shape, _ = equations.parse(text, scope)
         except equations.ExpressionError as exc:
             resolver.error_inside(path + where, exc.offset, exc.message)
             ok = False
-            return None
-        if shape not in (equations.SCALAR, ("batch", comp.size)):
+            return None, None
+        if shape not in (equations.SCALAR, ("batch", comp.size), ("units", comp.size)):
             resolver.error(path + where, f"is {equations.describe(shape)}; a neuron's equations are elementwise over "
                                          "its units")
             ok = False
-        return node
+        return node, shape
 
-    derivatives = tuple(parse(("equations", v), spec["equations"][v]) for v in variables)
-    threshold = parse(("threshold",), spec["threshold"]) if "threshold" in spec else None
-    resets = tuple((v, parse(("reset", v), text)) for v, text in spec.get("reset", {}).items())
+    for name, text in spec.get("let", {}).items():   # in order: each may use the ones before it
+        if name in names or name in RESERVED:
+            resolver.error(path + ("let", name), f"'{name}' is already a name of neuron '{comp.name}'", key=True)
+            return None
+        node, shape = parse(("let", name), text)
+        if node is None:
+            return None
+        names[name] = (node, shape)
+    derivatives = tuple(parse(("equations", v), spec["equations"][v])[0] for v in variables)
+    threshold = parse(("threshold",), spec["threshold"])[0] if "threshold" in spec else None
+    resets = tuple((v, parse(("reset", v), text)[0]) for v, text in spec.get("reset", {}).items())
     if not ok:
         return None
     initial = tuple(float(spec.get("initial", {}).get(v, 0.0)) for v in variables)

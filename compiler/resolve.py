@@ -22,7 +22,8 @@ KIND_KEYS = {
     "state": {"kind", "size", "activation", "tau", "dt", "leak", "kwta", "sample", "noise", "lifetime", "about"},
     "rate": {"kind", "size", "activation", "kwta", "sample", "noise", "about"},
     "error": {"kind", "size", "target", "precision", "loss", "feedback", "about"},
-    "neuron": {"kind", "size", "dt", "equations", "threshold", "reset", "constants", "initial", "output", "about"},
+    "neuron": {"kind", "size", "dt", "equations", "let", "threshold", "reset", "constants", "initial", "output",
+               "about"},
 }
 KIND_DEFAULTS = {
     "input": {},

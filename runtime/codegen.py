@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ..compiler.expressions import (Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct, Reduce, Total,
-                                   Tril, Weight)
+                                   Tril, UnitConstant, Weight)
 from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, Decay, Evolve,
                             CustomLoss, Expression, Integrate, MatMul, OjaDecay, Outer, Rest, Sample, Signal, Store,
                             Zero)
@@ -121,6 +121,15 @@ class SegmentWriter:
         self.consts[name] = float(value)
         return name
 
+    def unit_consts(self, kind, owner, values):
+        """Per-unit numbers as a block of the constants argument; returns the element at unit c."""
+        first = self.const(kind, owner, values[0])
+        offset = list(self.consts).index(first)
+        self.consts[f"{first}[0]"] = self.consts.pop(first)   # "[": kept in the block, never unpacked
+        for i, value in enumerate(values[1:], 1):
+            self.consts[f"{first}[{i}]"] = float(value)
+        return f"consts[{offset} + c]"
+
     def temp(self, name, rows, cols):
         self.temps[name] = (name, rows, cols)
         return name
@@ -171,6 +180,8 @@ class SegmentWriter:
             return f"{self.sig(node)}[r, {_column(self.width(node))}]"
         if isinstance(node, Constant):
             return self.const(node.name or "c", self.owner, node.value)
+        if isinstance(node, UnitConstant):
+            return self.unit_consts(node.name or "c", self.owner, node.values)
         if isinstance(node, Weight):
             return f"{self.par(node.cable or self.owner)}[r, c]"
         if isinstance(node, Total):
@@ -230,6 +241,8 @@ class SegmentWriter:
         has its widest side's (a side of one unit broadcasts)."""
         if isinstance(node, Signal):
             return self.width(node)
+        if isinstance(node, UnitConstant):
+            return len(node.values)
         if isinstance(node, Total):
             return 1
         if isinstance(node, Reduce):
@@ -620,7 +633,7 @@ class SegmentWriter:
         for up in self.segment.updates:
             self.update(up)
         self.raw("return 0, 0")
-        unpack = [f"    {c} = consts[{i}]" for i, c in enumerate(self.consts)]
+        unpack = [f"    {c} = consts[{i}]" for i, c in enumerate(self.consts) if "[" not in c]   # not per-unit ones
         name = f"{self.routine}_{self.index}"
         args = ([("data", "x"), ("data", "y"), ("steps", None), ("taken", None), ("consts", None), ("draw", None)]
                 + [("stream", n) for n in sorted(self.streams)]

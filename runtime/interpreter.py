@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..compiler.expressions import (Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct, Reduce, Total,
-                                    Tril, Weight)
+                                    Tril, UnitConstant, Weight)
 from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, CustomLoss, Decay,
                             Evolve, Expression, Integrate, MatMul, OjaDecay, Outer, Rest, Sample, Signal, Store, Zero)
 from .codegen import draw_stream
@@ -70,6 +70,8 @@ class Trial:
             return self.signals[node]
         if isinstance(node, Constant):
             return node.value
+        if isinstance(node, UnitConstant):
+            return np.asarray(node.values, dtype=self.plan.dtype)
         if isinstance(node, Weight):
             return self.params[node.cable or self.owner]
         if isinstance(node, Binary):

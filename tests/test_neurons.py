@@ -87,10 +87,10 @@ def test_a_neuron_variable_is_a_compartment_others_read(lif):
 
 @pytest.mark.parametrize("old, new, message", [
     ('"(I - a - v) / tau"', '"(I - a - vv) / tau"',
-     "8:32: error: neuron 'n' reads its variables (v, a), I (its input) and its constants; 'vv' is none of them "
+     "8:32: error: neuron 'n' reads its variables (v, a), I (its input), its constants and its let names; 'vv' is none of them "
      "(did you mean 'v'?)"),
     ('"-a / tau_a"', '"-a / tua_a"',
-     "8:52: error: neuron 'n' reads its variables (v, a), I (its input) and its constants; 'tua_a' is none of them "
+     "8:52: error: neuron 'n' reads its variables (v, a), I (its input), its constants and its let names; 'tua_a' is none of them "
      "(did you mean 'tau_a'?)"),
     ('"v - 1"', '"v.__class__"',
      "9:19: error: attribute access is not part of the expression language; a signal is written component or "
@@ -116,3 +116,35 @@ def test_a_neuron_cannot_be_clamped(lif):
         compile_text(LIF.replace("clamp: {i: data.x}, init: zero, read", "clamp: {i: data.x, n: 0.0}, init: zero, "
                                                                           "read"), "spec.yaml", os.path.dirname(lif))
     assert "'n' is neuron: only input and state components can be clamped" in str(exc.value)
+
+
+def test_per_unit_constants_and_named_subexpressions(lif):
+    # each unit its own membrane time constant; the drive named once in `let`
+    text = LIF.replace('equations: {v: "(I - a - v) / tau", a: "-a / tau_a"},',
+                       'let: {drive: "I - a"}, equations: {v: "(drive - v) / tau", a: "-a / tau_a"},')
+    text = text.replace("constants: {tau: 10.0,", "constants: {tau: [5.0, 10.0, 20.0, 40.0],")
+    text = text.replace("size: 1, dt:", "size: 4, dt:").replace("i: {kind: input, size: 1}", "i: {kind: input, size: 4}")
+    text = text.replace("count: {kind: state, size: 1,", "count: {kind: state, size: 4,")
+    text = text.replace("currents.npz", "wide.npz")
+    folder = os.path.dirname(lif)
+    np.savez(os.path.join(folder, "wide.npz"), x=np.full((4, 4), 2.0), y=np.zeros((4, 1)))
+    path = os.path.join(folder, "wide.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    rates = []
+    for jit, interpret in ((True, False), (False, True)):
+        counts = []
+        for steps in (2000, 42000):
+            model = ngdsl.load(path, set=[f"schedule.predict[0].steps={steps}"], jit=jit, interpret=interpret)
+            counts.append(model.predict(np.full((1, 4), 2.0))[0])
+        rates.append((counts[1] - counts[0]) / (40000 * DT))
+    taus = np.array([5.0, 10.0, 20.0, 40.0])
+    np.testing.assert_allclose(rates[0], 1 / (taus * np.log(2.0)), rtol=0.02)   # I = 2: T = τ ln 2
+    np.testing.assert_array_equal(rates[0], rates[1])   # the kernels and the NumPy interpreter
+
+
+def test_a_per_unit_constant_has_one_value_per_unit(lif):
+    with pytest.raises(SpecError) as exc:
+        compile_text(LIF.replace("constants: {tau: 10.0,", "constants: {tau: [10.0, 5.0],"), "spec.yaml",
+                     os.path.dirname(lif))
+    assert str(exc.value.diagnostics[0]) == "spec.yaml:10:24: error: 'tau' has 2 values; neuron 'n' has 1 unit"
