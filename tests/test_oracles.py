@@ -1017,3 +1017,25 @@ def test_stdp_with_no_amplitude_changes_nothing():
                  "cables.W.rule.equation.constants.A_minus=0")
     model.fit()
     assert not model.weights["W"].any()
+
+
+def test_recurrent_backprop_is_the_gradient_at_the_fixed_point():
+    # Almeida-Pineda: the relaxed adjoint gives the exact descent direction of C = ½‖y − s_o‖² at s*
+    model = load("rbp_digits.yaml", "dtype=float64", "components.h.size=4", "components.ah.size=4",
+                 "schedule.train[0].steps=600", "schedule.train[1].steps=600", "schedule.predict[0].steps=600")
+    x, y = model.data.x_train[:8], model.data.y_train[:8]
+    updates = model.updates(x, y)
+
+    def cost():   # re-settled to the fixed point for every perturbation
+        return float(np.mean(0.5 * np.sum((y - model.predict(x)) ** 2, axis=1)))
+
+    for name, delta in updates.items():
+        picks = range(min(delta.size, 40))
+        fd = descent_by_finite_differences(model.weights[name], picks, cost, 1e-5)
+        np.testing.assert_allclose(delta.reshape(-1)[:len(fd)], fd, rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+def test_recurrent_backprop_without_its_adjoint_phase_learns_nothing():
+    model = load("rbp_digits.yaml", "dtype=float64", "schedule.train[1].steps=0")
+    updates = model.updates(model.data.x_train[:8], model.data.y_train[:8])
+    assert all(not np.any(delta) for delta in updates.values())
