@@ -11,6 +11,11 @@ from .expressions import Binary, Constant, Function, constant_value
 ZERO, ONE = Constant(0.0), Constant(1.0)
 
 
+class NotDifferentiable(ValueError):
+    """An expression whose elementwise derivative the rules below do not give (a sum over units or
+    over the batch couples elements: its derivative is not one number per element)."""
+
+
 def derivative(node, variable):
     """d node / d variable, for an expression of elementwise operations on ``variable`` (a Signal)."""
     if node == variable:
@@ -34,7 +39,7 @@ def derivative(node, variable):
         if node.op == "**":   # the exponent is a number (the parser holds it to that)
             k = constant_value(b)
             return mul(mul(Constant(k), power(a, k - 1)), da)
-    raise ValueError(f"no derivative rule for {node}")   # the parser admits nothing else elementwise
+    raise NotDifferentiable(f"{type(node).__name__.lower()}() couples elements")
 
 
 def _outer(function, x):
@@ -58,7 +63,7 @@ def _outer(function, x):
         return div(Constant(0.5), Function("sqrt", x))
     if function in ("sign", "step"):   # piecewise constant: 0 wherever it is differentiable
         return ZERO
-    raise ValueError(f"no derivative rule for {function}")
+    raise NotDifferentiable(f"no derivative rule for {function}")
 
 
 def _fold(op, a, b):

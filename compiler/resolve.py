@@ -13,7 +13,7 @@ from . import equations, language, neurons, updates
 from .datafiles import UnreadableData
 from .diagnostics import did_you_mean
 from .expressions import Constant, Mean, Weight
-from .derivatives import derivative
+from .derivatives import NotDifferentiable, derivative
 from .ops import CustomActivation, CustomLoss, DataSource, Dynamics, Expression, Signal
 from .rules import REGISTRY as RULES
 
@@ -275,12 +275,24 @@ class Resolver:
             if role not in comp.opts["activation"]:
                 continue
             try:
-                found[role] = equations.parse(comp.opts["activation"][role], scope)[0]
+                node, shape, _ = equations.parse(comp.opts["activation"][role], scope)
             except equations.ExpressionError as exc:
                 self.error_inside(path + (role,), exc.offset, f"{role}: {exc.message}")
-        if "phi" not in found:
+                continue
+            if shape[0] in ("matrix", "diag"):
+                self.error(path + (role,), f"{role}: is {equations.describe(shape)}; an activation gives each unit "
+                                           "a value")
+                continue
+            found[role] = node
+        if "phi" not in found or len(found) < len(comp.opts["activation"]):
             return None
-        return CustomActivation(found["phi"], found.get("dphi") or derivative(found["phi"], z))
+        if "dphi" not in found:
+            try:
+                found["dphi"] = derivative(found["phi"], z)
+            except NotDifferentiable as exc:
+                self.error(path + ("phi",), f"phi: its derivative cannot be found symbolically ({exc}); give dphi")
+                return None
+        return CustomActivation(found["phi"], found["dphi"])
 
     def _error_target(self, comp):
         spec, path = comp.opts, ("components", comp.name)

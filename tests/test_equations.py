@@ -377,3 +377,24 @@ def test_a_per_example_value_does_not_scale_a_matrix():
         compile_text(SUMS.replace("DW", "outer(post, pre) + g * W"), "spec.yaml")
     assert str(exc.value) == ("spec.yaml:11:103: error: dW: '*' combines a per-example value of 1 unit(s) with a "
                               "(3 × 8) matrix; their shapes must agree (or one side be a number)")
+
+
+@pytest.mark.parametrize("activation, message", [
+    ("{phi: 'z / sqrt(total(z ** 2))'}", "spec.yaml:8:46: error: phi: its derivative cannot be found symbolically "
+                                         "(total() couples elements); give dphi"),
+    ("{phi: 'outer(z, z)'}", "spec.yaml:8:46: error: phi: is a (3 × 3) matrix; an activation gives each unit a "
+                             "value"),
+])
+def test_an_activation_that_is_not_elementwise_says_what_it_needs(activation, message):
+    with pytest.raises(SpecError) as exc:
+        compile_text(linear("outer(post, pre)").replace("activation: tanh", f"activation: {activation}"), "spec.yaml")
+    assert str(exc.value) == message
+
+
+def test_a_normalising_activation_with_its_dphi_given_runs(write_spec):
+    text = linear("outer(post, pre)").replace("activation: tanh",
+                                              "activation: {phi: 'z / sqrt(total(z ** 2))', dphi: '0'}")
+    model = model_of(write_spec, text)
+    x = model.data.x_train[:16]
+    a = x @ model.weights["W"].T + model.weights["W.bias"]
+    np.testing.assert_allclose(model.predict(x), a / np.linalg.norm(a, axis=1, keepdims=True), rtol=1e-12)
