@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import networkx as nx
 
-from . import language
 from .diagnostics import Diagnostic
+from .kinds import REGISTRY as KINDS
 
 
 def build_graph(circuit) -> nx.MultiDiGraph:
@@ -14,7 +14,8 @@ def build_graph(circuit) -> nx.MultiDiGraph:
         attrs = {k: v for k, v in comp.opts.items() if k not in ("kind", "size")}
         if comp.activation is not None:   # drawn as the parsed equation, never as the spec's text
             attrs["activation"] = f"phi = {comp.activation}"
-        g.add_node(name, kind=comp.kind, size=comp.size, stateful=comp.kind in language.STATEFUL,
+        kind = KINDS[comp.kind]
+        g.add_node(name, kind=comp.kind, size=comp.size, stateful=kind.register, colour=kind.colour,
                    line=comp.pos[0], col=comp.pos[1], **attrs)
     for name, comp in circuit.components.items():
         target = comp.target

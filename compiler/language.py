@@ -1,25 +1,11 @@
-"""The vocabulary of the spec language: component kinds, compartments, activations, optimizers,
-metrics and datasets. The runtime implements each name declared here."""
+"""The vocabulary of the spec language: activations, optimizers, metrics and datasets (component
+kinds are a registry of their own: compiler.kinds). The runtime implements each name declared here."""
 from __future__ import annotations
 
 import numpy as np
 
 from . import datafiles
 
-#: kind -> compartments a reference may name; the first is the component's output.
-COMPARTMENTS = {
-    "input": ("z", "phi"),
-    "state": ("phi", "z", "dphi", "in", "s"),
-    "rate": ("phi", "z", "dphi", "s"),
-    "error": ("e", "mu", "target"),
-    "neuron": ("phi", "in"),    # and the variables its equations declare
-}
-#: kind -> the compartment a cable drives when ``to:`` names only the component.
-DRIVEN = {"state": "in", "rate": "z", "error": "mu", "neuron": "in"}
-#: kind -> compartments a cable may drive.
-DRIVABLE = {"input": (), "state": ("in",), "rate": ("z",), "error": ("mu", "target"), "neuron": ("in",)}
-#: Registers keep their value between steps; the other kinds are recomputed every step.
-STATEFUL = {"input", "state", "neuron"}
 #: what a neuron's equations call its summed input (its 'in' compartment; 'in' is a Python keyword)
 NEURON_INPUT = "I"
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from . import language
 from .graph import depths, instant_order
-from .ops import (Accumulate, Activate, Assign, Clamp, Clear, ComputeError, Evolve, Integrate, MatMul, Rest, Sample,
-                  Signal, Store, Update, Zero)
+from .kinds import REGISTRY as KINDS
+from .ops import Accumulate, Activate, Assign, Clamp, Clear, MatMul, Sample, Signal, Store, Update
 from .optimize import drop_dead_setup, eliminate_common, hoist, order_for_fusion, step_scratch
 from .resolve import PhaseSpec
 
@@ -109,19 +108,10 @@ class Planner:
         self.order = instant_order(graph)
         self.incoming = {}  # target Signal -> [(MatMul or None, Accumulate)]
         self.error_targets = {}  # error -> the signal its ComputeError reads as target
-        referenced = referenced_signals(circuit)
-        driven = {c.target for c in circuit.cables.values()}
+        self.referenced = referenced_signals(circuit)
+        self.driven = {c.target for c in circuit.cables.values()}
         for comp in self.components.values():
-            target = comp.target
-            own = Signal(comp.name, "target")
-            if comp.kind == "error" and target is not None and (own in referenced or own in driven):
-                self._add(None, Accumulate(f"{comp.name}.target", self.sig(target), own, 1.0, None, None))
-            elif comp.kind == "error" and target is not None:
-                self.error_targets[comp.name] = self.sig(target)  # read in place: no copy
-            if comp.kind == "error" and target is not None:
-                if comp.opts.get("feedback"):
-                    self._add(None, Accumulate(f"{comp.name}.feedback", Signal(comp.name, "e"),
-                                               Signal(target.component, "in"), -1.0, None, None))
+            KINDS[comp.kind].wire(comp, self)
         for name in sorted(circuit.cables):
             c = circuit.cables[name]
             gate = self.sig(_parse(c.opts["gate"])) if c.opts.get("gate") else None
@@ -132,7 +122,7 @@ class Planner:
                 matmul = MatMul(name, value, weight, bool(c.opts.get("transpose")),
                                 c.opts.get("response", "dot"), Signal(name, "product"))
                 value = matmul.out
-            self._add(matmul, Accumulate(name, value, c.target, float(c.opts.get("scale", 1.0)), gate, bias))
+            self.add(matmul, Accumulate(name, value, c.target, float(c.opts.get("scale", 1.0)), gate, bias))
 
     def sig(self, signal):
         return _canonical(signal, self.components)
@@ -143,7 +133,8 @@ class Planner:
             return None
         return next((_size(s, self.circuit) for s in op.writes()), None)
 
-    def _add(self, matmul, accumulate):
+    def add(self, matmul, accumulate):
+        """A cable (its product, if it has one, and its accumulation) into its target's sum."""
         self.incoming.setdefault(accumulate.target, []).append((matmul, accumulate))
 
     def projections(self, target):
@@ -154,19 +145,8 @@ class Planner:
         return ops
 
     def sweep(self):
-        ops = []
-        for name in self.order:
-            comp = self.components[name]
-            if comp.kind == "rate":
-                ops += self.projections(Signal(name, "z"))
-                ops += self.activate(name)
-            else:
-                ops += self.projections(Signal(name, "mu"))
-                if Signal(name, "target") in self.incoming:
-                    ops += self.projections(Signal(name, "target"))
-                ops.append(ComputeError(name, comp.loss or comp.opts["loss"], float(comp.opts["precision"]),
-                                        self.error_targets.get(name, Signal(name, "target"))))
-        return ops
+        """The instant components, computed afresh in dependency order."""
+        return [op for name in self.order for op in KINDS[self.components[name].kind].sweep(self, name)]
 
     def activate(self, name):
         """A neuron's phi and dphi from its z, then its sample when it draws one."""
@@ -191,28 +171,24 @@ class Planner:
                      for name, lowered in (spec.learned or {}).items() if lowered is not None)
 
     def rest(self, name):
-        """Operators that put a register at rest: a state's z at zero and its phi to match, a
-        neuron's variables at their initial values."""
-        c = self.components[name]
-        if c.kind == "neuron":
-            return [Rest(name, c.dynamics)]
-        return [Zero(name), *self.activate(name)]
+        """Operators that put a register at rest (a state's z at zero and its phi to match)."""
+        return KINDS[self.components[name].kind].rest(self, name)
 
     def phase(self, spec: PhaseSpec, snapshot_signals, first=False):
-        states = [n for n in sorted(self.components) if self.components[n].kind in ("state", "neuron")]
+        kind = {n: KINDS[c.kind] for n, c in self.components.items()}
+        states = [n for n in sorted(self.components) if kind[n].advances]
         hard = {n for n, (_, beta) in spec.clamps.items() if beta is None}
         free = [n for n in states if n not in hard]
         resettable = [n for n in free if self.components[n].opts.get("lifetime") != "persistent"]
         setup = []
-        if first:  # every trial starts from zero registers: unclamped inputs, and states the init keeps
-            setup += [Zero(n) for n in sorted(self.components)
-                      if self.components[n].kind == "input" and n not in hard]
+        if first:  # every trial starts from registers at rest: unclamped inputs, and states the init keeps
+            setup += [op for n in sorted(self.components) if kind[n].register and not kind[n].advances
+                      and n not in hard for op in self.rest(n)]
             if spec.init == "keep":
                 setup += [op for n in resettable for op in self.rest(n)]
         for name in sorted(hard):
             setup.append(Clamp(name, spec.clamps[name][0]))
-            if self.components[name].kind == "state":
-                setup += self.activate(name)
+            setup += kind[name].settled(self, name)
         if spec.init == "zero":
             setup += [op for n in resettable for op in self.rest(n)]
         elif spec.init == "feedforward":
@@ -223,13 +199,8 @@ class Planner:
         for name in free:
             step += self.projections(Signal(name, "in"))
         for name in free:
-            c = self.components[name]
-            if c.kind == "neuron":
-                step.append(Evolve(name, c.dynamics))
-                continue
-            nudge, beta = spec.clamps.get(name, (None, 0.0))
-            step.append(Integrate(name, c.opts["dt"] / c.opts["tau"], float(c.opts["leak"]), nudge, beta or 0.0))
-        step += [op for n in free if self.components[n].kind == "state" for op in self.activate(n)]
+            step += kind[name].step(self, name, spec.clamps.get(name))
+        step += [op for n in free for op in kind[n].settled(self, n)]
         settle = self.sweep()
         learn = self.learning(spec)
         plastic = {up.weight for up, _ in learn}
@@ -265,7 +236,7 @@ class Planner:
                     and target.compartment == "z" and Signal(name, "mu") in self.incoming:
                 predicted[target.component] = name
         init_ops, needs = {}, {}
-        for name in (n for n in free if n in dist and self.components[n].kind == "state"):   # neurons start at rest
+        for name in (n for n in free if n in dist and KINDS[self.components[n].kind].feedforward):
             if name in predicted:
                 init_ops[name] = [Assign(name, Signal(predicted[name], "mu"))]
             else:
@@ -298,7 +269,7 @@ class Planner:
             if name in seen or name not in self.components:  # a cable's product: its MatMul is read too
                 continue
             seen.add(name)
-            if self.components[name].kind in language.STATEFUL:
+            if KINDS[self.components[name].kind].register:
                 found.add(name)
                 continue
             for target, incoming in self.incoming.items():

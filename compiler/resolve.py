@@ -9,7 +9,8 @@ import copy
 import os
 from dataclasses import dataclass, field
 
-from . import equations, language, neurons, updates
+from . import equations, language, updates
+from .kinds import REGISTRY as KINDS
 from .datafiles import UnreadableData
 from .diagnostics import did_you_mean
 from .expressions import Constant, Mean, Weight
@@ -17,22 +18,6 @@ from .derivatives import NotDifferentiable, derivative
 from .ops import CustomActivation, CustomLoss, DataSource, Dynamics, Expression, Signal
 from .rules import REGISTRY as RULES
 
-KIND_KEYS = {
-    "input": {"kind", "size", "about"},
-    "state": {"kind", "size", "activation", "tau", "dt", "leak", "kwta", "sample", "noise", "lifetime", "about"},
-    "rate": {"kind", "size", "activation", "kwta", "sample", "noise", "about"},
-    "error": {"kind", "size", "target", "precision", "loss", "feedback", "about"},
-    "neuron": {"kind", "size", "dt", "equations", "let", "threshold", "reset", "constants", "initial", "output",
-               "about"},
-}
-KIND_DEFAULTS = {
-    "input": {},
-    "state": {"activation": "identity", "tau": 1.0, "dt": 0.1, "leak": 0.0, "kwta": 0, "sample": "none",
-              "lifetime": "trial"},
-    "rate": {"activation": "identity", "kwta": 0, "sample": "none"},
-    "error": {"precision": 1.0, "loss": "gaussian"},
-    "neuron": {"dt": 0.1},
-}
 TRANSFORM_KEYS = {
     "dense": {"from", "to", "transform", "scale", "init", "bias", "gate", "mask", "response", "rule", "lr", "frozen",
               "about"},
@@ -56,13 +41,12 @@ class Component:
 
     @property
     def output(self) -> str:
-        return language.COMPARTMENTS[self.kind][0]
+        return self.compartments[0]
 
     @property
     def compartments(self) -> tuple:
         """The compartments a reference may name; the first is the output."""
-        variables = tuple(self.opts.get("equations", ())) if self.kind == "neuron" else ()
-        return language.COMPARTMENTS[self.kind] + variables
+        return KINDS[self.kind].compartments_of(self)
 
 
 @dataclass
@@ -153,8 +137,7 @@ class Resolver:
         components = {n: c for n, c in components.items() if c}
         self.components = components
         for comp in components.values():
-            if comp.kind == "error":
-                self._error_target(comp)
+            KINDS[comp.kind].link(comp, self)
         cables = {}
         for name, spec in r["cables"].items():
             cable = self._cable(name, spec)
@@ -214,35 +197,22 @@ class Resolver:
 
     # ---- components ---------------------------------------------------------------------
     def _component(self, name, spec):
-        kind = spec["kind"]
+        kind = KINDS[spec["kind"]]
         path = ("components", name)
         for key in spec:
-            if key not in KIND_KEYS[kind]:
-                self.error(path + (key,), f"'{key}' does not apply to a component of kind '{kind}'"
-                           f" (it takes {', '.join(sorted(KIND_KEYS[kind] - {'kind', 'about'}))})", key=True)
-        for key, value in KIND_DEFAULTS[kind].items():
+            if key not in kind.options and key not in ("kind", "size", "about"):
+                self.error(path + (key,), f"'{key}' does not apply to a component of kind '{kind.name}'"
+                           f" (it takes {', '.join(sorted({'size', *kind.options}))})", key=True)
+        for key, value in kind.defaults.items():
             spec.setdefault(key, value)
-        if "size" not in spec and kind != "error":
+        if "size" not in spec and kind.needs_size:
             self.error(path, f"component '{name}' needs a 'size'")
             return None
-        if spec.get("sample") == "gaussian":
-            spec.setdefault("noise", 1.0)
-        elif "noise" in spec:
-            self.error(path + ("noise",), f"'noise' is the spread of a gaussian sample; component '{name}' samples "
-                       f"'{spec.get('sample', 'none')}': set sample: gaussian or drop noise")
-        if spec.get("kwta", 0) > spec.get("size", 0):
-            self.error(path + ("kwta",), f"component '{name}' keeps the {spec['kwta']} largest of its {spec['size']} "
-                       "units active: kwta must be at most its size")
-        comp = Component(name, kind, spec.get("size", 0), spec, self.smap.where(path, key=True))
-        if isinstance(spec.get("activation"), dict):
-            comp.activation = self._activation(comp, path + ("activation",))
-        if kind == "neuron":
-            comp.dynamics = neurons.dynamics(comp, path, self)
-        if isinstance(spec.get("loss"), dict):
-            comp.loss = self._loss(comp, path + ("loss", "e"))
+        comp = Component(name, kind.name, spec.get("size", 0), spec, self.smap.where(path, key=True))
+        kind.check(comp, path, self)
         return comp
 
-    def _loss(self, comp, path):
+    def loss(self, comp, path):
         """e of an error written as an expression of its target and mu (and its precision)."""
         def neither(text):
             raise KeyError(f"an error's e reads target, mu and precision; '{text}' is none of them")
@@ -262,7 +232,7 @@ class Resolver:
             return None
         return CustomLoss(e)
 
-    def _activation(self, comp, path):
+    def activation(self, comp, path):
         """phi (and dphi: given, or its derivative) of an activation written as equations of z."""
         z = Signal(comp.name, "z")
 
@@ -293,28 +263,6 @@ class Resolver:
                 self.error(path + ("phi",), f"phi: its derivative cannot be found symbolically ({exc}); give dphi")
                 return None
         return CustomActivation(found["phi"], found["dphi"])
-
-    def _error_target(self, comp):
-        spec, path = comp.opts, ("components", comp.name)
-        if "target" in spec:
-            target = self.signal(spec["target"], path + ("target",), f"error '{comp.name}' targets", default="z")
-            if target:
-                spec["target"] = target.component if target.compartment == "z" else str(target)
-                tsize = self.components[target.component].size
-                if comp.size == 0:
-                    comp.size = spec["size"] = tsize
-                elif tsize and tsize != comp.size:
-                    self.error(path + ("target",), f"error '{comp.name}' has size {comp.size} but its target "
-                               f"'{target}' has size {tsize}")
-                is_state = self.components[target.component].kind == "state"
-                spec.setdefault("feedback", is_state and target.compartment == "z")
-                if spec["feedback"] and not (is_state and target.compartment == "z"):
-                    self.error(path + ("feedback",), f"feedback needs a state target; '{target}' is not a state's z")
-                comp.target = target
-        else:
-            spec.setdefault("feedback", False)
-            if comp.size == 0:
-                self.error(path, f"error '{comp.name}' needs a 'size' or a 'target'")
 
     def signal(self, text, path, who, default=None, snapshot=None):
         """Resolve 'comp' or 'comp.compartment' to a Signal; ``who`` says who refers to it, for errors."""
@@ -353,13 +301,13 @@ class Resolver:
         to_name = spec["to"].partition(".")[0]
         if to_name in self.components:
             kind = self.components[to_name].kind
-            if kind == "input":
-                self.error(path + ("to",), f"cable '{name}' drives '{to_name}', an input; inputs are set by clamps")
+            if not KINDS[kind].drivable:
+                self.error(path + ("to",), f"cable '{name}' drives '{to_name}', an {kind}; {kind}s are set by clamps")
             else:
-                target = self.signal(spec["to"], path + ("to",), f"cable '{name}' drives", default=language.DRIVEN[kind])
-                if target and target.compartment not in language.DRIVABLE[kind]:
+                target = self.signal(spec["to"], path + ("to",), f"cable '{name}' drives", default=KINDS[kind].driven)
+                if target and target.compartment not in KINDS[kind].drivable:
                     self.error(path + ("to",), f"cable '{name}' cannot drive '{target}'; a {kind} takes cables into "
-                               f"{' or '.join(language.DRIVABLE[kind])}")
+                               f"{' or '.join(KINDS[kind].drivable)}")
                     target = None
         else:
             self.signal(spec["to"], path + ("to",), f"cable '{name}' drives")
@@ -477,15 +425,16 @@ class Resolver:
                     self.error(cpath, f"clamp names no component '{comp_name}'{did_you_mean(comp_name, self.components)}",
                                key=True)
                     continue
-                if comp.kind not in ("input", "state"):
-                    self.error(cpath, f"'{comp_name}' is {comp.kind}: only input and state components can be clamped",
+                if not KINDS[comp.kind].clampable:
+                    clampable = " and ".join(k.name for k in KINDS.values() if k.clampable)
+                    self.error(cpath, f"'{comp_name}' is {comp.kind}: only {clampable} components can be clamped",
                                key=True)
                     continue
                 beta = None
                 if isinstance(value, dict):
                     value, beta = value["value"], float(value.get("beta", 0.0))
-                    if comp.kind != "state":
-                        self.error(cpath, f"a soft clamp (beta) needs a state; '{comp_name}' is an input")
+                    if not KINDS[comp.kind].nudgeable:
+                        self.error(cpath, f"a soft clamp (beta) needs a state; '{comp_name}' is an {comp.kind}")
                 source = DataSource(stream=value[5:]) if isinstance(value, str) else DataSource(constant=float(value))
                 streams = self.data.get("data", {}).get("streams", {})
                 if source.stream and source.stream not in ("x", "y", *streams):

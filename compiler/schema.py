@@ -9,26 +9,14 @@ import os
 import jsonschema
 
 from . import language
+from .kinds import REGISTRY as KINDS
+from .schema_parts import COUNT, END, EXPRESSION, IDENT, NAME, NUMBER, POSITIVE, REF, obj
 from .schema_text import describe
 from .diagnostics import did_you_mean
 from .rules import REGISTRY as RULES
 
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "ngdsl.schema.json")
-# A name becomes part of identifiers in generated code, so its pattern is strict: letters and digits
-# with single inner underscores ('__' is the separator the code generator reserves, which keeps its
-# mangling injective). (?![\s\S]) ends the text in Python and ECMA regexes alike; Python's $ would
-# also match before a final newline.
-_IDENT = r"[A-Za-z](?:_?[A-Za-z0-9])*"
-_END = r"(?![\s\S])"
-NAME = {"type": "string", "pattern": f"^{_IDENT}{_END}"}
-_num, _pos = {"type": "number"}, {"type": "number", "exclusiveMinimum": 0}
-_int = {"type": "integer", "minimum": 1, "maximum": language.MAX_COUNT}
-_expression = {"type": "string", "minLength": 1, "maxLength": 2000}
-
-
-def _obj(properties, required=(), **extra):
-    return {"type": "object", "properties": properties, "required": list(required),
-            "additionalProperties": False, **extra}
+_num, _pos, _int, _expression, _obj = NUMBER, POSITIVE, COUNT, EXPRESSION, obj
 
 
 def _choice(options: dict, about: str):
@@ -54,50 +42,13 @@ def build_schema() -> dict:
                              "propertyNames": NAME, "additionalProperties": {"oneOf": [
                                  _obj({kind: {"enum": ["x", "y"], "description": about}, **params}, [kind])
                                  for kind, (params, _, about) in language.STREAMS.items()]}}
-    ref = {"type": "string", "pattern": f"^{_IDENT}(?:\\.{_IDENT})?{_END}"}
-    component = _obj({
-        "kind": {"enum": sorted(language.COMPARTMENTS)},
-        "size": _int,
-        "activation": {"description": "phi = f(z): a library activation, or {phi: EXPRESSION of z} (dphi "
-                       "found symbolically unless given)", "anyOf": [
-                           {"enum": list(language.ACTIVATIONS)},
-                           _obj({"phi": {"type": "string", "minLength": 1, "maxLength": 2000,
-                                         "description": "phi as an expression of z, e.g. 'log(1 + exp(z))'"},
-                                 "dphi": {"type": "string", "minLength": 1, "maxLength": 2000,
-                                          "description": "its derivative in z (default: found symbolically)"}},
-                                ["phi"])]},
-        "tau": _pos, "dt": _pos, "leak": {"type": "number", "minimum": 0},
-        "kwta": _int,
-        "sample": {"enum": list(language.SAMPLES), "description": "s ~ Bernoulli(phi), or phi + noise·N(0, 1)"},
-        "noise": {**_pos, "description": "the standard deviation of a gaussian sample"},
-        "lifetime": {"enum": list(language.LIFETIMES), "description": "persistent: a state carried from trial to "
-                     "trial (a persistent chain, a running average), checkpointed, never reset by a phase"},
-        "target": ref,
-        "precision": _pos,
-        "loss": {"description": "gaussian: e = precision·(target − mu); softmax: e = target − softmax(mu); or "
-                         "{e: EXPRESSION of target, mu and precision}", "anyOf": [
-                             {"enum": list(language.LOSSES)},
-                             _obj({"e": {**_expression, "description": "e as an expression, e.g. 'sign(target - mu)'"}},
-                                  ["e"])]},
-        "feedback": {"type": "boolean"},
-        "equations": {"type": "object", "minProperties": 1, "propertyNames": NAME,
-                      "additionalProperties": {**_expression, "description": "d(variable)/dt"},
-                      "description": "a neuron's variables and d(variable)/dt of each, e.g. {v: '(I - v) / tau'}"},
-        "threshold": {**_expression, "description": "a neuron spikes on a step where this is > 0, e.g. 'v - 1'"},
-        "reset": {"type": "object", "propertyNames": NAME, "additionalProperties": _expression,
-                  "description": "new values of variables where the neuron spiked, e.g. {v: '0', a: 'a + 0.1'}"},
-        "constants": {"type": "object", "propertyNames": NAME,
-                      "additionalProperties": {"anyOf": [_num, {"type": "array", "items": _num, "minItems": 1,
-                                                                 "maxItems": language.MAX_COUNT}]},
-                      "description": "names for numbers the equations use, one or one per unit (kernel arguments: "
-                                     "a sweep reuses the kernel)"},
-        "let": {"type": "object", "propertyNames": NAME, "additionalProperties": _expression,
-                "description": "named subexpressions of a neuron's equations, in order, e.g. {I_syn: 'g * (E - v)'}"},
-        "initial": {"type": "object", "propertyNames": NAME, "additionalProperties": _num,
-                    "description": "variables' values at rest, where a phase starts them (default 0)"},
-        "output": {**NAME, "description": "the variable a neuron without a threshold sends as phi"},
-        "about": {"type": "string"},
-    }, ["kind"])
+    ref = REF
+    options = {}
+    for kind in KINDS.values():
+        options.update(kind.options)
+    component = _obj({"kind": {"enum": sorted(KINDS), "description": "what the component is: "
+                                                                      + "; ".join(f"{k.name}: {k.about}" for k in KINDS.values())},
+                      "size": _int, **options, "about": {"type": "string"}}, ["kind"])
     init = _obj({"dist": {"enum": list(language.INITS)}, "scale": _num, "fan": {"enum": ["in", "out"]}})
     cable = _obj({
         "from": ref, "to": ref,
@@ -116,7 +67,7 @@ def build_schema() -> dict:
         "lr": _pos, "about": {"type": "string"},
         "frozen": {"type": "boolean", "description": "keep the initial weights; updates that list the cable skip it"},
     }, ["from", "to"])
-    data_ref = {"type": "string", "pattern": f"^data\\.{_IDENT}{_END}", "description": "data.x, data.y or a declared stream"}
+    data_ref = {"type": "string", "pattern": f"^data\\.{IDENT}{END}", "description": "data.x, data.y or a declared stream"}
     clamp_value = {"anyOf": [data_ref, _num,
                              _obj({"value": {"anyOf": [data_ref, _num]},
                                    "beta": {**_num, "description": "the nudge strength; negative nudges away "
@@ -236,8 +187,13 @@ def _is_number(checker, value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-@functools.lru_cache(maxsize=1)
 def _validator():
+    """The validator of the schema the registries give now (a kind or rule registered late counts)."""
+    return _validator_for(tuple(KINDS), tuple(RULES))
+
+
+@functools.lru_cache(maxsize=4)
+def _validator_for(kinds, rules):
     base = jsonschema.Draft202012Validator
     checker = base.TYPE_CHECKER.redefine_many({"integer": _is_integer, "number": _is_number})
     return jsonschema.validators.extend(base, type_checker=checker)(build_schema())

@@ -37,7 +37,6 @@ ABOUT = {
     "data/streams/*/noise": "the standard deviation of the Gaussian noise added",
     "data/streams/*/p": "the probability that each element is set to 0",
     "components": "the neurons: name → kind, size and options",
-    "components/*/kind": "input (clamped), state (integrates), rate (instant) or error (target − prediction)",
     "components/*/size": "how many units",
     "components/*/activation": "phi(z), with its derivative dphi",
     "components/*/tau": "state: time constant of the integration",

@@ -6,9 +6,6 @@ import shutil
 import subprocess
 import textwrap
 
-NODE_COLOURS = {"input": "#9ecae1", "state": "#fdd085", "error": "#f4a3a3", "rate": "#a1d99b", "neuron": "#cbb3e6"}
-
-
 def edge_style(d):
     """(Graphviz style, colour, label) of a cable by its transform and role."""
     if d.get("implied"):
@@ -46,7 +43,7 @@ def to_dot(g) -> str:
         shape = "box" if d["stateful"] else "ellipse"
         extra = f"\\n{_dot_quoted(d['activation'])}" if d.get("activation") not in (None, "identity") else ""
         lines.append(f'  "{n}" [label="{n}\\n{d["kind"]} {d["size"]}{extra}", shape={shape}, '
-                     f'fillcolor="{NODE_COLOURS[d["kind"]]}"];')
+                     f'fillcolor="{d["colour"]}"];')   # a kind's colour: compiler/kinds
     for u, v, k, d in g.edges(keys=True, data=True):
         style, colour, label = edge_style({**d, "key": k})
         lines.append(f'  "{u}" -> "{v}" [label="{label}", style={style}, color="{colour}", fontcolor="{colour}"];')
@@ -203,12 +200,13 @@ def _draw_matplotlib(g, path, phases=()):
         extra = f"\n{activation}" if activation not in (None, "identity") else ""
         ax.text(x, y, f"{n}\n{d['kind']} {d['size']}{extra}", ha="center", va="center", fontsize=8, zorder=3,
                 bbox=dict(boxstyle="square,pad=0.5" if d["stateful"] else "round,pad=0.5",
-                          facecolor=NODE_COLOURS[d["kind"]], edgecolor="#555555"))
+                          facecolor=d["colour"], edgecolor="#555555"))
     ax.set_xlim(-1.2, 2.2 * (len(columns) - 1) + 1.2)
     ax.set_ylim(-tallest / 2 - 0.5, tallest / 2 + 1.0)
     ax.set_title(g.graph.get("name", "circuit"), parse_math=False)  # a '$' in a name is text, not TeX
     ax.axis("off")
-    legend = [Patch(facecolor=c, edgecolor="#555555", label=k) for k, c in NODE_COLOURS.items()]
+    kinds = {d["kind"]: d["colour"] for _, d in sorted(g.nodes(data=True))}   # the kinds this circuit has
+    legend = [Patch(facecolor=c, edgecolor="#555555", label=k) for k, c in kinds.items()]
     legend += [Line2D([], [], color=c, linestyle=styles[s], label=what)
                for what, s, c in (("learned", "solid", "#000000"), ("fixed random", "dashed", "#7f7f7f"),
                                   ("tied (shared storage)", "dashed", "#1f77b4"), ("identity", "solid", "#7f7f7f"),

@@ -7,11 +7,57 @@ constants; each is elementwise over its units, so one fused loop steps the whole
 """
 from __future__ import annotations
 
-from . import equations, language
-from .expressions import Constant, UnitConstant
-from .ops import Dynamics, Signal
+from .. import equations, language
+from ..expressions import Constant, UnitConstant
+from ..ops import Dynamics, Evolve, Rest, Signal
+from ..schema_parts import EXPRESSION, NAME, NUMBER, POSITIVE
+from . import Kind, register
 
 RESERVED = {"phi", "in", language.NEURON_INPUT}
+
+
+@register
+class Neuron(Kind):
+    name = "neuron"
+    about = "a register whose equations the spec writes: phi is its spike (0/1), or the variable named by output"
+    compartments = ("phi", "in")    # and its variables
+    driven = "in"
+    drivable = ("in",)
+    register = True
+    advances = True
+    options = {
+        "dt": POSITIVE,
+        "equations": {"type": "object", "minProperties": 1, "propertyNames": NAME,
+                      "additionalProperties": {**EXPRESSION, "description": "d(variable)/dt"},
+                      "description": "a neuron's variables and d(variable)/dt of each, e.g. {v: '(I - v) / tau'}"},
+        "let": {"type": "object", "propertyNames": NAME, "additionalProperties": EXPRESSION,
+                "description": "named subexpressions of a neuron's equations, in order, e.g. {I_syn: 'g * (E - v)'}"},
+        "threshold": {**EXPRESSION, "description": "a neuron spikes on a step where this is > 0, e.g. 'v - 1'"},
+        "reset": {"type": "object", "propertyNames": NAME, "additionalProperties": EXPRESSION,
+                  "description": "new values of variables where the neuron spiked, e.g. {v: '0', a: 'a + 0.1'}"},
+        "constants": {"type": "object", "propertyNames": NAME,
+                      "additionalProperties": {"anyOf": [NUMBER, {"type": "array", "items": NUMBER, "minItems": 1,
+                                                                  "maxItems": language.MAX_COUNT}]},
+                      "description": "names for numbers the equations use, one or one per unit (kernel arguments: "
+                                     "a sweep reuses the kernel)"},
+        "initial": {"type": "object", "propertyNames": NAME, "additionalProperties": NUMBER,
+                    "description": "variables' values at rest, where a phase starts them (default 0)"},
+        "output": {**NAME, "description": "the variable a neuron without a threshold sends as phi"},
+    }
+    defaults = {"dt": 0.1}
+    colour = "#cbb3e6"
+
+    def compartments_of(self, comp):
+        return self.compartments + tuple(comp.opts.get("equations", ()))
+
+    def check(self, comp, path, resolver):
+        comp.dynamics = dynamics(comp, path, resolver)
+
+    def step(self, planner, name, clamp):
+        return [Evolve(name, planner.components[name].dynamics)]
+
+    def rest(self, planner, name):
+        return [Rest(name, planner.components[name].dynamics)]
 
 
 def dynamics(comp, path, resolver):

@@ -1,0 +1,23 @@
+"""Pieces of JSON Schema the spec's sections share (the schema module assembles them; component
+kinds and rules declare their options with them)."""
+from __future__ import annotations
+
+from . import language
+
+# A name becomes part of identifiers in generated code, so its pattern is strict: letters and digits
+# with single inner underscores ('__' is the separator the code generator reserves, which keeps its
+# mangling injective). (?![\s\S]) ends the text in Python and ECMA regexes alike; Python's $ would
+# also match before a final newline.
+IDENT = r"[A-Za-z](?:_?[A-Za-z0-9])*"
+END = r"(?![\s\S])"
+NAME = {"type": "string", "pattern": f"^{IDENT}{END}"}
+REF = {"type": "string", "pattern": f"^{IDENT}(?:\\.{IDENT})?{END}"}
+NUMBER, POSITIVE = {"type": "number"}, {"type": "number", "exclusiveMinimum": 0}
+COUNT = {"type": "integer", "minimum": 1, "maximum": language.MAX_COUNT}
+EXPRESSION = {"type": "string", "minLength": 1, "maxLength": 2000}
+
+
+def obj(properties, required=(), **extra):
+    """An object with exactly these properties."""
+    return {"type": "object", "properties": properties, "required": list(required),
+            "additionalProperties": False, **extra}

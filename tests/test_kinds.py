@@ -1,0 +1,74 @@
+"""Component kinds are a registry: a kind is one module, and one defined outside the package works."""
+import numpy as np
+import pytest
+
+import ngdsl
+from ngdsl.compiler import SpecError, compile_text
+from ngdsl.compiler.kinds import REGISTRY, Kind
+from ngdsl.compiler.ops import Clamp, DataSource
+from ngdsl.compiler.schema import build_schema
+
+
+class Tonic(Kind):
+    """A register held at a constant level: the 'one' inputs some specs clamp to 1, as a kind."""
+
+    name = "tonic"
+    about = "a register held at its level"
+    compartments = ("z",)
+    register = True
+    options = {"level": {"type": "number", "description": "the value it holds"}}
+    defaults = {"level": 1.0}
+    colour = "#eeeeee"
+
+    def rest(self, planner, name):
+        return [Clamp(name, DataSource(constant=float(planner.components[name].opts["level"])))]
+
+
+SPEC = """ngdsl: 1
+name: tonic
+dtype: float64
+data: {dataset: blobs, features: 2, centers: 2, batch: 4}
+components:
+  x: {kind: input, size: 2}
+  t: {kind: tonic, size: 2, level: 3.0}
+  y: {kind: rate, size: 2}
+cables:
+  a: {from: x, to: y, transform: identity}
+  b: {from: t, to: y, transform: identity}
+schedule:
+  train:
+    - {phase: sweep, steps: 0, clamp: {x: data.x}}
+  predict:
+    - {phase: sweep, steps: 0, clamp: {x: data.x}, read: y}
+"""
+
+
+@pytest.fixture
+def tonic(monkeypatch):
+    monkeypatch.setitem(REGISTRY, "tonic", Tonic())
+
+
+def test_every_kind_declares_what_the_compiler_reads():
+    for name, kind in REGISTRY.items():
+        assert kind.name == name and kind.about and kind.compartments and kind.colour
+        assert set(kind.drivable) <= set(kind.compartments) and (kind.driven in kind.drivable or not kind.drivable)
+        assert not kind.advances or kind.register   # a kind with dynamics keeps its values between steps
+    assert set(build_schema()["properties"]["components"]["additionalProperties"]["properties"]["kind"]["enum"]) \
+        == set(REGISTRY)
+
+
+def test_a_kind_registered_outside_the_package_compiles_runs_and_draws(tonic, write_spec):
+    model = ngdsl.load(write_spec(SPEC))
+    x = model.data.x_train[:4]
+    np.testing.assert_array_equal(model.predict(x), x + 3.0)
+    assert model.compiled.graph.nodes["t"]["colour"] == "#eeeeee"
+
+
+def test_a_kinds_options_are_checked_like_any_other(tonic):
+    with pytest.raises(SpecError) as exc:
+        compile_text(SPEC.replace("level: 3.0", "lvel: 3.0"), "spec.yaml")
+    assert "unknown key 'lvel' in components/t (did you mean 'level'?)" in str(exc.value)
+    with pytest.raises(SpecError) as exc:
+        compile_text(SPEC.replace("t: {kind: tonic, size: 2, level: 3.0}", "t: {kind: tonic, size: 2, tau: 3.0}"),
+                     "spec.yaml")
+    assert "'tau' does not apply to a component of kind 'tonic' (it takes level, size)" in str(exc.value)
