@@ -6,6 +6,8 @@ import re
 import numpy as np
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import ngdsl
 from ngdsl.compiler import SpecError, compile_text, expressions
@@ -398,3 +400,22 @@ def test_a_normalising_activation_with_its_dphi_given_runs(write_spec):
     x = model.data.x_train[:16]
     a = x @ model.weights["W"].T + model.weights["W.bias"]
     np.testing.assert_allclose(model.predict(x), a / np.linalg.norm(a, axis=1, keepdims=True), rtol=1e-12)
+
+
+TOKENS = ["W", "post", "pre", "g", "t", "y", "y.phi", "x.z", "V", "nope", "y.nope", "0", "1", "2.5", "1e308", "-",
+          "+", "*", "/", "**", "@", "(", ")", ",", "outer(", "mean(", "total(", "rowsum(", "colsum(", "diag(",
+          "tril(", "exp(", "log(", "sign(", "step(", "open(", ".T", "[0]", "lambda", "if", "'s'", "é", "\\n", " "]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=14))
+def test_whatever_an_expression_holds_it_compiles_or_is_located(tokens):
+    """Any string in dW: a plan whose generated code parses, or diagnostics that each have a place."""
+    dW = "".join(tokens).replace('"', "")
+    text = SUMS.replace('"DW"', json.dumps(dW))
+    try:
+        compiled = compile_text(text, "spec.yaml")
+    except SpecError as exc:
+        assert exc.diagnostics and all(d.line for d in exc.diagnostics), str(exc)
+        return
+    compile(codegen.generate(compiled.plan)[0], "<generated>", "exec")
