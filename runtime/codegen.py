@@ -171,10 +171,10 @@ class SegmentWriter:
 
     def at(self, f):
         """The element [r, c] of a per-example factor expression ([0, c] of a per-unit one)."""
-        return self.element(f, None)
+        return self.element(f)
 
-    def element(self, node, u):
-        """The element [r, c] of an expression; ``u`` (an UpdateTarget) when it is a ΔW matrix. A value of
+    def element(self, node):
+        """The element [r, c] of an expression (a ΔW matrix's weights are the update's owner's). A value of
         one unit is read at column 0 whatever c is: it broadcasts over the units of the other side."""
         if isinstance(node, Signal):
             return f"{self.sig(node)}[r, {_column(self.width(node))}]"
@@ -187,22 +187,22 @@ class SegmentWriter:
         if isinstance(node, Total):
             return f"{self.total(node)}[r, 0]"
         if isinstance(node, Binary):
-            left = self.element(node.left, u)
+            left = self.element(node.left)
             k = node.right.value if node.op == "**" and isinstance(node.right, Constant) else None
             if k is not None and k == int(k) and 1 <= abs(k) <= 4:   # a small whole power: multiplications, not pow()
                 return f"({left} ** {int(k)})"
-            return f"({left} {node.op} {self.element(node.right, u)})"
+            return f"({left} {node.op} {self.element(node.right)})"
         if isinstance(node, Function):
             template = library.function(node.function, self.plan.dtype)
             self.helpers |= {name for name in library.HELPERS if name + "(" in template}
-            return f"({template.format(x=self.element(node.arg, u))})"
+            return f"({template.format(x=self.element(node.arg))})"
         if isinstance(node, (Mean, Reduce)):
             return f"{self.units(node)}[0, {_column(self.node_width(node))}]"
         if isinstance(node, MatProduct) and isinstance(node.left, Diag):
-            return f"({self.units(node.left.arg)}[0, r] * {self.element(node.right, u)})"
+            return f"({self.units(node.left.arg)}[0, r] * {self.element(node.right)})"
         if isinstance(node, MatProduct) and isinstance(node.right, Diag):
-            return f"({self.element(node.left, u)} * {self.units(node.right.arg)}[0, c])"
-        return f"{self.matrix(node, u)}[r, c]"
+            return f"({self.element(node.left)} * {self.units(node.right.arg)}[0, c])"
+        return f"{self.matrix(node)}[r, c]"
 
     def units(self, node):
         """A (1 × n) buffer holding a per-unit expression (a batch mean, a matrix's row or column sums,
@@ -217,13 +217,13 @@ class SegmentWriter:
             self.loop("B", width, f"{buf}[0, c] += {self.at(node.arg)} * inv_batch", buf, buf,
                       group=f"mean {buf}")
         elif isinstance(node, Reduce):
-            matrix = self.matrix(node.arg, None)
-            rows, cols = self.matrix_shape(node.arg, None)
+            matrix = self.matrix(node.arg)
+            rows, cols = self.matrix_shape(node.arg)
             self.raw(f"{buf}[0, :] = 0.0")
             index = "r" if node.axis == "rows" else "c"
             self.loop(rows, cols, f"{buf}[0, {index}] += {matrix}[r, c]", buf, buf, group=f"sum {buf}")
         else:
-            self.loop(1, width, f"{buf}[0, c] = {self.element(node, None)}", buf, buf, group=f"units {buf}")
+            self.loop(1, width, f"{buf}[0, c] = {self.element(node)}", buf, buf, group=f"units {buf}")
         return buf
 
     def total(self, node):
@@ -246,33 +246,33 @@ class SegmentWriter:
         if isinstance(node, Total):
             return 1
         if isinstance(node, Reduce):
-            rows, cols = self.matrix_shape(node.arg, None)
+            rows, cols = self.matrix_shape(node.arg)
             return rows if node.axis == "rows" else cols
         return max((self.node_width(child) for child in node.children()), default=0)
 
-    def matrix(self, node, u):
+    def matrix(self, node):
         """A buffer holding a matrix expression: a cable's weights, or a temp."""
         if isinstance(node, Weight):
             return self.par(node.cable or self.owner)
         if node in self.held:
             return self.held[node]
-        rows, cols = self.matrix_shape(node, u)
+        rows, cols = self.matrix_shape(node)
         buf = self.held[node] = self.temp(f"t_{self.owner}__matrix{len(self.held)}", rows, cols)
         if isinstance(node, OuterProduct):
             self.raw(f"np.dot({self.factor(node.post)}.T, {self.factor(node.pre)}, {buf})")
             self.loop(rows, cols, f"{buf}[r, c] *= inv_batch", buf, buf, group=f"matrix {buf}")
         elif isinstance(node, MatProduct):
-            self.raw(f"np.dot({self.matrix(node.left, u)}, {self.matrix(node.right, u)}, {buf})")
+            self.raw(f"np.dot({self.matrix(node.left)}, {self.matrix(node.right)}, {buf})")
         elif isinstance(node, Tril):
-            self.loop(rows, cols, f"{buf}[r, c] = {self.matrix(node.arg, u)}[r, c]", buf, buf,
+            self.loop(rows, cols, f"{buf}[r, c] = {self.matrix(node.arg)}[r, c]", buf, buf,
                       group=f"matrix {buf}")
             self.raw(f"for r in range({rows}):")
             self.raw(f"    {buf}[r, r + 1:] = 0.0")
         else:
-            self.loop(rows, cols, f"{buf}[r, c] = {self.element(node, u)}", buf, buf, group=f"matrix {buf}")
+            self.loop(rows, cols, f"{buf}[r, c] = {self.element(node)}", buf, buf, group=f"matrix {buf}")
         return buf
 
-    def matrix_shape(self, node, u):
+    def matrix_shape(self, node):
         """(rows, cols) of a matrix expression."""
         if isinstance(node, Weight):
             return self.plan.parameters[node.cable or self.owner].shape
@@ -282,10 +282,10 @@ class SegmentWriter:
             n = self.node_width(node.arg)
             return n, n
         if isinstance(node, MatProduct):
-            return self.matrix_shape(node.left, u)[0], self.matrix_shape(node.right, u)[1]
+            return self.matrix_shape(node.left)[0], self.matrix_shape(node.right)[1]
         if isinstance(node, Binary):
-            return self.matrix_shape(node.left if _is_matrix(node.left) else node.right, u)
-        return self.matrix_shape(node.arg, u)
+            return self.matrix_shape(node.left if _is_matrix(node.left) else node.right)
+        return self.matrix_shape(node.arg)
 
     def factor(self, f):
         """A (batch × n) buffer holding a per-example factor: the signal itself, or a temp."""
@@ -322,8 +322,8 @@ class SegmentWriter:
             phi_expr, dphi_expr = library.activation(op.activation, self.plan.dtype)
         else:   # written in the spec: its expressions of z, constants passed as kernel arguments
             self.owner = op.component
-            z_at = self.element(z, None)
-            phi_expr, dphi_expr = (self.element(e, None).replace(z_at, "{z}") for e in (op.activation.phi, op.activation.dphi))
+            z_at = self.element(z)
+            phi_expr, dphi_expr = (self.element(e).replace(z_at, "{z}") for e in (op.activation.phi, op.activation.dphi))
         self.helpers |= {name for name in library.HELPERS if name + "(" in phi_expr + dphi_expr}
         # A loop of its own keeps the cheap statements around a scalar-only function vectorised.
         group = f"activate {op.component}" if any(f in phi_expr + dphi_expr for f in library.SCALAR_ONLY) else ""
@@ -350,7 +350,7 @@ class SegmentWriter:
         if isinstance(op.loss, CustomLoss):   # its target placeholder is the signal the error copies
             self.owner = op.component
             placeholder = Signal(op.component, "target")
-            e_expr = self.element(op.loss.e.map(lambda s: op.target if s == placeholder else s), None)
+            e_expr = self.element(op.loss.e.map(lambda s: op.target if s == placeholder else s))
             self.assign_elementwise(e_signal, f"{e}[r, c] = {e_expr}", what)
         elif op.loss == "softmax":
             self.helpers.add("softmax_rows")
@@ -383,10 +383,10 @@ class SegmentWriter:
         d, n, what = op.dynamics, self.width(Signal(op.component, "phi")), f"component '{op.component}'"
         self.owner = op.component
         stored = {v: self.sig(Signal(op.component, v)) for v in d.variables}
-        local = {self.element(Signal(op.component, v), None): f"u_{i}" for i, v in enumerate(d.variables)}
+        local = {self.element(Signal(op.component, v)): f"u_{i}" for i, v in enumerate(d.variables)}
 
         def value(node):
-            text = self.element(node, None)
+            text = self.element(node)
             for element, name in local.items():
                 text = text.replace(element, name)
             return text
@@ -533,7 +533,7 @@ class SegmentWriter:
             gb = grad_name(up.bias)
             self.grads.add(up.bias)
             if up.db is not None:
-                self.loop(1, rows, f"{gb}[c] = {self.element(up.db, None)}", gb, what)
+                self.loop(1, rows, f"{gb}[c] = {self.element(up.db)}", gb, what)
                 return
             self.raw(f"{gb}[:] = 0.0")
             for i, t in enumerate(outers):
@@ -553,7 +553,7 @@ class SegmentWriter:
         self.loop(u.rows, u.cols, f"{u.g}[r, c] -= {self.const('decay', u.cable, t.coef)} * {u.W}[r, c]", u.g, u.what)
 
     def emit_expression(self, t, u):
-        value = self.element(t.expression, u)   # products and means first, then the loop the comment heads
+        value = self.element(t.expression)   # products and means first, then the loop the comment heads
         self.raw(f"# ΔW += {t.expression}")
         self.loop(u.rows, u.cols, f"{u.g}[r, c] += {value}", u.g, u.what)
 
