@@ -340,9 +340,20 @@ def _factor_signals(factors):
     return (s for f in factors for s in f.signals())
 
 
-def _with_scratch(routines, persistent):
+def monitored_signals(circuit, canonical):
+    """The signals the spec's monitors record (a component names its output)."""
+    out = set()
+    for name in (circuit.resolved.get("monitors") or {}).get("record", []):
+        component, _, compartment = name.partition(".")
+        if component in circuit.components:
+            out.add(canonical(Signal(component, compartment or circuit.components[component].output)))
+    return out
+
+
+def _with_scratch(routines, persistent, kept=frozenset()):
     scratch = step_scratch(routines, lambda up: _factor_signals(up.factors()))
-    scratch = {key: frozenset(s for s in signals if s.component not in persistent) for key, signals in scratch.items()}
+    scratch = {key: frozenset(s for s in signals if s.component not in persistent and s not in kept)
+               for key, signals in scratch.items()}
     return {name: replace(routine, segments=tuple(
         replace(segment, phases=tuple(replace(phase, scratch=scratch[(name, s, p)] - set(
             _factor_signals(f for up, _ in phase.learn for f in up.factors())))
@@ -373,8 +384,8 @@ def lower(circuit, graph, optimize=True) -> Plan:
     planner = Planner(circuit, graph, optimize)
     routines = {name: planner.routine(name, entries) for name, entries in circuit.schedule.items()}
     persistent = {n for n, c in circuit.components.items() if c.opts.get("lifetime") == "persistent"}
-    if optimize:   # a persistent state's values are read by the next trial: never scratch
-        routines = _with_scratch(routines, persistent)
+    if optimize:   # a persistent state's values are read by the next trial, a monitored one by the run: never scratch
+        routines = _with_scratch(routines, persistent, monitored_signals(circuit, planner.sig))
     signals = {}
     for routine in routines.values():
         for seg in routine.segments:

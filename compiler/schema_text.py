@@ -94,6 +94,8 @@ ABOUT = {
     "monitors/record": "compartments schedule.predict computes ('z1', 'e2.e'), on the first held-out examples",
     "monitors/weights": "cables whose weights' spread (percentiles) is recorded",
     "monitors/examples": "how many held-out examples the recorded compartments are shown (default 4)",
+    "monitors/steps": "also record the compartments after every step of schedule.predict's last phase (spikes, "
+                      "membrane potentials, settling), each epoch: monitors.npz steps/<name>, a raster or traces plot",
 }
 
 

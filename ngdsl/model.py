@@ -106,6 +106,19 @@ class Model:
                 self.rng, x, np.zeros((len(x), 1)), shuffle=False)]
         return {name: np.concatenate([p[i] for p in parts]) for i, name in enumerate(names)}
 
+    def trace(self, x, *names, y=None) -> dict:
+        """Compartments after every step of schedule.predict's last settling phase, for inputs ``x``
+        (one batch; ``y`` where schedule.predict clamps data.y): name -> (steps + 1, examples, size),
+        from the phase's start to its end. Each step count is run afresh from the start, so this
+        costs steps² / 2 steps: for a look at a few hundred steps (spikes, membrane potentials,
+        settling), not for long runs."""
+        signals = [self._signal(name) for name in names]
+        x = self._examples(x, 0)
+        y = np.zeros((len(x), self.executor.widths[1]), self.executor.dtype) if y is None else self._examples(y, 1, len(x))
+        with self._threads.working():
+            traced = self.executor.trace("predict", x, y, signals)
+        return {name: traced[s] for name, s in zip(names, signals)}
+
     def _signal(self, name):
         """The plan's signal for a compartment name; a ValueError names the ones schedule.predict computes."""
         from .compiler.ops import Signal
@@ -117,9 +130,12 @@ class Model:
             compartment = "z"
         signal = Signal(component, compartment)
         predict = self.plan.routines.get("predict")
-        computed = {s for segment in (predict.segments if predict else ()) for phase in segment.phases
-                    for op in phase.setup + phase.hoisted + phase.step + phase.settle for s in op.writes()
-                    if s.snapshot is None and s.compartment != "product"}
+        phases = [phase for segment in (predict.segments if predict else ()) for phase in segment.phases]
+        computed = {s for phase in phases for op in phase.setup + phase.hoisted + phase.step + phase.settle
+                    for s in op.writes() if s.snapshot is None and s.compartment != "product"}
+        if any(signal in phase.scratch for phase in phases):
+            raise ValueError(f"'{name}' lives within a step of schedule.predict and is never stored; record it "
+                             "with the spec's monitors (which keep it), or load the model with optimize=False")
         if signal not in computed:
             known = ", ".join(sorted(str(s) for s in computed))
             raise ValueError(f"'{name}' is not a compartment this model computes; it has {known}")

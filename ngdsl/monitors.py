@@ -20,17 +20,24 @@ class Monitor:
         self.names = list(settings.get("record", []))
         self.cables = list(settings.get("weights", []))
         data = model.data
-        pool = data.x_test if len(data.x_test) else data.x_train
-        self.x = pool[:settings.get("examples", 4)]
+        x, y = (data.x_test, data.y_test) if len(data.x_test) else (data.x_train, data.y_train)
+        self.x, self.y = x[:settings.get("examples", 4)], y[:settings.get("examples", 4)]
+        self.every_step = bool(settings.get("steps"))
         self._look(self.x[:1])                       # a compartment predict does not compute: a ValueError now
         self.epochs, self.activity, self.spread = [], {n: [] for n in self.names}, {c: [] for c in self.cables}
+        self.steps = {}   # name -> (steps + 1, examples, units) at the last capture, with every_step
 
-    def _look(self, x) -> dict:
-        """The monitored compartments for ``x``, leaving the prediction trials' counter as it was:
-        a monitored run evaluates (and resumes) with the same random draws as any other."""
+    def _look(self, x, every_step=False) -> dict:
+        """The monitored compartments for ``x`` (after every step, with ``every_step``), leaving the
+        prediction trials' counter as it was: a monitored run evaluates (and resumes) with the same
+        random draws as any other."""
         counter = self.model.executor.predict_draw.copy()
         try:
-            return self.model.activity(x, *self.names) if self.names else {}
+            if not self.names:
+                return {}
+            if every_step:
+                return self.model.trace(x, *self.names, y=self.y[:len(x)])
+            return self.model.activity(x, *self.names)
         finally:
             self.model.executor.predict_draw[...] = counter
 
@@ -41,6 +48,8 @@ class Monitor:
             self.activity[name].append(values[name].copy())
         for cable in self.cables:
             self.spread[cable].append(np.percentile(self.model.weights[cable], PERCENTILES))
+        if self.every_step:
+            self.steps = self._look(self.x, every_step=True)
         self.epochs.append(self.model.epoch)
 
     def arrays(self) -> dict:
@@ -49,6 +58,7 @@ class Monitor:
         out = {"epoch": np.array(self.epochs), "percentiles": np.array(PERCENTILES, dtype=float)}
         out.update({f"activity/{n}": np.array(v) for n, v in self.activity.items()})
         out.update({f"weights/{c}": np.array(v) for c, v in self.spread.items()})
+        out.update({f"steps/{n}": v for n, v in self.steps.items()})
         return out
 
     def restore(self, arrays: dict, epoch: int):
@@ -98,5 +108,31 @@ class Monitor:
             ax.legend(fontsize="small")
             ax.grid(alpha=0.3)
             written.append(save_figure(fig, os.path.join(folder, f"monitor_{cable}_weights.png")))
+        for name, values in self.steps.items():
+            written.append(save_figure(self._steps_figure(name, values[:, 0, :]), os.path.join(
+                folder, f"monitor_{name}_steps.png")))
         return written
+
+    def _steps_figure(self, name, values):
+        """The first example's units over the steps of the last epoch: a raster where they are 0/1
+        (spikes), else a trace of the first 16 units."""
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 4))
+        if np.isin(values, (0.0, 1.0)).all():
+            steps, units = np.nonzero(values)
+            ax.scatter(steps, units, marker="|", s=40, color="#08306b")
+            ax.set_ylabel("unit")
+            ax.set_ylim(-0.5, values.shape[1] - 0.5)
+            what = "spikes"
+        else:
+            ax.plot(values[:, :16], linewidth=1)
+            ax.set_ylabel(name)
+            what = f"units 0–{min(16, values.shape[1]) - 1}"
+        ax.set_xlabel("step")
+        ax.set_xlim(0, len(values) - 1)
+        ax.set_title(f"{self.model.plan.name}: {name} after every step, epoch {self.model.epoch} ({what})",
+                     parse_math=False)
+        ax.grid(alpha=0.3)
+        return fig
 

@@ -304,24 +304,33 @@ class Executor:
         0, 1, …, T steps of the last phase of ``routine``'s first segment: how settling lowers it.
         ΔW is formed on the way (into the gradient buffers) but never applied."""
         errors = {Signal(n, "e"): c["precision"] for n, c in self.plan.components.items() if c["kind"] == "error"}
+        traced = self.trace(routine, x, y, list(errors))   # e = precision·(target − mu)
+        steps = len(next(iter(traced.values()))) if traced else 0
+        return np.array([sum(0.5 * float(np.sum(np.square(traced[e][t], dtype=np.float64))) / precision
+                             for e, precision in errors.items()) / len(x) for t in range(steps)])
+
+    def trace(self, routine, x, y, signals):
+        """Each of ``signals`` after 0, 1, …, T steps of the last phase of ``routine``'s first segment:
+        signal -> (T + 1, examples, size). Each prefix runs from the same start and leaves nothing behind
+        (chains, ΔW buffers, weights a phase changes every step)."""
         kernel = self.kernels[(routine, 0)]
         steps = self.steps[(routine, 0)]
-        traced, planned = len(steps) - 1, steps.copy()
-        energy = []
+        last, planned = len(steps) - 1, steps.copy()
+        out = {s: [] for s in signals}
         chains = {s: a.copy() for s, a in self.chains.items()}   # each prefix starts from the same chain
         grads = {n: g.copy() for n, g in self.grads.items()}     # and nothing of it stays behind
         plastic = {n: self.params[n].copy() for n in self.plastic}
         try:
-            for t in range(int(planned[traced]) + 1):
-                steps[traced] = t
+            for t in range(int(planned[last]) + 1):
+                steps[last] = t
                 for s, a in chains.items():
                     self.chains[s][...] = a
                 for n, p in plastic.items():
                     self.params[n][...] = p
                 self._segment(kernel, x, y)
-                bufs = self.buffers(len(x))   # e = precision·(target − mu)
-                energy.append(sum(0.5 * float(np.sum(np.square(bufs[e], dtype=np.float64))) / precision
-                                  for e, precision in errors.items()) / len(x))
+                bufs = self.buffers(len(x))
+                for s in signals:
+                    out[s].append(bufs[s].copy())
         finally:
             steps[...] = planned
             for s, a in chains.items():
@@ -330,7 +339,7 @@ class Executor:
                 self.grads[n][...] = g
             for n, p in plastic.items():
                 self.params[n][...] = p
-        return np.array(energy)
+        return {s: np.array(v) for s, v in out.items()}
 
     def diagnose(self, routine, x, y, parameter):
         """Re-run a routine in the checked reference code and say where a value first became non-finite."""

@@ -72,3 +72,17 @@ def test_a_monitor_the_model_cannot_serve_is_an_error_before_anything_is_written
     assert uncomputed.returncode == 2
     assert "error: monitors: 'h.foo' is not a compartment this model computes; it has" in uncomputed.stderr
     assert not os.path.exists(tmp_path / "runs")
+
+
+def test_monitors_record_every_step_and_draw_spikes_as_a_raster(tmp_path):
+    settings = "monitors={record: [b, b.y], examples: 1, steps: true}"
+    result = run_cli("run", spec_path("stdp_pairs.yaml"), "--quiet", "--set", settings, "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    recorded, run = _arrays(tmp_path)
+    spikes, trace = recorded["steps/b"], recorded["steps/b.y"]
+    assert spikes.shape == (201, 1, 25) and trace.shape == (201, 1, 25)   # before the first step, then 200
+    model = ngdsl.load(spec_path("stdp_pairs.yaml"))
+    fires = np.floor(model.data.y_train[0]).astype(int) + 1   # unit j fires on the step its count passes t_j
+    np.testing.assert_array_equal(np.argmax(spikes[:, 0, :], axis=0), fires)
+    assert spikes.sum() == 25 and np.all(trace[fires, 0, np.arange(25)] == 1.0)
+    assert os.path.exists(os.path.join(run, "plots", "monitor_b_steps.png"))
