@@ -86,3 +86,15 @@ def test_monitors_record_every_step_and_draw_spikes_as_a_raster(tmp_path):
     np.testing.assert_array_equal(np.argmax(spikes[:, 0, :], axis=0), fires)
     assert spikes.sum() == 25 and np.all(trace[fires, 0, np.arange(25)] == 1.0)
     assert os.path.exists(os.path.join(run, "plots", "monitor_b_steps.png"))
+
+
+def test_a_compartment_the_optimiser_never_stores_is_named_unless_a_monitor_keeps_it():
+    model = ngdsl.load(spec_path("stdp_pairs.yaml"))   # b's spikes are consumed within each step
+    x = model.data.x_train[:1]
+    try:
+        model.activity(x, "b")
+        raise AssertionError("b was read")
+    except ValueError as exc:
+        assert "'b' lives within a step of schedule.predict and is never stored" in str(exc)
+    kept = ngdsl.load(spec_path("stdp_pairs.yaml"), set=["monitors={record: [b]}"])
+    assert kept.activity(x, "b")["b"].shape == (1, 25)
