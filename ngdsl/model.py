@@ -133,8 +133,8 @@ class Model:
         phases = [phase for segment in (predict.segments if predict else ()) for phase in segment.phases]
         computed = {s for phase in phases for op in phase.setup + phase.hoisted + phase.step + phase.settle
                     for s in op.writes() if s.snapshot is None and s.compartment != "product"}
-        outside_steps = {s for phase in phases for op in phase.setup + phase.hoisted + phase.settle for s in op.writes()}
-        if any(signal in phase.scratch for phase in phases) and signal not in outside_steps:
+        after_steps = {s for phase in phases for op in phase.settle for s in op.writes()}   # recomputed, stored
+        if any(signal in phase.scratch for phase in phases) and signal not in after_steps:
             raise ValueError(f"'{name}' lives within a step of schedule.predict and is never stored; record it "
                              "with the spec's monitors (which keep it), or load the model with optimize=False")
         if signal not in computed:
