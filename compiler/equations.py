@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 
 from .diagnostics import did_you_mean
 from .expressions import (FUNCTIONS, STRUCTURAL, Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct,
@@ -68,7 +69,9 @@ def parse(text, scope):
     stripped = text.lstrip()
     lead = len(text) - len(stripped)
     try:
-        tree = ast.parse(stripped.rstrip(), mode="eval")
+        with warnings.catch_warnings():   # Python's warnings about odd literals ('1if') are parse errors here
+            warnings.simplefilter("error")
+            tree = ast.parse(stripped.rstrip(), mode="eval")
     except SyntaxError as exc:
         column = _char_offset(stripped, (exc.offset or 1) - 1) if exc.lineno in (None, 1) else len(stripped)
         raise ExpressionError(lead + column, f"the expression does not parse: {exc.msg}") from None

@@ -90,6 +90,7 @@ class SegmentWriter:
         self.helpers, self.signals, self.params, self.grads, self.temps = set(), {}, set(), set(), {}
         self.streams = set()   # derived data streams the segment clamps
         self.consts = {}   # name -> value, in argument order
+        self.blocks = {}   # (kind, owner, values) -> where a block of per-unit numbers starts in consts
         self.codes = []    # check code - 1 -> (what, phase)
         self.phase = ""
         self.owner, self.held = "", {}   # the cable whose update is being written; its computed factors
@@ -122,13 +123,15 @@ class SegmentWriter:
         return name
 
     def unit_consts(self, kind, owner, values):
-        """Per-unit numbers as a block of the constants argument; returns the element at unit c."""
-        first = self.const(kind, owner, values[0])
-        offset = list(self.consts).index(first)
-        self.consts[f"{first}[0]"] = self.consts.pop(first)   # "[": kept in the block, never unpacked
-        for i, value in enumerate(values[1:], 1):
-            self.consts[f"{first}[{i}]"] = float(value)
-        return f"consts[{offset} + c]"
+        """Per-unit numbers as a block of the constants argument (its entries are never unpacked into
+        names: "[" marks them); returns the element at unit c."""
+        block = (kind, owner, tuple(values))
+        if block not in self.blocks:
+            self.blocks[block] = len(self.consts)
+            base = f"k_{kind}__{owner.replace('.', '__')}_block{len(self.blocks)}"
+            for i, value in enumerate(values):
+                self.consts[f"{base}[{i}]"] = float(value)
+        return f"consts[{self.blocks[block]} + c]"
 
     def temp(self, name, rows, cols):
         self.temps[name] = (name, rows, cols)
