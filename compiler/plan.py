@@ -418,7 +418,8 @@ def lower(circuit, graph, optimize=True) -> Plan:
             parameters[f"{name}.bias"] = Parameter(f"{name}.bias", name, (c.shape[0],), "constant", 0.0,
                                                    c.learnable, float(c.opts.get("lr", 0.0)))
     r = circuit.resolved
-    components = {n: {"kind": c.kind, "size": c.size, **{k: v for k, v in c.opts.items() if k not in ("kind", "size")}}
+    components = {n: {"kind": c.kind, "size": c.size, "output": _canonical(Signal(n, c.output), circuit.components).compartment,
+                      **{k: v for k, v in c.opts.items() if k not in ("kind", "size")}}
                   for n, c in circuit.components.items()}
     return Plan(circuit.name, r["dtype"], r["seed"], components, dict(sorted(signals.items(), key=lambda kv: str(kv[0]))),
                 parameters, routines, dict(r["data"]), dict(r["train"]), tuple(r["metrics"]),

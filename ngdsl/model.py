@@ -124,11 +124,11 @@ class Model:
         from .compiler.ops import Signal
 
         component, _, compartment = name.partition(".")
-        kind = self.plan.components.get(component, {}).get("kind")
-        compartment = compartment or {"input": "z", "error": "e"}.get(kind, "phi")
-        if kind == "input" and compartment == "phi":
-            compartment = "z"
-        signal = Signal(component, compartment)
+        entry = self.plan.components.get(component, {})
+        output = entry.get("output")
+        if entry.get("kind") == "input" and compartment == "phi":   # an input's phi is its z (one buffer)
+            compartment = output
+        signal = Signal(component, compartment or output or "phi")
         predict = self.plan.routines.get("predict")
         phases = [phase for segment in (predict.segments if predict else ()) for phase in segment.phases]
         computed = {s for phase in phases for op in phase.setup + phase.hoisted + phase.step + phase.settle

@@ -61,6 +61,7 @@ def test_a_kind_registered_outside_the_package_compiles_runs_and_draws(tonic, wr
     model = ngdsl.load(write_spec(SPEC))
     x = model.data.x_train[:4]
     np.testing.assert_array_equal(model.predict(x), x + 3.0)
+    np.testing.assert_array_equal(model.activity(x, "t")["t"], np.full((4, 2), 3.0))   # its output is z
     assert model.compiled.graph.nodes["t"]["colour"] == "#eeeeee"
 
 
