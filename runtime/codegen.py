@@ -8,7 +8,7 @@ reference executor.
 """
 from __future__ import annotations
 
-import re
+import ast
 from dataclasses import dataclass
 
 from ..compiler.expressions import (Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct, Reduce, Total,
@@ -16,7 +16,7 @@ from ..compiler.expressions import (Binary, Constant, Diag, Function, Mean, MatP
 from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, Decay, Evolve,
                             CustomLoss, Expression, Integrate, MatMul, OjaDecay, Outer, Rest, Sample, Signal, Store,
                             Zero)
-from . import library
+from . import library, loops
 from .kernels import JIT_OPTIONS
 
 
@@ -65,11 +65,11 @@ class UpdateTarget:
 
 @dataclass
 class _Loop:
-    """One elementwise statement: ``rows`` is 'B' (batch) or a number of rows; cols a number."""
+    """Elementwise statements of one line: ``rows`` is 'B' (batch) or a number of rows; cols a number."""
 
     rows: object
     cols: int
-    line: str       # uses r and c as the row and column index
+    body: list      # syntax trees; r and c are the row and column index
     target: str
     group: str = ""  # statements fuse only with neighbours of the same shape and group
 
@@ -143,12 +143,22 @@ class SegmentWriter:
     # ---- emission -----------------------------------------------------------------------
     def raw(self, line):
         self.flush()
+        self.helpers |= loops.text_names(line) & library.HELPERS.keys()
         self.lines.append("    " * self.indent + line)
 
     def loop(self, rows, cols, line, target, what, group=""):
-        self.pending.append(_Loop(rows, cols, line, target, group))
+        self.pending.append(_Loop(rows, cols, self.statements(line), target, group))
         if self.checks:
             self.check(target, what)
+
+    def statements(self, text):
+        """The syntax trees of elementwise statements, in the plan's precision."""
+        body = loops.statement(text)
+        if self.plan.dtype == "float32":
+            body = [loops.float32_literals(s) for s in body]
+        for stmt in body:
+            self.helpers |= loops.calls(stmt) & library.HELPERS.keys()
+        return body
 
     def check(self, target, what):
         """Return a check code when ``target`` holds a value that is not finite."""
@@ -159,16 +169,14 @@ class SegmentWriter:
 
     def flush(self):
         """Write pending elementwise statements, fusing neighbours of the same shape into one loop nest."""
-        pad = "    " * self.indent
         i = 0
         while i < len(self.pending):
             j = i
             while j < len(self.pending) and self.pending[j].key == self.pending[i].key:
                 j += 1
-            rows = "batch" if self.pending[i].rows == "B" else self.pending[i].rows
-            self.lines.append(f"{pad}for r in range({rows}):")
-            self.lines.append(f"{pad}    for c in range({self.pending[i].cols}):")
-            self.lines += [f"{pad}        {line}" for line in _through_locals([p.line for p in self.pending[i:j]])]
+            rows = "batch" if self.pending[i].rows == "B" else str(self.pending[i].rows)
+            body = loops.through_locals([stmt for p in self.pending[i:j] for stmt in p.body])
+            self.lines.append(loops.LoopNest(rows, self.pending[i].cols, body, self.indent))
             i = j
         self.pending = []
 
@@ -197,7 +205,6 @@ class SegmentWriter:
             return f"({left} {node.op} {self.element(node.right)})"
         if isinstance(node, Function):
             template = library.function(node.function, self.plan.dtype)
-            self.helpers |= {name for name in library.HELPERS if name + "(" in template}
             return f"({template.format(x=self.element(node.arg))})"
         if isinstance(node, (Mean, Reduce)):
             return f"{self.units(node)}[0, {_column(self.node_width(node))}]"
@@ -316,26 +323,24 @@ class SegmentWriter:
         z, phi, dphi = (Signal(op.component, c) for c in ("z", "phi", "dphi"))
         what = f"component '{op.component}'"
         if op.kwta:
-            self.helpers.add("kwta_mask")
             self.raw(f"kwta_mask({self.sig(z)}, {op.kwta}, {self.sig(phi)})")
             self.assign_elementwise(dphi, f"{self.sig(dphi)}[r, c] = 0.0", what)
             return
         zs, ps = f"{self.sig(z)}[r, c]", f"{self.sig(phi)}[r, c]"
         if isinstance(op.activation, str):
-            phi_expr, dphi_expr = library.activation(op.activation, self.plan.dtype)
+            phi_template, dphi_template = library.activation(op.activation, self.plan.dtype)
+            phi_expr, dphi_expr = phi_template.format(z=zs), dphi_template.format(z=zs, phi=ps)
         else:   # written in the spec: its expressions of z, constants passed as kernel arguments
             self.owner = op.component
-            z_at = self.element(z)
-            phi_expr, dphi_expr = (self.element(e).replace(z_at, "{z}") for e in (op.activation.phi, op.activation.dphi))
-        self.helpers |= {name for name in library.HELPERS if name + "(" in phi_expr + dphi_expr}
+            phi_expr, dphi_expr = self.element(op.activation.phi), self.element(op.activation.dphi)
+        called = loops.calls(loops.expression(phi_expr)) | loops.calls(loops.expression(dphi_expr))
         # A loop of its own keeps the cheap statements around a scalar-only function vectorised.
-        group = f"activate {op.component}" if any(f in phi_expr + dphi_expr for f in library.SCALAR_ONLY) else ""
-        self.assign_elementwise(phi, f"{ps} = {phi_expr.format(z=zs)}", what, group)
-        self.assign_elementwise(dphi, f"{self.sig(dphi)}[r, c] = {dphi_expr.format(z=zs, phi=ps)}", what, group)
+        group = f"activate {op.component}" if called & library.SCALAR_ONLY else ""
+        self.assign_elementwise(phi, f"{ps} = {phi_expr}", what, group)
+        self.assign_elementwise(dphi, f"{self.sig(dphi)}[r, c] = {dphi_expr}", what, group)
 
     def emit_sample(self, op):
         phi, s = Signal(op.component, "phi"), Signal(op.component, "s")
-        self.helpers |= {"mix32", "uniform01"} | ({"normal01"} if op.kind == "gaussian" else set())
         key = f"draw[0], draw[1], {self.stream(op.component)}, step, r * {self.width(s)} + c"
         noise = self.const("noise", op.component, op.noise) if op.kind == "gaussian" else ""
         value = library.SAMPLES[op.kind].format(phi=f"{self.sig(phi)}[r, c]", noise=noise, key=key)
@@ -356,7 +361,6 @@ class SegmentWriter:
             e_expr = self.element(op.loss.e.map(lambda s: op.target if s == placeholder else s))
             self.assign_elementwise(e_signal, f"{e}[r, c] = {e_expr}", what)
         elif op.loss == "softmax":
-            self.helpers.add("softmax_rows")
             self.raw(f"softmax_rows({mu}, {e})")
             self.assign_elementwise(e_signal, f"{e}[r, c] = {t}[r, c] - {e}[r, c]", what)
         else:
@@ -386,21 +390,16 @@ class SegmentWriter:
         d, n, what = op.dynamics, self.width(Signal(op.component, "phi")), f"component '{op.component}'"
         self.owner = op.component
         stored = {v: self.sig(Signal(op.component, v)) for v in d.variables}
-        local = {self.element(Signal(op.component, v)): f"u_{i}" for i, v in enumerate(d.variables)}
+        local = {stored[v]: f"u_{i}" for i, v in enumerate(d.variables)}
 
-        def value(node):
-            text = self.element(node)
-            for element, name in local.items():
-                text = text.replace(element, name)
-            return text
+        def value(node):   # the variables read from their locals, whatever column a one-unit one is read at
+            return ast.unparse(loops.with_locals(loops.expression(self.element(node)), local, any_index=True))
 
         dt = self.const("dt", op.component, d.dt)
         derivatives = [value(e) for e in d.derivatives]
         threshold = value(d.threshold) if d.threshold is not None else None
         resets = [(list(d.variables).index(v), value(e)) for v, e in d.resets]
-        self.raw("for r in range(batch):")
-        self.raw(f"    for c in range({n}):")
-        body = [f"{name} = {element}" for element, name in local.items()]   # read once, kept in locals
+        body = [f"{name} = {array}[r, c]" for array, name in local.items()]   # read once, kept in locals
         body += [f"d_{i} = {e}" for i, e in enumerate(derivatives)]
         body += [f"u_{i} = u_{i} + {dt} * d_{i}" for i in range(len(derivatives))]
         phi = f"u_{d.variables.index(d.output)}" if d.output else "spiked"
@@ -409,10 +408,10 @@ class SegmentWriter:
             if resets:   # every reset reads the values before any is applied
                 body.append("if spiked > 0.0:")
                 body += [f"    n_{i} = {e}" for i, e in resets] + [f"    u_{i} = n_{i}" for i, _ in resets]
-        body += [f"{name}[r, c] = u_{i}" for i, name in enumerate(stored.values())]
+        body += [f"{array}[r, c] = u_{i}" for i, array in enumerate(stored.values())]
         body.append(f"{self.sig(Signal(op.component, 'phi'))}[r, c] = {phi}")
-        for line in body:
-            self.raw(f"        {line}")
+        self.flush()
+        self.lines.append(loops.LoopNest("batch", n, self.statements("\n".join(body)), self.indent))
         if self.checks:
             for name in stored.values():
                 self.check(name, what)
@@ -451,12 +450,11 @@ class SegmentWriter:
         out = into or self.sig(op.out)
         weight, src = self.par(op.weight), self.sig(op.source)
         if op.response == "neg_sqdist":
-            self.helpers.add("neg_sqdist")
             self.raw(f"neg_sqdist({src}, {weight}, {out})  # {op.cable}")
         else:
             self.raw(f"np.dot({src}, {weight if op.transpose else weight + '.T'}, {out})  # {op.cable}")
         if self.checks:
-            self.loop("B", self.width(op.out), "pass", out, f"cable '{op.cable}'")
+            self.check(out, f"cable '{op.cable}'")
 
     def accumulate(self, op, cleared, written=False):
         """``target (+)= gate ⊙ scale·(value + bias)``; ``written``: the value is already in target."""
@@ -606,7 +604,8 @@ class SegmentWriter:
                 start = len(self.lines)
                 self.ops(phase.step)
                 self.flush()
-                self.lines[start:] = _without_dead_stores(self.lines[start:], {signal_name(s) for s in phase.scratch})
+                self.lines[start:] = loops.without_dead_stores(self.lines[start:],
+                                                               {signal_name(s) for s in phase.scratch})
                 for up, lr in phase.learn:
                     self.update(up)
                     self.apply(up, lr)
@@ -650,57 +649,7 @@ class SegmentWriter:
                  "signal": signal_name, "param": param_name, "grad": grad_name, "temp": lambda v: v[0]}
         header = f"def {name}({', '.join(names[k](v) for k, v in args)}):"
         kernel = Kernel(name, tuple(args), self.routine, self.index, tuple(self.consts.values()))
-        return kernel, [header] + unpack + self.lines
-
-
-_ELEMENT = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\[r, c\]")
-_STATEMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[r, c\] (=|\+=|-=|\*=) (.*)$")
-
-
-def _through_locals(lines):
-    """Rewrite a fused loop body so that a value one statement writes and a later one reads is
-    kept in a local, and each array element is stored once, after its last write: a re-read or
-    a repeated store of an array the compiler must assume may alias blocks vectorising."""
-    parsed = [_STATEMENT.match(line) for line in lines]
-    last_write = {m.group(1): i for i, m in enumerate(parsed) if m}
-    reused = set()
-    for i, match in enumerate(parsed):
-        if match:
-            later = [m for m in parsed[i + 1:] if m]
-            if any(match.group(1) in _ELEMENT.findall(m.group(3)) or m.group(1) == match.group(1) for m in later):
-                reused.add(match.group(1))
-    out, local = [], {}
-    for i, (line, match) in enumerate(zip(lines, parsed)):
-        if not match:
-            out.append(line)
-            continue
-        target, op, expr = match.groups()
-        expr = _ELEMENT.sub(lambda m: local.get(m.group(1), m.group(0)), expr)
-        if op != "=":
-            expr = f"{local.get(target, f'{target}[r, c]')} {op[0]} ({expr})"
-        if target in reused:
-            local[target] = f"v_{target}"
-            out.append(f"v_{target} = {expr}")
-        else:
-            out.append(f"{target}[r, c] = {expr}")
-        if target in reused and last_write[target] == i:
-            out.append(f"{target}[r, c] = v_{target}")
-    return out
-
-
-def _without_dead_stores(lines, scratch):
-    """Drop the stores of scratch arrays that no other line mentions: the loop that writes such a
-    value also consumes it (from a local), and nothing reads the array afterwards."""
-    def mentions(line):
-        return set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", line)) & scratch
-    stores = [(i, m.group(1)) for i, m in enumerate(_STATEMENT.match(line.strip()) for line in lines)
-              if m and m.group(1) in scratch]
-    dead = {i for i, name in stores if sum(name in mentions(line) for line in lines) == 1}
-    kept = [line for i, line in enumerate(lines) if i not in dead]
-    indent = [len(line) - len(line.lstrip()) for line in kept] + [0]
-    # a loop nest left with an empty body goes too
-    empty = {k for k, line in enumerate(kept) if line.lstrip().startswith("for c in") and indent[k + 1] <= indent[k]}
-    return [line for k, line in enumerate(kept) if k not in empty and k + 1 not in empty]
+        return kernel, [header] + unpack + loops.render(self.lines)
 
 
 #: what keys a draw: the routine, and the part of a phase it is made in
@@ -756,6 +705,6 @@ def generate(plan, checks=False):
     # free text such as its name never does, so the source, and its cache key, follow the circuit.
     head = [f'"""Generated by ngdsl from a {plan.dtype} plan. Do not edit.',
             f"numba options: {JIT_OPTIONS}", '"""', "import numpy as np"]
-    for name in sorted(helpers):
+    for name in sorted(library.with_requirements(helpers)):
         head += ["", "", library.source(name)]
     return "\n".join(head + body) + "\n", kernels, codes

@@ -2,8 +2,8 @@
 are copied verbatim into a generated module when it uses them."""
 from __future__ import annotations
 
+import ast
 import inspect
-import re
 
 import numpy as np
 
@@ -25,21 +25,14 @@ FAST_FLOAT32 = {
 }
 
 #: numpy functions that numba does not vectorise: a loop calling one is best left unfused.
-SCALAR_ONLY = ("np.tanh(", "np.exp(")
-
-_FLOAT_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d+)")
+SCALAR_ONLY = {"np.tanh", "np.exp"}
 
 
 def activation(name, dtype):
-    """The (phi, dphi) element templates of an activation in a plan of ``dtype``.
-
-    float32 plans use the vectorisable helpers and compute in float32 throughout, as numpy does
-    on float32 arrays (a bare literal would make numba compute in float64)."""
+    """The (phi, dphi) element templates of an activation in a plan of ``dtype``: float32 plans use
+    the vectorisable helpers."""
     phi, dphi = ACTIVATIONS[name]
-    if dtype != "float32":
-        return phi, dphi
-    phi = FAST_FLOAT32.get(name, phi)
-    return tuple(_FLOAT_LITERAL.sub(r"np.float32(\1)", template) for template in (phi, dphi))
+    return (FAST_FLOAT32.get(name, phi) if dtype == "float32" else phi), dphi
 
 
 #: elementwise function of the equation language -> element template of {x}
@@ -60,10 +53,7 @@ FUNCTIONS = {
 def function(name, dtype):
     """The element template of {x} of an equation-language function in a plan of ``dtype``."""
     template = FUNCTIONS[name]
-    if dtype != "float32":
-        return template
-    template = FAST_FLOAT32.get(name, template).replace("{z}", "{x}")
-    return _FLOAT_LITERAL.sub(r"np.float32(\1)", template)
+    return FAST_FLOAT32.get(name, template).replace("{z}", "{x}") if dtype == "float32" else template
 
 
 def tanh_f32(x):
@@ -168,6 +158,24 @@ SAMPLES = {
 #: Read once, at import: inspect reads the file again on each call, and a file changed since
 #: (an upgrade under a running process) would hand out the wrong lines.
 _SOURCES = {name: inspect.getsource(f).rstrip() for name, f in HELPERS.items()}
+
+
+def _requirements(name):
+    """The helpers a helper calls."""
+    called = {n.func.id for n in ast.walk(ast.parse(_SOURCES[name])) if isinstance(n, ast.Call)
+              and isinstance(n.func, ast.Name)}
+    return called & HELPERS.keys() - {name}
+
+
+def with_requirements(names) -> set:
+    """``names`` and every helper they call, directly or not."""
+    found, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo += _requirements(name)
+    return found
 
 
 def source(name: str) -> str:
