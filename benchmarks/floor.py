@@ -14,9 +14,18 @@ def trial_products(plan, batch):
         for phase in segment.phases:
             for ops, times in ((phase.setup, 1), (phase.hoisted, 1), (phase.step, phase.steps), (phase.settle, 1)):
                 products += [(*product, times) for op in ops for product in op.products(width, shape, batch) if times]
-        for up in segment.updates:
-            rows, cols = plan.parameters[up.weight].shape
-            products += [(*product, 1) for term in up.terms for product in term.products(rows, cols, batch)]
+            formed = [(up, phase.steps) for up, _ in phase.learn] + [(up, 1) for up, _ in phase.accumulate]
+            products += _update_products(plan, formed, batch)
+        products += _update_products(plan, [(up, 1) for up in segment.updates], batch)
+    return products
+
+
+def _update_products(plan, updates, batch):
+    """The matrix products forming each (Update, times) of ``updates``."""
+    products = []
+    for up, times in updates:
+        rows, cols = plan.parameters[up.weight].shape
+        products += [(*product, times) for term in up.terms for product in term.products(rows, cols, batch)]
     return products
 
 

@@ -187,6 +187,8 @@ def step_scratch(routines, factor_signals):
                 phase = segment.phases[p_index]
                 if phase.read:
                     live = live | {phase.read}
+                for up, _ in phase.accumulate:   # read once the phase has settled
+                    live = live | set(factor_signals(up))
                 after_loop = _live_before(_after_loop(phase), live)
                 head = set(after_loop)
                 while True:  # the end of a step is followed by another step or by the settled sweep

@@ -47,14 +47,22 @@ class PhasePlan:
     scratch: frozenset = frozenset()
     tolerance: float = 0.0   # > 0: the steps stop once no state changes by more than this
     learn: tuple = ()        # (Update, lr): ΔW formed and applied (W += lr·ΔW) after every step
+    accumulate: tuple = ()   # (Update, scale): scale·ΔW formed once settled, added to the trial's ΔW
 
 
 @dataclass(frozen=True)
 class Segment:
-    """Phases run back to back, then the ΔW of ``updates`` is formed (and applied by the runtime)."""
+    """Phases run back to back, then the ΔW of ``updates`` is formed; the runtime applies it, and the ΔW
+    the phases accumulated for the cables of ``accumulated``."""
 
     phases: tuple
     updates: tuple
+    accumulated: tuple = ()   # the Updates the phases formed (one per cable)
+
+    @property
+    def applied(self):
+        """Every Update whose ΔW the runtime applies after the segment."""
+        return self.updates + self.accumulated
 
 
 @dataclass(frozen=True)
@@ -203,6 +211,8 @@ class Planner:
         step += [op for n in free for op in kind[n].settled(self, n)]
         settle = self.sweep()
         learn = self.learning(spec)
+        accumulate = tuple((self.update(name, lowered), spec.accumulate[name])
+                           for name, lowered in (spec.accumulated or {}).items() if lowered is not None)
         plastic = {up.weight for up, _ in learn}
         if plastic:   # products through weights that change every step are recomputed every step
             step, settle = ([replace(op, plastic=True) if isinstance(op, MatMul) and op.weight in plastic else op
@@ -219,7 +229,8 @@ class Planner:
         if spec.snapshot:
             store = Store(spec.snapshot, tuple(sorted(snapshot_signals.get(spec.snapshot, ()), key=str)))
         return PhasePlan(spec.name, spec.steps, tuple(setup), tuple(hoisted), tuple(step), tuple(settle), store,
-                         self.sig(spec.read) if spec.read else None, tolerance=spec.tolerance, learn=learn)
+                         self.sig(spec.read) if spec.read else None, tolerance=spec.tolerance, learn=learn,
+                         accumulate=accumulate)
 
     def feedforward(self, free, hard):
         """Initial values from a sweep outward from the clamped components: a state predicted by a
@@ -285,6 +296,8 @@ class Planner:
             if not isinstance(entry, PhaseSpec):
                 ups = []
                 for cable_name in entry.cables:
+                    if cable_name in entry.accumulated:
+                        continue
                     lowered = self.circuit.cables[cable_name].update
                     if lowered is None:
                         continue
@@ -300,7 +313,8 @@ class Planner:
             if isinstance(entry, PhaseSpec):
                 phases.append(self.phase(entry, snapshot_signals, first=not (segments or phases)))
             else:
-                segments.append(Segment(tuple(phases), updates_by_entry[i]))
+                formed = {up.cable: up for phase in phases for up, _ in phase.accumulate}
+                segments.append(Segment(tuple(phases), updates_by_entry[i], tuple(formed.values())))
                 phases = []
         if phases:
             segments.append(Segment(tuple(phases), ()))
@@ -395,7 +409,7 @@ def lower(circuit, graph, optimize=True) -> Plan:
                         signals[s] = _size(s, circuit)
                 if phase.read:
                     signals[phase.read] = _size(phase.read, circuit)
-                for up, _ in phase.learn:
+                for up, _ in phase.learn + phase.accumulate:
                     for s in _factor_signals(up.factors()):
                         signals[s] = _size(s, circuit)
             for up in seg.updates:

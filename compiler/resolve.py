@@ -80,6 +80,8 @@ class PhaseSpec:
     tolerance: float = 0.0   # stop settling once no state moves more than this in a step (0: never)
     learn: tuple = ()        # cables whose ΔW is applied after every step
     learned: dict = None     # cable -> its lowered rule for those steps (filled once rules are resolved)
+    accumulate: dict = None  # cable -> scale: its ΔW at the end of this phase, times scale, adds to the trial's
+    accumulated: dict = None  # cable -> its lowered rule for that (filled once rules are resolved)
 
 
 @dataclass
@@ -87,6 +89,7 @@ class UpdateSpec:
     cables: tuple
     snapshots: tuple    # snapshots taken before this update
     pos: tuple
+    accumulated: tuple = ()   # cables whose ΔW the phases before it formed (it applies their sum)
 
 
 @dataclass
@@ -395,9 +398,15 @@ class Resolver:
     # ---- schedule -----------------------------------------------------------------------
     def _routine(self, routine, entries, widths):
         out, snapshots, phase_names = [], [], set()
+        pending = {}   # cable -> (phase, path) of the accumulations the next update must apply
         for i, entry in enumerate(entries):
             path = ("schedule", routine, i)
             if "update" in entry:
+                for name, (phase, where) in pending.items():
+                    if name not in entry["update"]:
+                        self.error(where, f"phase '{phase}' adds to the ΔW of '{name}', but the update after it "
+                                          f"does not apply it (add '{name}' to that 'update:')")
+                accumulated, pending = tuple(n for n in entry["update"] if n in pending), {}
                 if routine != "train":
                     self.error(path, f"'{routine}' cannot update weights; updates belong in schedule.train", key=True)
                 for j, name in enumerate(entry["update"]):
@@ -409,7 +418,8 @@ class Resolver:
                         why = (f"is tied to '{cable.opts.get('tied')}' (update that cable)" if cable.transform == "tied"
                                else f"is {cable.transform}" if cable.transform != "dense" else "has rule 'none'")
                         self.error(path + ("update", j), f"cable '{name}' {why}; it has no rule to apply")
-                out.append(UpdateSpec(tuple(entry["update"]), tuple(snapshots), self.smap.where(path, key=True)))
+                out.append(UpdateSpec(tuple(entry["update"]), tuple(snapshots), self.smap.where(path, key=True),
+                                      accumulated))
                 continue
             entry.setdefault("steps", 1)
             entry.setdefault("init", "zero" if i == 0 else "keep")
@@ -463,8 +473,20 @@ class Resolver:
             learn = tuple(entry.get("learn", ()))
             for j, name in enumerate(learn):
                 self._plastic(name, routine, path + ("learn", j))
+            accumulate = entry.get("accumulate", {})
+            if isinstance(accumulate, list):
+                accumulate = dict.fromkeys(accumulate, 1.0)
+            for name in accumulate:
+                where = path + ("accumulate",) + ((entry["accumulate"].index(name),) if isinstance(
+                    entry["accumulate"], list) else (name,))
+                if self._accumulated(name, routine, learn, where):
+                    pending.setdefault(name, (entry["phase"], where))
             out.append(PhaseSpec(entry["phase"], entry["steps"], clamps, entry["init"], snapshot, read,
-                                 self.smap.where(path, key=True), float(entry.get("tolerance", 0.0)), learn, {}))
+                                 self.smap.where(path, key=True), float(entry.get("tolerance", 0.0)), learn, {},
+                                 {n: float(v) for n, v in accumulate.items()}, {}))
+        for name, (phase, where) in pending.items():
+            self.error(where, f"phase '{phase}' adds to the ΔW of '{name}', but no update after it applies it "
+                              f"(add an 'update: [{name}]' after the phase)")
         if routine == "predict" and not any("read" in e for e in entries if isinstance(e, dict)):
             self.error(("schedule", routine), "schedule.predict reads nothing; add 'read: <component>' to a phase")
         return out
@@ -485,9 +507,26 @@ class Resolver:
             self.error(path, f"cable '{name}' is masked or has derived views; it can change in an update, not every "
                              "step")
 
+    def _accumulated(self, name, routine, learn, path):
+        """Whether ``name`` is a cable a phase may add a ΔW to: a learnable cable of the training schedule
+        that the phase does not already change every step."""
+        cable = self.cables.get(name)
+        if name not in self.data.get("cables", {}):
+            self.error(path, f"accumulate names no cable '{name}'{did_you_mean(name, self.data.get('cables', {}))}")
+        elif routine != "train":
+            self.error(path, f"'{routine}' cannot change weights; accumulate belongs in schedule.train")
+        elif cable and not cable.learnable and not cable.opts.get("frozen"):
+            self.error(path, f"cable '{name}' has no rule to accumulate (it is {cable.transform} or has rule 'none')")
+        elif name in learn:
+            self.error(path, f"the phase changes '{name}' every step (learn); it cannot also accumulate its ΔW")
+        else:
+            return True
+        return False
+
     def _rules(self, cables, schedule):
         updated = {n for entry in schedule.get("train", []) if isinstance(entry, UpdateSpec) for n in entry.cables}
-        updated |= {n for entry in schedule.get("train", []) if isinstance(entry, PhaseSpec) for n in entry.learn}
+        updated |= {n for entry in schedule.get("train", []) if isinstance(entry, PhaseSpec)
+                    for n in (*entry.learn, *entry.accumulate)}
         for name, cable in cables.items():
             if cable.learnable and name not in updated:
                 self.error(("cables", name, "rule"), f"cable '{name}' has rule '{cable.rule}' but no update in "
@@ -496,13 +535,16 @@ class Resolver:
             if isinstance(entry, UpdateSpec):
                 for name in entry.cables:
                     cable = cables.get(name)
+                    if name in entry.accumulated:   # formed by the phases before it
+                        continue
                     if cable and cable.learnable and not RULES[cable.rule].missing(cable.rule_params):
                         cable.update = RULES[cable.rule].lower(cable.rule_params, Factors(self, cable, entry.snapshots))
             elif isinstance(entry, PhaseSpec):   # a rule applied every step reads the step's values: no snapshots
-                for name in entry.learn:
-                    cable = cables.get(name)
-                    if cable and cable.learnable and not RULES[cable.rule].missing(cable.rule_params):
-                        entry.learned[name] = RULES[cable.rule].lower(cable.rule_params, Factors(self, cable, ()))
+                for names, lowered in ((entry.learn, entry.learned), (entry.accumulate, entry.accumulated)):
+                    for name in names:
+                        cable = cables.get(name)
+                        if cable and cable.learnable and not RULES[cable.rule].missing(cable.rule_params):
+                            lowered[name] = RULES[cable.rule].lower(cable.rule_params, Factors(self, cable, ()))
 
     def _sample_inits(self, cables, schedule):
         """A cable initialised from data samples reads a component the training phases clamp to data.x;

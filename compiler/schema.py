@@ -79,7 +79,13 @@ def build_schema() -> dict:
                                 "in a step (steps is then the most it takes)"},
                   "learn": {"type": "array", "items": NAME, "minItems": 1, "uniqueItems": True,
                             "description": "cables whose rule applies after every step of this phase (online "
-                                           "plasticity: W += lr·ΔW, lr the cable's or the optimizer's)"}}, ["phase"])
+                                           "plasticity: W += lr·ΔW, lr the cable's or the optimizer's)"},
+                  "accumulate": {"anyOf": [{"type": "array", "items": NAME, "minItems": 1, "uniqueItems": True},
+                                           {"type": "object", "minProperties": 1, "propertyNames": NAME,
+                                            "additionalProperties": _num}],
+                                 "description": "cables whose rule is evaluated when this phase has settled and "
+                                                "added to the trial's ΔW (times the number given; a list means 1); "
+                                                "the next update applies the sum"}}, ["phase"])
     update = _obj({"update": {"type": "array", "items": NAME, "minItems": 1}}, ["update"])
     routine = {"type": "array", "minItems": 1, "items": {"anyOf": [phase, update]}}
     schema = {

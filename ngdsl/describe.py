@@ -54,9 +54,11 @@ def describe(model_or_compiled, code=False) -> str:
                         out += [f"      then {up}, applied: W += {lr:g}·ΔW" for up, lr in phase.learn]
                 if phase.store:
                     out.append(f"    then {phase.store}")
+                out += [f"    then {up}, times {scale:g}, added to the trial's ΔW" for up, scale in phase.accumulate]
                 if phase.read:
                     out.append(f"    read {phase.read}")
             out += [f"  {up}" for up in seg.updates]
+            out += [f"  apply the ΔW accumulated for {up.weight}" for up in seg.accumulated]
     if code:
         from .runtime.codegen import generate
         out += ["", "generated code:", "", generate(plan)[0]]

@@ -130,6 +130,8 @@ def phase_lines(schedule) -> list:
             parts += [f"nudge {', '.join(soft)}"] if soft else []
             parts += [f"snapshot @{entry.snapshot}"] if entry.snapshot else []
             parts += [f"read {entry.read}"] if entry.read else []
+            parts += [f"learn {', '.join(entry.learn)} every step"] if entry.learn else []
+            parts += [f"ΔW += {', '.join(f'{s:g}·{n}' for n, s in entry.accumulate.items())}"] if entry.accumulate else []
             lines += textwrap.wrap("; ".join(parts), 64, subsequent_indent="      ")
     return lines
 

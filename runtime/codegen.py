@@ -26,7 +26,8 @@ class Kernel:
 
     Argument kinds: ('data', 'x'|'y'), ('steps', None), ('taken', None), ('consts', None), ('draw', None), ('stream', name),
     ('signal', Signal),
-    ('param', name), ('grad', name), ('temp', (name, rows, cols)) with rows 0 meaning the batch size.
+    ('param', name), ('grad', name), ('partial', name) (a phase's own ΔW of a parameter), ('temp', (name, rows, cols))
+    with rows 0 meaning the batch size.
     ``consts`` holds the values of the named scalars (rates, scales, coefficients) in order; they
     are passed in the plan's precision. ``draw`` is the int64 pair (seed, trial) that keys the random
     numbers of the trial."""
@@ -49,6 +50,10 @@ def param_name(name: str) -> str:
 
 def grad_name(name: str) -> str:
     return "g_" + name.replace(".", "__")
+
+
+def partial_name(name: str) -> str:
+    return "d_" + name.replace(".", "__")
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class SegmentWriter:
         self.changes = []           # (buffer, width) of each state's change in such a step
         self.lines, self.pending, self.indent = [], [], 1
         self.helpers, self.signals, self.params, self.grads, self.temps = set(), {}, set(), set(), {}
+        self.partials = set()   # parameters a phase forms a ΔW of, to add to the trial's
         self.streams = set()   # derived data streams the segment clamps
         self.consts = {}   # name -> value, in argument order
         self.blocks = {}   # (kind, owner, values) -> where a block of per-unit numbers starts in consts
@@ -505,10 +511,14 @@ class SegmentWriter:
         self.zero_unfed(cleared)
 
     # ---- updates ------------------------------------------------------------------------
-    def update(self, up):
-        g, W = grad_name(up.weight), self.par(up.weight)
+    def delta(self, name, partial=False):
+        """The buffer of a parameter's ΔW: the trial's (the runtime applies it), or a phase's own."""
+        (self.partials if partial else self.grads).add(name)
+        return partial_name(name) if partial else grad_name(name)
+
+    def update(self, up, partial=False):
+        g, W = self.delta(up.weight, partial), self.par(up.weight)
         rows, cols = self.plan.parameters[up.weight].shape
-        self.grads.add(up.weight)
         what = f"the update of '{up.cable}'"
         self.raw(f"# ΔW of '{up.cable}' ({up.rule})")
         self.owner, self.held = up.cable, {}   # a factor is computed once per update
@@ -531,14 +541,27 @@ class SegmentWriter:
             if not isinstance(t, Outer):   # the outer products formed ΔW above; the rest adjust it
                 getattr(self, TERM_EMITTERS[type(t)])(t, target)
         if up.bias:
-            gb = grad_name(up.bias)
-            self.grads.add(up.bias)
+            gb = self.delta(up.bias, partial)
             if up.db is not None:
                 self.loop(1, rows, f"{gb}[c] = {self.element(up.db)}", gb, what)
                 return
             self.raw(f"{gb}[:] = 0.0")
             for i, t in enumerate(outers):
                 self.loop("B", rows, f"{gb}[c] += {coefs[i]} * inv_batch * {self.factor(t.post)}[r, c]", gb, what)
+
+    def add_to_trial(self, up, scale, formed):
+        """A settled phase's ΔW, times ``scale``, added to the trial's (the first phase that forms it sets it)."""
+        self.update(up, partial=True)
+        rows, cols = self.plan.parameters[up.weight].shape
+        k, what = self.const("scale", up.cable, scale), f"the update of '{up.cable}'"
+        op = "+=" if up.cable in formed else "="
+        self.raw(f"# the trial's ΔW of '{up.cable}' {op} {scale:g}·ΔW")
+        g = self.delta(up.weight)
+        self.loop(rows, cols, f"{g}[r, c] {op} {k} * {partial_name(up.weight)}[r, c]", g, what)
+        if up.bias:
+            self.loop(1, rows, f"{self.delta(up.bias)}[c] {op} {k} * {partial_name(up.bias)}[c]",
+                      grad_name(up.bias), what)
+        formed.add(up.cable)
 
     def apply(self, up, lr):
         """W += lr·ΔW (and its bias) in place, inside a phase's step: online plasticity, no optimizer state."""
@@ -586,6 +609,7 @@ class SegmentWriter:
         self.raw("batch = data_x.shape[0]")
         # Scalars take the plan's precision, as in numpy: a float32 plan computes in float32.
         self.raw(f"inv_batch = np.{self.plan.dtype}(1.0 / batch)")
+        formed = set()   # cables whose ΔW a phase has added to the trial's
         for i, phase in enumerate(self.segment.phases):
             self.phase = phase.name
             self.raw(f"# phase '{phase.name}': setup")
@@ -632,6 +656,8 @@ class SegmentWriter:
             self.ops(phase.settle)
             if phase.store:
                 self.op(phase.store, set())
+            for up, scale in phase.accumulate:
+                self.add_to_trial(up, scale, formed)
         for up in self.segment.updates:
             self.update(up)
         self.raw("return 0, 0")
@@ -642,11 +668,12 @@ class SegmentWriter:
                 + [("signal", self.signals[n]) for n in sorted(self.signals)]
                 + [("param", p) for p in sorted(self.params)]
                 + [("grad", g) for g in sorted(self.grads)]
+                + [("partial", d) for d in sorted(self.partials)]
                 + [("temp", self.temps[t]) for t in sorted(self.temps)])
         names = {"data": lambda v: f"data_{v}", "steps": lambda v: "steps", "taken": lambda v: "taken",
                  "consts": lambda v: "consts",
                  "draw": lambda v: "draw", "stream": lambda v: f"stream_{v}",
-                 "signal": signal_name, "param": param_name, "grad": grad_name, "temp": lambda v: v[0]}
+                 "signal": signal_name, "param": param_name, "grad": grad_name, "partial": partial_name, "temp": lambda v: v[0]}
         header = f"def {name}({', '.join(names[k](v) for k, v in args)}):"
         kernel = Kernel(name, tuple(args), self.routine, self.index, tuple(self.consts.values()))
         return kernel, [header] + unpack + loops.render(self.lines)

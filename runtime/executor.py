@@ -183,8 +183,16 @@ class Executor:
                   "consts": lambda w: self.consts[kernel.name], "draw": lambda w: self._counter(kernel.routine),
                   "stream": lambda w: self.temp((f"stream {w}", 0, self.stream_width(w)), batch),
                   "signal": bufs.__getitem__, "param": self.params.__getitem__, "grad": grads.__getitem__,
+                  "partial": self.partial,
                   "temp": lambda w: self.temp(w, batch)}
         return [source[kind](what) for kind, what in kernel.args]
+
+    def partial(self, name):
+        """Scratch shaped like parameter ``name``: where a phase forms the ΔW it adds to the trial's."""
+        key = ("partial", name)
+        if key not in self._temps:
+            self._temps[key] = self.allocate.zeros(self.params[name].shape, self.dtype)
+        return self._temps[key]
 
     def stream_width(self, name):
         return self.widths[0 if streams.source(self.plan.data["streams"], name) == "x" else 1]
@@ -226,7 +234,7 @@ class Executor:
                            self.temp((f"stream {name}", 0, self.stream_width(name)), len(x)))
         for index, segment in enumerate(plan.segments):
             self._segment(self.kernels[(routine, index)], x, y)
-            if segment.updates and apply is not None:
+            if segment.applied and apply is not None:
                 apply(segment)
         return bufs
 
@@ -248,7 +256,7 @@ class Executor:
     def train_batch(self, x, y):
         """One trial of schedule.train on a batch, applying each update through the optimizer."""
         def apply(segment):
-            names = [n for up in segment.updates for n in (up.weight, up.bias) if n]
+            names = [n for up in segment.applied for n in (up.weight, up.bias) if n]
             for name in names:
                 if not all_finite(self.grads[name]):
                     raise Divergence(self.diagnose("train", x, y, name))

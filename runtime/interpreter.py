@@ -106,6 +106,7 @@ class Interpreter:
     def run(self, routine, index, trial, steps, taken):
         """Segment ``index`` of ``routine``: its phases, then the ΔW of its updates into the grads."""
         segment = self.plan.routines[routine].segments[index]
+        formed = set()   # cables a phase has added a ΔW to
         for p, phase in enumerate(segment.phases):
             where = (routine, index, p)
             self.ops(phase.setup, trial, where + ("setup",), 0)
@@ -125,6 +126,14 @@ class Interpreter:
             self.ops(phase.settle, trial, where + ("settle",), done)
             if phase.store:
                 self.ops((phase.store,), trial, where + ("settle",), done)
+            for up, scale in phase.accumulate:
+                names = [n for n in (up.weight, up.bias) if n]
+                before = {n: trial.grads[n].copy() for n in names if up.cable in formed}
+                self.update(up, trial)
+                for n in names:
+                    added = scale * trial.grads[n]
+                    trial.grads[n][...] = before[n] + added if n in before else added
+                formed.add(up.cable)
         for up in segment.updates:
             self.update(up, trial)
 
