@@ -48,7 +48,20 @@ STREAMS = {
     "noisy": ({"noise": _pos}, {"noise": 0.1}, "the source plus Gaussian noise of standard deviation `noise`"),
     "masked": ({"p": _unit}, {"p": 0.25}, "the source with each element set to 0 with probability `p`"),
     "wrong_label": ({}, {}, "one-hot labels of a class other than the source's (negative labels); the source is y"),
+    "hybrid": ({"blur": {"type": "integer", "minimum": 0, "maximum": 100},
+                "shape": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": MAX_COUNT},
+                          "minItems": 2, "maxItems": 2}},
+               {"blur": 6},
+               "each image mixed with another example of the batch through a mask of large regions (random bits "
+               "blurred `blur` times with [1/4, 1/2, 1/4] along rows and columns, cut at 1/2): forward-forward's "
+               "negative images; `shape` [rows, cols] of the image, default square"),
+    "every_label": ({}, {}, "each class's one-hot label in turn, in schedule.predict only: the readout (one unit) "
+                            "scores each candidate and the prediction is the scores, so accuracy takes the best; "
+                            "the source is y"),
 }
+
+#: streams whose values are labels whatever their source says
+LABEL_STREAMS = ("wrong_label", "every_label")
 
 
 def stream_kind(spec: dict) -> tuple:

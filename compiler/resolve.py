@@ -6,6 +6,7 @@ checked, plus the resolved spec as plain data (written beside every run).
 from __future__ import annotations
 
 import copy
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -181,6 +182,7 @@ class Resolver:
         try:
             rows, x_width, y_width = dataset.shape(data, self.base_dir)
             self.data_rows = rows
+            self._images(data["streams"], (x_width, y_width))
             return x_width, y_width
         except UnreadableData as exc:
             self.error(("data", exc.key), str(exc))
@@ -195,8 +197,25 @@ class Resolver:
             kind, _ = language.stream_kind(spec)
             for key, value in language.STREAMS[kind][1].items():
                 spec.setdefault(key, value)
-            if kind == "wrong_label" and spec[kind] != "y":
-                self.error(path + (kind,), f"stream '{name}' draws wrong labels, so its source is y, not {spec[kind]}")
+            if kind in language.LABEL_STREAMS and spec[kind] != "y":
+                what = "wrong labels" if kind == "wrong_label" else "every label"
+                self.error(path + (kind,), f"stream '{name}' draws {what}, so its source is y, not {spec[kind]}")
+
+    def _images(self, streams, widths):
+        """A hybrid stream's images: rows × cols must be its source's width (a square by default)."""
+        for name, spec in streams.items():
+            if "hybrid" not in spec:
+                continue
+            width = widths[0 if spec["hybrid"] == "x" else 1]
+            if "shape" not in spec:
+                side = math.isqrt(width)
+                if side * side != width:
+                    self.error(("data", "streams", name), f"stream '{name}' mixes images of data.{spec['hybrid']} "
+                               f"(width {width}), which is not a square: give shape: [rows, cols]", key=True)
+                spec["shape"] = [side, side]
+            elif spec["shape"][0] * spec["shape"][1] != width:
+                self.error(("data", "streams", name, "shape"), f"shape {spec['shape'][0]} × {spec['shape'][1]} is "
+                           f"{spec['shape'][0] * spec['shape'][1]} pixels, but data.{spec['hybrid']} has width {width}")
 
     # ---- components ---------------------------------------------------------------------
     def _component(self, name, spec):
@@ -453,10 +472,14 @@ class Resolver:
                                f"{did_you_mean(source.stream, known)}; it has {', '.join(known)} (declare others in "
                                "data.streams)")
                     continue
+                if source.stream in streams and "every_label" in streams[source.stream] and routine != "predict":
+                    self.error(cpath, f"stream '{source.stream}' tries every label, which only schedule.predict does; "
+                               "in training clamp data.y or a wrong_label stream")
+                    continue
                 if source.stream and widths:
                     kind, origin = language.stream_kind(streams[source.stream]) if source.stream in streams else (
                         None, source.stream)
-                    origin = "y" if kind == "wrong_label" else origin   # labels, whatever its source says
+                    origin = "y" if kind in language.LABEL_STREAMS else origin   # labels, whatever its source says
                     width = widths[0 if origin == "x" else 1]
                     if width != comp.size:
                         self.error(cpath, f"clamp of '{comp_name}' (size {comp.size}) to {source} (width {width}): "
@@ -583,12 +606,27 @@ class Resolver:
             self.error(("metrics",), "metrics need a schedule.predict that reads the model's output")
             return
         reads = [e.read for e in predict or [] if isinstance(e, PhaseSpec) and e.read]
+        if reads and self._candidates(predict, reads[-1]):   # the output is a score per class: y's width
+            return
         if reads and widths and any(m in ("accuracy", "mse", "mean_squared_error") for m in metrics):
             size = self.components[reads[-1].component].size
             if size != widths[1]:
                 i = next(i for i, e in enumerate(predict) if isinstance(e, PhaseSpec) and e.read == reads[-1])
                 self.error(("schedule", "predict", i, "read"), f"readout '{reads[-1]}' has size {size} but data.y "
                            f"has width {widths[1]}; {', '.join(metrics)} compare them")
+
+
+    def _candidates(self, predict, read):
+        """Whether schedule.predict tries every label; its readout must then score one candidate (one unit)."""
+        streams = self.data.get("data", {}).get("streams", {})
+        tried = [s.stream for e in predict if isinstance(e, PhaseSpec) for s, _ in e.clamps.values()
+                 if s.stream in streams and "every_label" in streams[s.stream]]
+        size = self.components[read.component].size if read.component in self.components else 1
+        if tried and size != 1:
+            i = next(i for i, e in enumerate(predict) if isinstance(e, PhaseSpec) and e.read == read)
+            self.error(("schedule", "predict", i, "read"), f"schedule.predict tries every label (stream '{tried[0]}'), "
+                       f"so its readout scores one candidate and needs one unit; '{read}' has {size}")
+        return bool(tried)
 
 
 class Factors:

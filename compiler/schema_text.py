@@ -36,6 +36,8 @@ ABOUT = {
     "data/streams": "further inputs derived from each batch (noisy, masked, wrong labels); clamps read them as data.NAME",
     "data/streams/*/noise": "the standard deviation of the Gaussian noise added",
     "data/streams/*/p": "the probability that each element is set to 0",
+    "data/streams/*/blur": "how many times the random mask is blurred: more, larger regions",
+    "data/streams/*/shape": "[rows, cols] of each image (default: a square of the width)",
     "components": "the neurons: name → kind, size and options",
     "components/*/size": "how many units",
     "components/*/activation": "phi(z), with its derivative dphi",

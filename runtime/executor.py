@@ -114,6 +114,8 @@ class Executor:
         self._buffers, self._temps, self._bound_args = {}, {}, {}
         self.streams = {r: sorted({w for k in self.kernels.values() if k.routine == r for kind, w in k.args if kind == "stream"})
                         for r in plan.routines}   # routine -> the derived streams its kernels read
+        # schedule.predict may try every label: its one-unit readout scores each candidate class
+        self.candidates = bool(streams.candidates(plan.data["streams"], self.streams.get("predict", ())))
         self.compile_seconds = None
 
     # ---- buffers ------------------------------------------------------------------------
@@ -224,14 +226,14 @@ class Executor:
         """The (seed, trial) array a routine's kernels draw with."""
         return self.draw if routine == "train" else self.predict_draw
 
-    def _run(self, routine, x, y, apply=None):
+    def _run(self, routine, x, y, apply=None, candidate=0):
         bufs = self.buffers(len(x))  # the plan zeroes what a trial must start from
         plan = self.plan.routines[routine]
         draw = self._counter(routine)
         draw[1] += 1   # before the run: a diagnosis re-runs a failed trial with the same numbers
         for name in self.streams[routine]:
             streams.derive(self.plan.data["streams"], name, int(draw[0]), int(draw[1]), x, y,
-                           self.temp((f"stream {name}", 0, self.stream_width(name)), len(x)))
+                           self.temp((f"stream {name}", 0, self.stream_width(name)), len(x)), candidate)
         for index, segment in enumerate(plan.segments):
             self._segment(self.kernels[(routine, index)], x, y)
             if segment.applied and apply is not None:
@@ -286,12 +288,19 @@ class Executor:
         return report
 
     def predict_batch(self, x, y=None, reads=None):
-        """Run schedule.predict and return a copy of its readout (or of each signal of ``reads``)."""
+        """Run schedule.predict and return a copy of its readout (or of each signal of ``reads``, for the
+        first candidate label when it tries every label): one score per class when it tries every label."""
         y = self.temp(("no targets", len(x), self.widths[1]), len(x)) if y is None else y
-        bufs = self._run("predict", x, y)
-        if reads is not None:
-            return [bufs[s].copy() for s in reads]
-        out = bufs[self.plan.routines["predict"].read].copy()
+        read = self.plan.routines["predict"].read
+        if self.candidates and reads is None:
+            out = np.empty((len(x), self.widths[1]), self.dtype)
+            for candidate in range(self.widths[1]):
+                out[:, candidate] = self._run("predict", x, y, candidate=candidate)[read][:, 0]
+        else:
+            bufs = self._run("predict", x, y)
+            if reads is not None:
+                return [bufs[s].copy() for s in reads]
+            out = bufs[read].copy()
         if not all_finite(out):
             raise Divergence(self.diagnose("predict", x, y, None))
         return out

@@ -208,3 +208,86 @@ def test_predicting_between_training_batches_changes_no_training_draw():
     watched.fit(on_batch=lambda: watched.predict(watched.data.x_test[:8]))
     for name in quiet.weights:
         np.testing.assert_array_equal(quiet.weights[name], watched.weights[name], err_msg=name)
+
+
+CANDIDATES = """ngdsl: 1
+name: candidates
+seed: 1
+dtype: float64
+data:
+  dataset: digits
+  batch: 50
+  streams:
+    candidate: {every_label: y}
+    mixed: {hybrid: x, blur: 3}
+components:
+  x: {kind: input, size: 64}
+  l: {kind: input, size: 10}
+  o: {kind: rate, size: 1}
+cables:
+  V: {from: x, to: o, rule: none, init: {dist: normal, scale: 0.3}}
+  U: {from: l, to: o, rule: none, init: {dist: normal, scale: 1.0}}
+schedule:
+  train:
+    - {phase: see, steps: 0, clamp: {x: data.mixed, l: data.y}}
+  predict:
+    - {phase: score, steps: 0, clamp: {x: data.x, l: data.candidate}, read: o}
+metrics: [accuracy]
+"""
+
+
+def _hybrid_statistics(model):
+    """(share of each image's differing pixels kept from itself, how often horizontal neighbours among
+    them come from the same image) over one batch; every image is checked to mix it with another."""
+    x, y = model.data.x_train[:50], model.data.y_train[:50]
+    mixed = model.executor._run("train", x, y)[Signal("x", "z")]
+    own, same, pairs = [], 0, 0
+    for i in range(50):
+        partners = [j for j in range(50) if j != i and np.all((mixed[i] == x[i]) | (mixed[i] == x[j]))]
+        assert partners, f"example {i} is not a mix of itself and another"
+        kept, differ = (mixed[i] == x[i]).reshape(8, 8), (x[i] != x[partners[0]]).reshape(8, 8)
+        own.append(kept[differ].mean())
+        both = differ[:, 1:] & differ[:, :-1]
+        same += (kept[:, 1:] == kept[:, :-1])[both].sum()
+        pairs += both.sum()
+    return float(np.mean(own)), same / pairs
+
+
+def test_hybrid_images_mix_two_examples_in_large_regions(write_spec):
+    own, together = _hybrid_statistics(ngdsl.load(write_spec(CANDIDATES)))
+    assert 0.35 < own < 0.65
+    assert together > 0.7          # blurred: regions (0.82 measured)
+    own, together = _hybrid_statistics(ngdsl.load(write_spec(CANDIDATES.replace("blur: 3", "blur: 0"))))
+    assert together < 0.6          # unblurred: independent pixels (0.5 expected)
+
+
+def test_a_prediction_tries_every_label(write_spec):
+    model = ngdsl.load(write_spec(CANDIDATES))
+    x = model.data.x_test[:7]
+    scores = model.predict(x)   # o = V·x + U·onehot(k) for each candidate k
+    assert scores.shape == (7, 10)
+    np.testing.assert_allclose(scores, x @ model.weights["V"].T + model.weights["U"][0], rtol=1e-12)
+    want = np.mean(np.argmax(model.predict(model.data.x_test), axis=1) == np.argmax(model.data.y_test, axis=1))
+    assert model.evaluate()["test_accuracy"] == pytest.approx(want)
+
+
+@pytest.mark.parametrize("case", ["every label in training", "readout of two units", "not a square",
+                                  "shape of the wrong size"])
+def test_candidate_and_hybrid_mistakes_are_located(write_spec, case):
+    text, expect = {
+        "every label in training": (CANDIDATES.replace("l: data.y}}", "l: data.candidate}}"),
+                                    "streams.yaml:20:56: error: stream 'candidate' tries every label, which only schedule.predict does; "
+                                    "in training clamp data.y or a wrong_label stream"),
+        "readout of two units": (CANDIDATES.replace("o: {kind: rate, size: 1}", "o: {kind: rate, size: 2}"),
+                                 "streams.yaml:22:77: error: schedule.predict tries every label (stream 'candidate'), so its readout "
+                                 "scores one candidate and needs one unit; 'o.phi' has 2"),
+        "not a square": (CANDIDATES.replace("mixed: {hybrid: x, blur: 3}", "mixed: {hybrid: y, blur: 3}"),
+                         "streams.yaml:10:5: error: stream 'mixed' mixes images of data.y (width 10), which is not a square: give "
+                         "shape: [rows, cols]"),
+        "shape of the wrong size": (CANDIDATES.replace("blur: 3}", "blur: 3, shape: [4, 8]}"),
+                                    "streams.yaml:10:40: error: shape 4 × 8 is 32 pixels, but data.x has width 64"),
+    }[case]
+    from ngdsl.compiler import SpecError
+    with pytest.raises(SpecError) as err:
+        ngdsl.load(write_spec(text, "streams.yaml"))
+    assert any(str(d).endswith(expect) for d in err.value.diagnostics), str(err.value)
