@@ -18,15 +18,9 @@ def build_graph(circuit) -> nx.MultiDiGraph:
         g.add_node(name, kind=comp.kind, size=comp.size, stateful=kind.register, colour=kind.colour,
                    line=comp.pos[0], col=comp.pos[1], **attrs)
     for name, comp in circuit.components.items():
-        target = comp.target
-        if comp.kind == "error" and target is not None:
-            g.add_edge(target.component, name, key=f"{name}.target", transform="identity", implied=True,
-                       source=target.compartment, target="target", scale=1.0, learnable=False, rule="",
-                       line=comp.pos[0], col=comp.pos[1])
-            if comp.opts.get("feedback"):
-                g.add_edge(name, target.component, key=f"{name}.feedback", transform="identity", implied=True,
-                           source="e", target="in", scale=-1.0, learnable=False, rule="",
-                           line=comp.pos[0], col=comp.pos[1])
+        for source, destination, key, attrs in KINDS[comp.kind].edges(comp):
+            g.add_edge(source, destination, key=key, implied=True, learnable=False, rule="", line=comp.pos[0],
+                       col=comp.pos[1], **attrs)
     for name, cable in circuit.cables.items():
         o = cable.opts
         g.add_edge(cable.source.component, cable.target.component, key=name, transform=cable.transform,

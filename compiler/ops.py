@@ -299,6 +299,23 @@ class Evolve(PhaseOp):
 
 
 @dataclass(frozen=True)
+class Measure(PhaseOp):
+    """phi of a measure: an expression of other components' compartments, per example."""
+
+    component: str
+    value: object   # an expression (compiler.expressions) over signals
+
+    def reads(self):
+        return frozenset(self.value.signals())
+
+    def writes(self):
+        return frozenset({Signal(self.component, "phi")})
+
+    def __str__(self):
+        return f"{self.component}.phi = {self.value}"
+
+
+@dataclass(frozen=True)
 class Rest(PhaseOp):
     """Set a neuron's variables to their values at rest, and its phi to match."""
 

@@ -39,6 +39,7 @@ class Component:
     activation: CustomActivation = None   # an activation the spec writes as an equation
     loss: CustomLoss = None               # an error the spec writes as an equation
     dynamics: Dynamics = None             # a neuron's equations
+    value: object = None                  # a measure's expression of other components
 
     @property
     def output(self) -> str:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from ..compiler.expressions import (Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct, Reduce, Total,
                                    Tril, UnitConstant, Weight)
 from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, Decay, Evolve,
-                            CustomLoss, Expression, Integrate, MatMul, OjaDecay, Outer, Rest, Sample, Signal, Store,
-                            Zero)
+                            CustomLoss, Expression, Integrate, MatMul, Measure, OjaDecay, Outer, Rest, Sample, Signal,
+                            Store, Zero)
 from . import library, loops
 from .kernels import JIT_OPTIONS
 
@@ -422,6 +422,11 @@ class SegmentWriter:
             for name in stored.values():
                 self.check(name, what)
 
+    def emit_measure(self, op):
+        phi = Signal(op.component, "phi")
+        self.owner, self.held = op.component, {}   # its sums over units are this sweep's
+        self.assign_elementwise(phi, f"{self.sig(phi)}[r, c] = {self.element(op.value)}", f"component '{op.component}'")
+
     def emit_rest(self, op):
         d = op.dynamics
         for v, x in zip(d.variables, d.initial):
@@ -697,7 +702,7 @@ def draw_stream(plan, routine, segment, phase, part, component):
 #: phase operator -> its emitter (products, sums and clears are emitted together by ``ops``)
 EMITTERS = {Activate: "emit_activate", ComputeError: "emit_error", Integrate: "emit_integrate", Clamp: "emit_clamp",
             Assign: "emit_assign", Zero: "emit_zero", Store: "emit_store", Sample: "emit_sample", Evolve: "emit_evolve",
-            Rest: "emit_rest"}
+            Rest: "emit_rest", Measure: "emit_measure"}
 #: update term -> its emitter (outer products form ΔW first, in ``update``)
 TERM_EMITTERS = {Decay: "emit_decay", OjaDecay: "emit_oja_decay", ActivityDecay: "emit_activity_decay",
                  Expression: "emit_expression"}

@@ -14,7 +14,8 @@ import numpy as np
 from ..compiler.expressions import (Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct, Reduce, Total,
                                     Tril, UnitConstant, Weight)
 from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, CustomLoss, Decay,
-                            Evolve, Expression, Integrate, MatMul, OjaDecay, Outer, Rest, Sample, Signal, Store, Zero)
+                            Evolve, Expression, Integrate, MatMul, Measure, OjaDecay, Outer, Rest, Sample, Signal, Store,
+                            Zero)
 from .codegen import draw_stream
 
 _SIGMOID = (lambda z: 1.0 / (1.0 + np.exp(-z)))
@@ -179,6 +180,8 @@ class Interpreter:
                     s[Signal(signal.component, signal.compartment, op.snapshot)][...] = s[signal]
             elif isinstance(op, Evolve):
                 self.evolve(op, trial)
+            elif isinstance(op, Measure):
+                s[Signal(op.component, "phi")][...] = trial.evaluate(op.value)
             elif isinstance(op, Rest):
                 d = op.dynamics
                 for v, x in zip(d.variables, d.initial):

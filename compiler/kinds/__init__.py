@@ -61,6 +61,11 @@ class Kind:
     def wire(self, comp, planner):
         """Add the kind's own connections (beyond the spec's cables) to the planner."""
 
+    def edges(self, comp) -> list:
+        """The connections the kind implies beyond the spec's cables, as graph edges (source, destination,
+        key, attributes): drawn dotted, and they order the sweep as cables do."""
+        return []
+
     def sweep(self, planner, name) -> list:
         """Operators that compute a component afresh, in a sweep (kinds that are not registers)."""
         return []

@@ -53,6 +53,16 @@ class Error(Kind):
             resolver.error(path + ("feedback",), f"feedback needs a state target; '{target}' is not a state's z")
         comp.target = target
 
+    def edges(self, comp):
+        if comp.target is None:
+            return []
+        found = [(comp.target.component, comp.name, f"{comp.name}.target",
+                  {"transform": "identity", "source": comp.target.compartment, "target": "target", "scale": 1.0})]
+        if comp.opts.get("feedback"):
+            found.append((comp.name, comp.target.component, f"{comp.name}.feedback",
+                          {"transform": "identity", "source": "e", "target": "in", "scale": -1.0}))
+        return found
+
     def wire(self, comp, planner):
         """Its target copied into its own compartment when something else reads or drives that, else read in
         place; and the −e feedback into a state target."""
