@@ -1039,3 +1039,63 @@ def test_recurrent_backprop_without_its_adjoint_phase_learns_nothing():
     model = load("rbp_digits.yaml", "dtype=float64", "schedule.train[1].steps=0")
     updates = model.updates(model.data.x_train[:8], model.data.y_train[:8])
     assert all(not np.any(delta) for delta in updates.values())
+
+
+def _ff_inputs(x, labels):
+    """The layer-normalised input [x, label] / (‖[x, label]‖ + ε) of forward-forward's first layer."""
+    norm = np.sqrt(np.sum(x * x, axis=1, keepdims=True) + np.sum(labels * labels, axis=1, keepdims=True)) + 1e-4
+    return x / norm, labels / norm
+
+
+def _ff_layers(w, x, labels):
+    """Forward-forward's two ReLU layers, each reading the last one's activity length-normalised."""
+    xl, ll = _ff_inputs(x, labels)
+    h1 = np.maximum(xl @ w["W1"].T + ll @ w["U1"].T, 0.0)
+    n1 = h1 / (np.sqrt(np.sum(h1 * h1, axis=1, keepdims=True)) + 1e-4)
+    return h1, n1, np.maximum(n1 @ w["W2"].T, 0.0)
+
+
+def _ff_loss(positive, negative, theta=64.0):
+    """A layer's loss: −log σ(G − θ) on positives, −log(1 − σ(G − θ)) on negatives (batch means), G = Σ z²."""
+    g_pos, g_neg = np.sum(positive ** 2, axis=1), np.sum(negative ** 2, axis=1)
+    return float(np.mean(np.logaddexp(0.0, theta - g_pos)) + np.mean(np.logaddexp(0.0, g_neg - theta)))
+
+
+def _ff_trial(model):
+    """A batch, the wrong labels the trial drew for it, and the ΔW it formed."""
+    from ngdsl.runtime import streams
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    updates = model.updates(x, y)
+    wrong = np.zeros_like(y)
+    draw = model.executor.draw
+    streams.derive(model.plan.data["streams"], "wrong", int(draw[0]), int(draw[1]), x, y, wrong)
+    assert not np.any(wrong.argmax(axis=1) == y.argmax(axis=1))
+    return x, y, wrong, updates
+
+
+def test_forward_forward_updates_descend_each_layers_own_goodness_loss():
+    # Each layer's ΔW = −∂L_l/∂W_l with its input held (no error between layers): finite differences
+    # of layer 1's loss in W1 and U1, and of layer 2's in W2 with layer 1's output fixed.
+    model = load("ff_digits.yaml", "dtype=float64")
+    x, y, wrong, updates = _ff_trial(model)
+    w = model.weights
+    n1 = {c: _ff_layers(w, x, labels)[1] for c, labels in (("pos", y), ("neg", wrong))}
+    losses = {"W1": lambda: _ff_loss(_ff_layers(w, x, y)[0], _ff_layers(w, x, wrong)[0]),
+              "W2": lambda: _ff_loss(np.maximum(n1["pos"] @ w["W2"].T, 0), np.maximum(n1["neg"] @ w["W2"].T, 0))}
+    losses["U1"] = losses["W1"]
+    rng = np.random.default_rng(0)
+    for name, loss in losses.items():
+        picks = rng.choice(updates[name].size, size=40, replace=False)
+        fd = descent_by_finite_differences(w[name], picks, loss, 1e-6)
+        got = updates[name].reshape(-1)[picks]
+        assert np.linalg.norm(fd) > 1e-4, name
+        assert np.linalg.norm(fd - got) / np.linalg.norm(fd) < 1e-6, name
+
+
+def test_forward_forward_scores_each_candidate_label_by_its_goodness():
+    model = load("ff_digits.yaml", "dtype=float64")
+    x = model.data.x_test[:5]
+    eye = np.eye(10)
+    want = np.stack([sum(np.sum(a ** 2, axis=1) for a in _ff_layers(model.weights, x, np.tile(eye[k], (5, 1)))[::2])
+                     for k in range(10)], axis=1)
+    np.testing.assert_allclose(model.predict(x), want, rtol=1e-10)
