@@ -154,6 +154,7 @@ class Resolver:
         self._rules(cables, schedule)
         self._sample_inits(cables, schedule)
         self._metrics(r["metrics"], schedule, widths)
+        self._selection(train, r["metrics"], r["data"])
         self._monitors(r.get("monitors"), cables)
         return Circuit(r["name"], self.smap.file, self.base_dir, components, cables, schedule, r, widths, self.smap,
                        self.data_rows)
@@ -165,10 +166,12 @@ class Resolver:
     def _data(self, data):
         dataset = language.DATASETS[data["dataset"]]
         for key in data:
-            if key not in ("dataset", "test_fraction", "batch", "shuffle", "seed", "streams") and key not in dataset.params:
+            if key not in ("dataset", "test_fraction", "validation_fraction", "batch", "shuffle", "seed", "streams") \
+                    and key not in dataset.params:
                 self.error(("data", key), f"dataset '{dataset.name}' takes no parameter '{key}'"
                            f"{did_you_mean(key, dataset.params)}", key=True)
-        for key, value in {"test_fraction": 0.2, "batch": 32, "shuffle": True, "seed": self.resolved["seed"],
+        for key, value in {"test_fraction": 0.2, "validation_fraction": 0.0, "batch": 32, "shuffle": True,
+                           "seed": self.resolved["seed"],
                            **dataset.defaults}.items():
             data.setdefault(key, value)
         if "spectrum" in dataset.params and "spectrum" in data and len(data["spectrum"]) != data["dim"]:
@@ -616,6 +619,21 @@ class Resolver:
                 self.error(("schedule", "predict", i, "read"), f"readout '{reads[-1]}' has size {size} but data.y "
                            f"has width {widths[1]}; {', '.join(metrics)} compare them")
 
+
+    def _selection(self, train, metrics, data):
+        """keep_best and stop_after choose epochs on the validation split, by one of the spec's metrics."""
+        if "stop_after" in train and "keep_best" not in train:
+            self.error(("train", "stop_after"), "stop_after watches the metric keep_best names: add keep_best, "
+                                                "e.g. keep_best: accuracy", key=True)
+        if "keep_best" not in train:
+            return
+        metric = train["keep_best"]
+        if metric not in metrics:
+            self.error(("train", "keep_best"), f"keep_best chooses by '{metric}', which the spec does not measure "
+                       f"(metrics: {', '.join(metrics) or 'none'}); add it to metrics")
+        if not data.get("validation_fraction"):
+            self.error(("train", "keep_best"), "keep_best chooses the best epoch on a validation split: set "
+                       "data.validation_fraction (e.g. 0.1); choosing on the test set would overstate its score")
 
     def _candidates(self, predict, read):
         """Whether schedule.predict tries every label; its readout must then score one candidate (one unit)."""

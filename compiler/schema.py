@@ -34,6 +34,7 @@ def build_schema() -> dict:
     optimizers = {name: _obj(params) for name, (params, _) in language.OPTIMIZERS.items()}
     data_props = {"dataset": {"enum": sorted(language.DATASETS)}, "test_fraction":
                   {"type": "number", "minimum": 0, "exclusiveMaximum": 1}, "batch": _int, "shuffle": {"type": "boolean"},
+                  "validation_fraction": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
                   "seed": {"type": "integer", "minimum": 0, "maximum": 2 ** 32 - 1,
                            "description": "draws generated data and the train/test split (default: the spec's seed)"}}
     for dataset in language.DATASETS.values():
@@ -105,7 +106,9 @@ def build_schema() -> dict:
                            "optimizer": _choice(optimizers, "how ΔW is applied"),
                            "threads": {"description": "BLAS threads: a count, or auto (measured while training)",
                                        "anyOf": [{"type": "integer", "minimum": 1, "maximum": 1024},
-                                                 {"const": "auto"}]}}),
+                                                 {"const": "auto"}]},
+                           "keep_best": {"enum": list(language.METRICS)},
+                           "stop_after": {"type": "integer", "minimum": 1, "maximum": language.MAX_STEPS}}),
             "metrics": {"type": "array", "items": {"enum": list(language.METRICS)}},
             "monitors": _obj({"record": {"type": "array", "items": ref}, "weights": {"type": "array", "items": NAME},
                               "examples": {"type": "integer", "minimum": 1, "maximum": 1000},

@@ -84,6 +84,11 @@ ABOUT = {
     "schedule/*/[]/update": "the cables whose ΔW is formed now and applied through the optimizer",
     "train": "epochs, the optimizer and its learning rate, BLAS threads",
     "train/epochs": "passes over the training examples",
+    "train/keep_best": "end with the weights of the epoch whose validation value of this metric was best (needs "
+                       "data.validation_fraction)",
+    "train/stop_after": "stop once this many epochs pass without a better validation value of keep_best's metric",
+    "data/validation_fraction": "the fraction of the training examples held out to choose the best epoch (never "
+                                "the test set)",
     "train/optimizer/*": "the optimizer's parameters (defaults filled in)",
     "train/optimizer/*/lr": "the learning rate",
     "train/optimizer/momentum/momentum": "how much of the last step carries into the next",

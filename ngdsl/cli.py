@@ -41,7 +41,7 @@ def cmd_run(args):
 
     from .compiler.diagnostics import visible
     from .model import Model
-    from .runs import ResumeError, RunDirectory, best_epoch, train
+    from .runs import ResumeError, RunDirectory, train
 
     compiled = _compile(args)
     print(f"compiling '{visible(compiled.plan.name)}' ...", file=sys.stderr)
@@ -82,15 +82,20 @@ def cmd_run(args):
     if not args.no_plots:
         run.plot()
     run.close()
-    from .runtime.metrics import HIGHER_IS_BETTER
+    from .runtime.metrics import HIGHER_IS_BETTER, best_epoch
     final = model.history[-1] if model.history else {}
     rows = [("metric", "last", "best (epoch)")]
     for key, value in final.items():
         if key not in ("epoch", "seconds"):
             best = best_epoch(model.history, key, HIGHER_IS_BETTER.get(key.split("_", 1)[-1], True))
             rows.append((key, f"{value:.4f}", f"{best[1]:.4f} ({best[0]})" if best and not key.startswith("steps_") else ""))
-    rows += [("epochs", run.checkpointed_epoch, ""),
-             ("compile time", f"{model.compile_seconds:.2f} s ({model.executor.kernel_cache} kernel cache)", ""),
+    kept = model.best
+    rows += [("epochs", run.checkpointed_epoch, "")]
+    if kept is not None:   # train.keep_best: the model (and its plots) carry the best validation epoch's weights
+        stopped = " (stopped early)" if model.stopped else ""
+        rows += [("weights kept", f"epoch {kept[0]}{stopped}",
+                  f"best validation_{model.plan.train['keep_best']} {kept[1]:.4f}")]
+    rows += [("compile time", f"{model.compile_seconds:.2f} s ({model.executor.kernel_cache} kernel cache)", ""),
              ("run time", f"{run_seconds:.2f} s", "")]
     print(_table(rows))
     print(f"run directory: {run.path}")

@@ -8,6 +8,7 @@ import numpy as np
 
 from .compiler import Compiled, compile_file
 from .runtime import METRICS, Dataset, Divergence, Executor
+from .runtime.metrics import HIGHER_IS_BETTER, best_epoch
 from .runtime.threads import thread_policy, thread_setting
 
 
@@ -27,6 +28,8 @@ class Model:
         self.rng = np.random.default_rng(self.plan.seed + 1)
         self.epoch = 0
         self.history = []
+        self.best = None       # with train.keep_best: (epoch, validation value, a copy of the state) of the best epoch
+        self.stopped = False   # train.stop_after epochs passed without a better one
         self.warnings = _range_warnings(self.data)
         self.compile_seconds = self.executor.warm_up()
 
@@ -41,13 +44,20 @@ class Model:
         return self.executor.params
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None):
-        """Train for ``epochs`` (default: the spec's); returns the per-epoch metric history."""
+        """Train for ``epochs`` (default: the spec's), fewer when ``train.stop_after`` epochs pass without a
+        better validation value; with ``train.keep_best`` the model ends with its best epoch's weights.
+        Returns the per-epoch metric history (every epoch's, the best kept or not)."""
         epochs = self.plan.train["epochs"] if epochs is None else epochs
-        with self._threads.working():
-            return self._fit(epochs, on_epoch, on_batch)
-
-    def _fit(self, epochs, on_epoch, on_batch):
         for _ in range(epochs):
+            if self.stopped:
+                break
+            self.train_epoch(on_epoch, on_batch)
+        self.settle_on_best()
+        return self.history
+
+    def train_epoch(self, on_epoch=None, on_batch=None) -> dict:
+        """One pass over the training set; records and returns the epoch's metrics, and tracks the best."""
+        with self._threads.working():
             start = time.perf_counter()
             for x, y in self.data.batches(self.rng):
                 with self._threads.batch(len(x)):
@@ -56,14 +66,30 @@ class Model:
                     on_batch()
             record = {"epoch": self.epoch + 1, "seconds": time.perf_counter() - start,
                       **self.executor.settling_steps(), **self.evaluate()}
-            broken = [k for k, v in record.items() if not np.isfinite(v)]
-            if broken:
-                raise Divergence(f"the metric '{broken[0]}' became NaN or Inf in epoch {self.epoch + 1}")
-            self.epoch += 1
-            self.history.append(record)
-            if on_epoch:
-                on_epoch(record)
-        return self.history
+        broken = [k for k, v in record.items() if not np.isfinite(v)]
+        if broken:
+            raise Divergence(f"the metric '{broken[0]}' became NaN or Inf in epoch {self.epoch + 1}")
+        self.epoch += 1
+        self.history.append(record)
+        self._track_best(record)
+        if on_epoch:
+            on_epoch(record)
+        return record
+
+    def _track_best(self, record):
+        metric = self.plan.train.get("keep_best")
+        if metric is None:
+            return
+        value = record[f"validation_{metric}"]
+        if self.best is None or (value > self.best[1] if HIGHER_IS_BETTER[metric] else value < self.best[1]):
+            self.best = (self.epoch, value, {k: a.copy() for k, a in self.executor.state().items()})
+        elif self.epoch - self.best[0] >= self.plan.train.get("stop_after", self.plan.train["epochs"] + 1):
+            self.stopped = True
+
+    def settle_on_best(self):
+        """With ``train.keep_best``, take the weights (and optimizer state) of the best validation epoch."""
+        if self.best is not None and self.best[0] != self.epoch:
+            self.executor.load_state(self.best[2])
 
     def _examples(self, values, which, rows=None):
         """``values`` as a contiguous (examples, width) array of the plan's dtype, where width is
@@ -143,11 +169,13 @@ class Model:
         return signal
 
     def evaluate(self) -> dict:
-        """The spec's metrics on the train and test splits."""
+        """The spec's metrics on the train, validation and test splits."""
         out = {}
         if "predict" not in self.plan.routines or not self.plan.metrics:
             return out
-        for split, x, y in (("train", self.data.x_train, self.data.y_train), ("test", self.data.x_test, self.data.y_test)):
+        d = self.data
+        for split, x, y in (("train", d.x_train, d.y_train), ("validation", d.x_validation, d.y_validation),
+                            ("test", d.x_test, d.y_test)):
             if len(x) == 0:
                 continue
             pred = self.predict(x)
@@ -156,10 +184,16 @@ class Model:
                     out[f"{split}_{metric}"] = METRICS[metric](pred, y)
         return out
 
-    def restore(self, state: dict, history: list):
-        """Continue from a checkpoint: parameters, optimizer state and the epochs already trained."""
+    def restore(self, state: dict, history: list, best_state=None):
+        """Continue from a checkpoint: parameters, optimizer state and the epochs already trained (and,
+        with ``train.keep_best``, the state of the best epoch among them)."""
         self.executor.load_state(state)
         self.history = list(history)
+        metric = self.plan.train.get("keep_best")
+        if metric and history:
+            epoch, value = best_epoch(history, f"validation_{metric}", HIGHER_IS_BETTER[metric])
+            self.best = (epoch, value, {k: a.copy() for k, a in (state if epoch == len(history) else best_state).items()})
+            self.stopped = len(history) - epoch >= self.plan.train.get("stop_after", self.plan.train["epochs"] + 1)
         for _ in range(len(history)):  # replay the shuffles, so the next epoch sees the same batches
             if self.data.shuffle:
                 self.rng.permutation(len(self.data.x_train))

@@ -124,6 +124,56 @@ def _checkpoint_problem(saved, expected, epoch, recorded):
     return None
 
 
+def _write_checkpoint(path, state, epoch):
+    """The arrays of ``state`` and the epoch, with their digest, written atomically (never a pickle)."""
+    arrays = {k.replace("/", ":"): v for k, v in state.items()}
+    arrays["epoch"] = np.array(epoch)
+    arrays["digest"] = _digest(arrays)
+
+    def write(tmp):
+        with open(tmp, "wb") as f:  # a file object: np.savez would append '.npz' to a name
+            np.savez(f, **arrays)
+    _atomic_write(path, write)
+
+
+def _read_checkpoint(path, expected):
+    """(epoch, state) of a checkpoint, each array's size checked against ``expected`` (bytes by key)
+    before it is read and the digest after; ValueError (or the reader's own) when it is damaged."""
+    with np.load(path, allow_pickle=False) as arrays:
+        for key in arrays.files:
+            if arrays.zip.getinfo(f"{key}.npy").file_size > expected.get(key, 64) + _NPY_HEADER:
+                raise ValueError(f"array '{key}' is larger than the model's")
+        saved = {k: arrays[k] for k in arrays.files}
+    digest = saved.pop("digest", None)
+    if digest is None or not np.array_equal(digest, _digest(saved)):
+        raise ValueError("checksum")
+    epoch = saved.pop("epoch")
+    return epoch, {k.replace(":", "/"): v for k, v in saved.items()}
+
+
+def _best_state(path, model, history, expected, epoch):
+    """The state of the best validation epoch of a run resumed at ``epoch`` (train.keep_best), from
+    best.npz; None when the spec keeps no best or the best is the checkpoint itself."""
+    metric = model.plan.train.get("keep_best")
+    if not metric or not history:
+        return None
+    from .runtime.metrics import HIGHER_IS_BETTER, best_epoch
+    best, _ = best_epoch(history, f"validation_{metric}", HIGHER_IS_BETTER[metric])
+    if best == epoch:
+        return None
+    try:
+        saved_epoch, state = _read_checkpoint(os.path.join(path, "best.npz"), expected)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ResumeError(f"cannot resume from '{path}': best.npz is missing or damaged ({type(exc).__name__})") \
+            from None
+    problem = _checkpoint_problem(state, model.executor.state(), saved_epoch, len(history))
+    if not problem and int(saved_epoch) != best:
+        problem = f"is of epoch {int(saved_epoch)}, but the best validation epoch is {best}"
+    if problem:
+        raise ResumeError(f"cannot resume from '{path}': best.npz {problem}")
+    return state
+
+
 def train(model, run, epochs, before_epoch=None, on_epoch=None, on_batch=None):
     """Train ``model`` up to ``epochs`` epochs, recording and checkpointing each into ``run``.
 
@@ -137,9 +187,12 @@ def train(model, run, epochs, before_epoch=None, on_epoch=None, on_batch=None):
             on_epoch(record)
     try:
         for epoch in range(model.epoch, epochs):
+            if model.stopped:   # train.stop_after epochs without a better validation value
+                break
             if before_epoch:
                 before_epoch(epoch)
-            model.fit(1, on_epoch=recorded, on_batch=on_batch)
+            model.train_epoch(on_epoch=recorded, on_batch=on_batch)
+        model.settle_on_best()
     except Divergence as exc:
         return "diverged", (f"{exc} (epoch {run.checkpointed_epoch + 1}); the weights of the last completed "
                             f"epoch are in {run.path}/weights.npz")
@@ -167,16 +220,7 @@ class RunDirectory:
                 if not stat.S_ISREG(os.stat(os.path.join(path, name)).st_mode):
                     reading = name
                     raise ValueError("not a regular file")
-            with np.load(os.path.join(path, reading), allow_pickle=False) as arrays:
-                for key in arrays.files:
-                    if arrays.zip.getinfo(f"{key}.npy").file_size > expected.get(key, 64) + _NPY_HEADER:
-                        raise ValueError(f"array '{key}' is larger than the model's")
-                saved = {k: arrays[k] for k in arrays.files}
-            digest = saved.pop("digest", None)
-            if digest is None or not np.array_equal(digest, _digest(saved)):
-                raise ValueError("checksum")
-            epoch = saved.pop("epoch")
-            state = {k.replace(":", "/"): v for k, v in saved.items()}
+            epoch, state = _read_checkpoint(os.path.join(path, reading), expected)
             reading = "metrics.jsonl"
             history = [json.loads(line) for line in _bounded_text(os.path.join(path, reading)).splitlines()
                        if line.strip()]
@@ -202,7 +246,8 @@ class RunDirectory:
             raise ResumeError(f"cannot resume from '{path}': weights.npz {problem}")
         epoch = int(epoch)
         history = history[:epoch]
-        model.restore(state, history)
+        best = _best_state(path, model, history, expected, epoch)
+        model.restore(state, history, best)
         self = cls.__new__(cls)
         self.path, self.model, self.spec_path, self._lock = path, model, spec_path, lock
         self.checkpointed_epoch = epoch
@@ -255,11 +300,14 @@ class RunDirectory:
 
     def record(self, entry: dict):
         """Append an epoch's metrics and checkpoint the weights after it, as one step that Ctrl-C
-        cannot split: metrics.jsonl, weights.npz and the manifest always agree on the epoch."""
+        cannot split: metrics.jsonl, weights.npz and the manifest always agree on the epoch (and
+        best.npz holds the best validation epoch's, with train.keep_best)."""
         with _holding_ctrl_c():
             with open(self.metrics_path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(entry) + "\n")
             self.checkpoint()
+            if self.model.best is not None and self.model.best[0] == self.model.epoch:
+                _write_checkpoint(os.path.join(self.path, "best.npz"), self.model.executor.state(), self.model.epoch)
             if self.monitor:
                 self.monitor.capture()
                 self._write_monitors()
@@ -270,13 +318,7 @@ class RunDirectory:
 
     def checkpoint(self):
         """Write weights and optimizer state atomically (never a pickle)."""
-        state = {k.replace("/", ":"): v for k, v in self.model.executor.state().items()}
-        state["epoch"] = np.array(self.model.epoch)
-        state["digest"] = _digest(state)
-        def write(tmp):
-            with open(tmp, "wb") as f:  # a file object: np.savez would append '.npz' to a name
-                np.savez(f, **state)
-        _atomic_write(os.path.join(self.path, "weights.npz"), write)
+        _write_checkpoint(os.path.join(self.path, "weights.npz"), self.model.executor.state(), self.model.epoch)
         self.checkpointed_epoch = self.model.epoch
 
     def manifest(self, status, run_seconds, message=""):
@@ -296,6 +338,7 @@ class RunDirectory:
             "versions": {"ngdsl": __version__, "numpy": numpy.__version__, "numba": numba.__version__,
                          "python": platform.python_version()},
             "final": self.model.history[-1] if self.model.history else {},
+            "kept_epoch": self.model.best[0] if self.model.best else self.checkpointed_epoch,
         }
         with open(os.path.join(self.path, "manifest.json"), "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2)
@@ -389,9 +432,9 @@ class RunDirectory:
         return paths
 
     def _learning_curve(self):
-        """Each metric over epochs, train and test in one panel, the best test epoch marked
-        (plots/learning_curve.png)."""
-        from .runtime.metrics import HIGHER_IS_BETTER
+        """Each metric over epochs, train, validation and test in one panel, the best test epoch and the
+        epoch whose weights are kept marked (plots/learning_curve.png)."""
+        from .runtime.metrics import HIGHER_IS_BETTER, best_epoch
 
         history = self.model.history
         keys = [k for k in (history[0] if history else {}) if k not in ("epoch", "seconds") and not k.startswith("steps_")]
@@ -410,6 +453,9 @@ class RunDirectory:
             if best:
                 epoch, value = best
                 ax.axvline(epoch, color="0.5", linestyle="--", linewidth=1, label=f"best test {value:.4g} (epoch {epoch})")
+            if self.model.best is not None:   # the weights the model ends with (train.keep_best)
+                ax.axvline(self.model.best[0], color="k", linestyle=":", linewidth=1.5,
+                           label=f"weights kept: best validation (epoch {self.model.best[0]})")
             ax.set_xlabel("epoch")
             ax.set_ylabel(metric.replace("_", " "))
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -417,15 +463,6 @@ class RunDirectory:
             ax.legend(fontsize="small")
         fig.suptitle(self.model.plan.name, parse_math=False)
         return save_figure(fig, os.path.join(self.path, "plots", "learning_curve.png"))
-
-
-def best_epoch(history, key, higher=True):
-    """(epoch, value) of the best ``key`` in a run's history, or None when it was not recorded."""
-    values = [(h[key], h["epoch"]) for h in history if isinstance(h.get(key), (int, float)) and np.isfinite(h[key])]
-    if not values:
-        return None
-    value, epoch = (max if higher else min)(values, key=lambda v: v[0])
-    return epoch, value
 
 
 def save_figure(fig, path, tight=True):

@@ -130,7 +130,7 @@ LOADERS = {"digits": _digits, "classification": _classification, "xor": _xor, "p
 
 
 class Dataset:
-    """Train and test arrays of a spec's data section, generated and split with ``data.seed``
+    """Train, validation and test arrays of a spec's data section, generated and split with ``data.seed``
     (by default the spec's seed)."""
 
     def __init__(self, params, seed, base_dir, dtype):
@@ -146,8 +146,11 @@ class Dataset:
         order = rng.permutation(len(x))
         n_test = int(round(params["test_fraction"] * len(x)))
         test, train = order[:n_test], order[n_test:]
+        n_validation = int(round(params.get("validation_fraction", 0.0) * len(train)))
+        validation, train = train[:n_validation], train[n_validation:]
         x, y = x.astype(dtype, copy=False), y.astype(dtype, copy=False)   # before the split: one copy, not two
         self.x_train, self.y_train = x[train], y[train]
+        self.x_validation, self.y_validation = x[validation], y[validation]   # chooses epochs (train.keep_best)
         self.x_test, self.y_test = x[test], y[test]
         self.batch = params["batch"]
         self.shuffle = params["shuffle"]

@@ -32,3 +32,12 @@ def purity(pred, y):
 METRICS = {"accuracy": accuracy, "mse": mse, "mean_squared_error": mean_squared_error, "purity": purity}
 #: metric -> whether a larger value is better (the best epoch, the best point of a sweep)
 HIGHER_IS_BETTER = {"accuracy": True, "mse": False, "mean_squared_error": False, "purity": True}
+
+
+def best_epoch(history, key, higher=True):
+    """(epoch, value) of the best ``key`` in a run's history, or None when it was not recorded."""
+    values = [(h[key], h["epoch"]) for h in history if isinstance(h.get(key), (int, float)) and np.isfinite(h[key])]
+    if not values:
+        return None
+    value, epoch = (max if higher else min)(values, key=lambda v: v[0])
+    return epoch, value

@@ -1,0 +1,83 @@
+"""Choosing the epoch on a validation split: data.validation_fraction, train.keep_best, train.stop_after."""
+import os
+
+import numpy as np
+import pytest
+
+import ngdsl
+from ngdsl.compiler import SpecError, compile_file
+
+from conftest import run_cli, spec_path
+
+SELECT = ["data.validation_fraction=0.2", "train.keep_best=accuracy"]
+
+
+def _load(*overrides):
+    return ngdsl.load(spec_path("bp_digits.yaml"), set=list(overrides))
+
+
+def test_the_validation_split_is_held_out_of_training_and_apart_from_the_test_set():
+    plain, held = _load(), _load("data.validation_fraction=0.2")
+    d = held.data
+    assert len(d.x_validation) == round(0.2 * len(plain.data.x_train))
+    assert len(d.x_train) + len(d.x_validation) == len(plain.data.x_train)
+    np.testing.assert_array_equal(d.x_test, plain.data.x_test)   # the test set is the same examples
+    rows = {row.tobytes(): name for name, part in (("train", d.x_train), ("test", d.x_test)) for row in part}
+    assert not any(row.tobytes() in rows for row in d.x_validation)
+    assert {"validation_accuracy", "train_accuracy", "test_accuracy"} <= set(held.evaluate())
+
+
+def test_keep_best_ends_with_the_weights_of_the_best_validation_epoch():
+    model = _load(*SELECT, "train.epochs=12")
+    seen = {}
+    model.fit(on_epoch=lambda record: seen.update({record["epoch"]: {n: w.copy() for n, w in model.weights.items()}}))
+    values = [h["validation_accuracy"] for h in model.history]
+    best = int(np.argmax(values)) + 1
+    assert best != len(values), "the harness must have a best epoch before the last"
+    assert model.best[0] == best
+    for name, w in model.weights.items():
+        np.testing.assert_array_equal(w, seen[best][name], err_msg=name)
+    assert model.evaluate()["validation_accuracy"] == pytest.approx(values[best - 1], abs=1e-12)
+    last = _load("data.validation_fraction=0.2", "train.epochs=12")   # without keep_best: the last epoch's
+    last.fit()
+    for name, w in last.weights.items():
+        np.testing.assert_array_equal(w, seen[12][name], err_msg=name)
+
+
+def test_stop_after_ends_training_once_the_validation_value_stops_improving():
+    model = _load(*SELECT, "train.stop_after=2", "train.epochs=60")
+    model.fit()
+    values = [h["validation_accuracy"] for h in model.history]
+    best = model.best[0]
+    assert model.stopped and len(values) == best + 2 < 60
+    assert max(values[best:]) <= values[best - 1]          # nothing after the best was better
+    assert values[best - 1] > max(values[:best - 1])       # the first epoch to reach it
+
+
+def test_a_resumed_run_keeps_the_same_best_as_an_uninterrupted_one(tmp_path):
+    args = [f"--set={s}" for s in SELECT] + ["--quiet", "--no-plots"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert run_cli("run", spec_path("bp_digits.yaml"), "--epochs", "12", "--out", str(straight), *args).returncode == 0
+    assert run_cli("run", spec_path("bp_digits.yaml"), "--epochs", "6", "--out", str(split), *args).returncode == 0
+    (first,), (second,) = os.listdir(straight), os.listdir(split)
+    result = run_cli("run", spec_path("bp_digits.yaml"), "--epochs", "12", "--resume", str(split / second), *args)
+    assert result.returncode == 0, result.stderr
+    with np.load(straight / first / "best.npz") as a, np.load(split / second / "best.npz") as b:
+        assert a.files == b.files
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert "weights kept" in result.stdout
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["train.keep_best=accuracy"], "error: keep_best chooses the best epoch on a validation split: set "
+     "data.validation_fraction (e.g. 0.1); choosing on the test set would overstate its score"),
+    (["data.validation_fraction=0.1", "train.keep_best=mse"], "error: keep_best chooses by 'mse', which the spec "
+     "does not measure (metrics: accuracy); add it to metrics"),
+    (["data.validation_fraction=0.1", "train.stop_after=3"], "error: stop_after watches the metric keep_best "
+     "names: add keep_best, e.g. keep_best: accuracy"),
+])
+def test_choosing_without_a_validation_split_or_a_metric_is_refused(overrides, message):
+    with pytest.raises(SpecError) as err:
+        compile_file(spec_path("bp_digits.yaml"), overrides=overrides)
+    assert any(str(d).endswith(message) for d in err.value.diagnostics), str(err.value)
