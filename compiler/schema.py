@@ -17,6 +17,7 @@ from .rules import REGISTRY as RULES
 
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "ngdsl.schema.json")
 _num, _pos, _int, _expression, _obj = NUMBER, POSITIVE, COUNT, EXPRESSION, obj
+_decay = {"type": "number", "exclusiveMinimum": 0, "maximum": 1}
 
 
 def _choice(options: dict, about: str):
@@ -108,6 +109,13 @@ def build_schema() -> dict:
                                        "anyOf": [{"type": "integer", "minimum": 1, "maximum": 1024},
                                                  {"const": "auto"}]},
                            "keep_best": {"enum": list(language.METRICS)},
+                           "lr_decay": {"oneOf": [
+                               _obj({"factor": _decay, "at": {"type": "array", "minItems": 1, "uniqueItems": True,
+                                                              "items": {"type": "integer", "minimum": 1,
+                                                                        "maximum": language.MAX_STEPS}}},
+                                    ["factor", "at"]),
+                               _obj({"factor": _decay, "every": {"type": "integer", "minimum": 1,
+                                                                 "maximum": language.MAX_STEPS}}, ["factor", "every"])]},
                            "stop_after": {"type": "integer", "minimum": 1, "maximum": language.MAX_STEPS}}),
             "metrics": {"type": "array", "items": {"enum": list(language.METRICS)}},
             "monitors": _obj({"record": {"type": "array", "items": ref}, "weights": {"type": "array", "items": NAME},

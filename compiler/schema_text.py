@@ -86,6 +86,11 @@ ABOUT = {
     "train/epochs": "passes over the training examples",
     "train/keep_best": "end with the weights of the epoch whose validation value of this metric was best (needs "
                        "data.validation_fraction)",
+    "train/lr_decay": "multiply every learning rate of the optimizer's steps by factor after the listed epochs "
+                      "(at: [60, 90]) or after every so many (every: 30)",
+    "train/lr_decay/factor": "what each decay multiplies the learning rates by",
+    "train/lr_decay/at": "the epochs after which the rates decay",
+    "train/lr_decay/every": "the rates decay after every this many epochs",
     "train/stop_after": "stop once this many epochs pass without a better validation value of keep_best's metric",
     "data/validation_fraction": "the fraction of the training examples held out to choose the best epoch (never "
                                 "the test set)",

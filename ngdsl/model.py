@@ -57,6 +57,7 @@ class Model:
 
     def train_epoch(self, on_epoch=None, on_batch=None) -> dict:
         """One pass over the training set; records and returns the epoch's metrics, and tracks the best."""
+        self.executor.lr_scale = self.lr_scale(self.epoch)
         with self._threads.working():
             start = time.perf_counter()
             for x, y in self.data.batches(self.rng):
@@ -75,6 +76,14 @@ class Model:
         if on_epoch:
             on_epoch(record)
         return record
+
+    def lr_scale(self, trained: int) -> float:
+        """What train.lr_decay multiplies the learning rates by once ``trained`` epochs are done."""
+        decay = self.plan.train.get("lr_decay")
+        if not decay:
+            return 1.0
+        done = sum(trained >= e for e in decay["at"]) if "at" in decay else trained // decay["every"]
+        return float(decay["factor"]) ** done
 
     def _track_best(self, record):
         metric = self.plan.train.get("keep_best")

@@ -92,6 +92,7 @@ class Executor:
         learnable = {n: self.params[n] for n, p in plan.parameters.items() if p.learnable}
         self.grads = {n: self.allocate.zeros(a.shape, a.dtype) for n, a in learnable.items()}
         self.optimizer = optimizers.make(plan.train["optimizer"], learnable)
+        self.lr_scale = 1.0   # train.lr_decay's factor for the epoch being trained
         self.derived_owners = {p.derived[1] for p in plan.parameters.values() if p.derived}
         # parameters a training phase changes inside its steps (its `learn`): the kernel writes them
         self.plastic = sorted({n for segment in plan.routines["train"].segments for phase in segment.phases
@@ -263,7 +264,8 @@ class Executor:
                 if not all_finite(self.grads[name]):
                     raise Divergence(self.diagnose("train", x, y, name))
             for name in names:
-                self.optimizer.step(name, self.params[name], self.grads[name], self.plan.parameters[name].lr)
+                lr = (self.plan.parameters[name].lr or self.optimizer.lr) * self.lr_scale
+                self.optimizer.step(name, self.params[name], self.grads[name], lr)
                 if name in self.masks:
                     self.params[name] *= self.masks[name]
             if self.derived_owners.intersection(names):

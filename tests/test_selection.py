@@ -81,3 +81,20 @@ def test_choosing_without_a_validation_split_or_a_metric_is_refused(overrides, m
     with pytest.raises(SpecError) as err:
         compile_file(spec_path("bp_digits.yaml"), overrides=overrides)
     assert any(str(d).endswith(message) for d in err.value.diagnostics), str(err.value)
+
+
+def test_lr_decay_scales_the_optimizers_steps_after_the_listed_epochs():
+    # one batch per epoch, in a fixed order: epoch 2's SGD step is W + factor·lr·ΔW(W)
+    common = ["dtype=float64", "data.batch=2000", "data.shuffle=false", "train.optimizer={sgd: {lr: 0.1}}"]
+    decayed = _load(*common, "train.lr_decay={factor: 0.5, at: [1]}", "train.epochs=2")
+    plain = _load(*common, "train.epochs=1")
+    decayed.fit()
+    plain.fit()
+    x, y = plain.data.x_train, plain.data.y_train
+    delta = plain.updates(x, y)
+    for name, w in decayed.weights.items():
+        np.testing.assert_allclose(w, plain.weights[name] + 0.5 * 0.1 * delta[name], rtol=0, atol=1e-12)
+    assert [decayed.lr_scale(e) for e in range(4)] == [1.0, 0.5, 0.5, 0.5]
+    every = _load("train.lr_decay={factor: 0.1, every: 30}")
+    assert every.lr_scale(29) == 1.0 and every.lr_scale(30) == pytest.approx(0.1) and every.lr_scale(60) == \
+        pytest.approx(0.01)
