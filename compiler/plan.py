@@ -355,9 +355,10 @@ def _factor_signals(factors):
 
 
 def monitored_signals(circuit, canonical):
-    """The signals the spec's monitors record (a component names its output)."""
+    """The signals the spec's monitors record or draw (a component names its output)."""
     out = set()
-    for name in (circuit.resolved.get("monitors") or {}).get("record", []):
+    monitors = circuit.resolved.get("monitors") or {}
+    for name in monitors.get("record", []) + ([monitors["samples"]] if "samples" in monitors else []):
         component, _, compartment = name.partition(".")
         if component in circuit.components:
             out.add(canonical(Signal(component, compartment or circuit.components[component].output)))

@@ -593,10 +593,12 @@ class Resolver:
         if not monitors:
             return
         monitors.setdefault("examples", 4)
-        for i, ref in enumerate(monitors.get("record", [])):
+        refs = [(("monitors", "record", i), ref) for i, ref in enumerate(monitors.get("record", []))]
+        refs += [(("monitors", "samples"), monitors["samples"])] if "samples" in monitors else []
+        for path, ref in refs:
             name = ref.partition(".")[0]
             if name not in self.components:
-                self.error(("monitors", "record", i), f"there is no component '{name}' to record"
+                self.error(path, f"there is no component '{name}' to {path[1].rstrip('s')}"
                            f"{did_you_mean(name, list(self.components))}")
         with_weights = [n for n, c in cables.items() if c.transform in ("dense", "fixed")]
         for i, name in enumerate(monitors.get("weights", [])):

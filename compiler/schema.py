@@ -120,7 +120,7 @@ def build_schema() -> dict:
             "metrics": {"type": "array", "items": {"enum": list(language.METRICS)}},
             "monitors": _obj({"record": {"type": "array", "items": ref}, "weights": {"type": "array", "items": NAME},
                               "examples": {"type": "integer", "minimum": 1, "maximum": 1000},
-                              "steps": {"type": "boolean"}}),
+                              "steps": {"type": "boolean"}, "samples": ref}),
         }, ["ngdsl", "name", "data", "components", "schedule"]),
     }
     schema = json.loads(json.dumps(schema))   # pieces are shared (one integer type, many keys): describe copies

@@ -105,6 +105,8 @@ ABOUT = {
     "monitors": "what a run records before training and after every epoch, into monitors.npz and its plots",
     "monitors/record": "compartments schedule.predict computes ('z1', 'e2.e'), on the first held-out examples",
     "monitors/weights": "cables whose weights' spread (percentiles) is recorded",
+    "monitors/samples": "a compartment the model generates (a dream, 'vf.s'): drawn after training in "
+                        "plots/samples.png, as images when it is as wide as the data's",
     "monitors/examples": "how many held-out examples the recorded compartments are shown (default 4)",
     "monitors/steps": "also record the compartments after every step of schedule.predict's last phase (spikes, "
                       "membrane potentials, settling), each epoch: monitors.npz steps/<name>, a raster or traces plot",

@@ -23,6 +23,7 @@ class Monitor:
         x, y = (data.x_test, data.y_test) if len(data.x_test) else (data.x_train, data.y_train)
         self.x, self.y = x[:settings.get("examples", 4)], y[:settings.get("examples", 4)]
         self.every_step = bool(settings.get("steps"))
+        self.samples = settings.get("samples")       # a compartment the model generates, drawn after training
         self._look(self.x[:1])                       # a compartment predict does not compute: a ValueError now
         self.epochs, self.activity, self.spread = [], {n: [] for n in self.names}, {c: [] for c in self.cables}
         self.steps = {}   # name -> (steps + 1, examples, units) at the last capture, with every_step
@@ -32,12 +33,13 @@ class Monitor:
         prediction trials' counter as it was: a monitored run evaluates (and resumes) with the same
         random draws as any other."""
         counter = self.model.executor.predict_draw.copy()
+        names = self.names + ([self.samples] if self.samples and not every_step else [])
         try:
-            if not self.names:
+            if not names:
                 return {}
             if every_step:
                 return self.model.trace(x, *self.names, y=self.y[:len(x)])
-            return self.model.activity(x, *self.names)
+            return self.model.activity(x, *names)
         finally:
             self.model.executor.predict_draw[...] = counter
 
@@ -111,7 +113,37 @@ class Monitor:
         for name, values in self.steps.items():
             written.append(save_figure(self._steps_figure(name, values[:, 0, :]), os.path.join(
                 folder, f"monitor_{name}_steps.png")))
+        if self.samples:
+            written.append(save_figure(self._samples_figure(), os.path.join(folder, "samples.png")))
         return written
+
+    def _samples_figure(self, count=16):
+        """What the model generates, once per held-out example of a prediction (a generative circuit's
+        dreams need no input): as images when they are as wide as the data's images, else as rows."""
+        import matplotlib.pyplot as plt
+
+        data = self.model.data
+        x = data.x_test if len(data.x_test) else data.x_train
+        values = self._look(x[:count])[self.samples]
+        shape = data.image_shape
+        if shape is not None and values.shape[1] == int(np.prod(shape)):
+            columns = min(8, len(values))
+            rows = -(-len(values) // columns)
+            fig, axes = plt.subplots(rows, columns, figsize=(1.1 * columns, 1.1 * rows + 0.4), squeeze=False)
+            for ax in axes.flat[len(values):]:
+                ax.set_axis_off()
+            for ax, sample in zip(axes.flat, values):   # framed, so neighbouring images stay apart
+                ax.imshow(sample.reshape(shape), cmap="gray_r", vmin=0, vmax=max(1.0, float(values.max())))
+                ax.set_xticks([])
+                ax.set_yticks([])
+        else:
+            fig, ax = plt.subplots(figsize=(6, 0.3 * len(values) + 1))
+            ax.imshow(values, aspect="auto", cmap="viridis")
+            ax.set_xlabel("unit")
+            ax.set_ylabel("sample")
+        fig.suptitle(f"{self.model.plan.name}: samples of {self.samples} after epoch {self.model.epoch}",
+                     fontsize=9, parse_math=False)
+        return fig
 
     def _steps_figure(self, name, values):
         """The first example's units over the steps of the last epoch: a raster where they are 0/1

@@ -98,3 +98,18 @@ def test_a_compartment_the_optimiser_never_stores_is_named_unless_a_monitor_keep
         assert "'b' lives within a step of schedule.predict and is never stored" in str(exc)
     kept = ngdsl.load(spec_path("stdp_pairs.yaml"), set=["monitors={record: [b]}"])
     assert kept.activity(x, "b")["b"].shape == (1, 25)
+
+
+def test_samples_are_the_models_own_dreams_drawn_after_training(tmp_path):
+    # ws_bars asks for monitors.samples: vf.s — images its generative side draws from the prior
+    result = run_cli("run", spec_path("ws_bars.yaml"), "--quiet", "--epochs", "2", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (run,) = os.listdir(tmp_path)
+    assert os.path.getsize(os.path.join(tmp_path, run, "plots", "samples.png")) > 1000
+    model = ngdsl.load(spec_path("ws_bars.yaml"))
+    dreams = model.activity(model.data.x_test[:16], "vf.s")["vf.s"]
+    assert dreams.shape == (16, 16) and set(np.unique(dreams)) <= {0.0, 1.0}   # Bernoulli samples, not means
+    unknown = run_cli("check", spec_path("ws_bars.yaml"), "--set", "monitors={samples: vff.s}")
+    assert unknown.returncode == 2
+    assert "--set monitors={samples: vff.s}: error: there is no component 'vff' to sample (did you mean 'vf'?)" \
+        in unknown.stderr
