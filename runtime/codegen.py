@@ -220,6 +220,12 @@ class SegmentWriter:
             return f"({self.element(node.left)} * {self.units(node.right.arg)}[0, c])"
         return f"{self.matrix(node)}[r, c]"
 
+    def expressions_of(self, owner):
+        """Start on the expressions of ``owner`` (a component or a cable: it names their constants and
+        buffers). Sums, means and products are computed afresh: one held from an earlier operator holds
+        the values of then."""
+        self.owner, self.held = owner, {}
+
     def units(self, node):
         """A (1 × n) buffer holding a per-unit expression (a batch mean, a matrix's row or column sums,
         or arithmetic on them)."""
@@ -337,7 +343,7 @@ class SegmentWriter:
             phi_template, dphi_template = library.activation(op.activation, self.plan.dtype)
             phi_expr, dphi_expr = phi_template.format(z=zs), dphi_template.format(z=zs, phi=ps)
         else:   # written in the spec: its expressions of z, constants passed as kernel arguments
-            self.owner = op.component
+            self.expressions_of(op.component)
             phi_expr, dphi_expr = self.element(op.activation.phi), self.element(op.activation.dphi)
         called = loops.calls(loops.expression(phi_expr)) | loops.calls(loops.expression(dphi_expr))
         # A loop of its own keeps the cheap statements around a scalar-only function vectorised.
@@ -362,7 +368,7 @@ class SegmentWriter:
         e, mu, t = self.sig(e_signal), self.sig(Signal(op.component, "mu")), self.sig(op.target)
         what = f"component '{op.component}'"
         if isinstance(op.loss, CustomLoss):   # its target placeholder is the signal the error copies
-            self.owner = op.component
+            self.expressions_of(op.component)
             placeholder = Signal(op.component, "target")
             e_expr = self.element(op.loss.e.map(lambda s: op.target if s == placeholder else s))
             self.assign_elementwise(e_signal, f"{e}[r, c] = {e_expr}", what)
@@ -394,7 +400,7 @@ class SegmentWriter:
     def emit_evolve(self, op):
         """A neuron's step as one loop over its units, each variable a local: Euler step, spike, reset."""
         d, n, what = op.dynamics, self.width(Signal(op.component, "phi")), f"component '{op.component}'"
-        self.owner = op.component
+        self.expressions_of(op.component)
         stored = {v: self.sig(Signal(op.component, v)) for v in d.variables}
         local = {stored[v]: f"u_{i}" for i, v in enumerate(d.variables)}
 
@@ -424,7 +430,7 @@ class SegmentWriter:
 
     def emit_measure(self, op):
         phi = Signal(op.component, "phi")
-        self.owner, self.held = op.component, {}   # its sums over units are this sweep's
+        self.expressions_of(op.component)
         self.assign_elementwise(phi, f"{self.sig(phi)}[r, c] = {self.element(op.value)}", f"component '{op.component}'")
 
     def emit_rest(self, op):
@@ -526,7 +532,7 @@ class SegmentWriter:
         rows, cols = self.plan.parameters[up.weight].shape
         what = f"the update of '{up.cable}'"
         self.raw(f"# ΔW of '{up.cable}' ({up.rule})")
-        self.owner, self.held = up.cable, {}   # a factor is computed once per update
+        self.expressions_of(up.cable)   # a factor is computed once per update
         outers = [t for t in up.terms if isinstance(t, Outer)]
         coefs = [self.const("coef", up.cable, t.coef) for t in outers]
         for i, t in enumerate(outers):

@@ -67,3 +67,38 @@ def test_a_fusion_bug_shows_against_the_interpreter(monkeypatch):
     x, y = _batch(broken)
     got, want = broken.updates(x, y), interpreted.updates(x, y)
     assert any(np.abs(got[n] - want[n]).max() > 1e-6 for n in want)
+
+
+NORMALISER = """ngdsl: 1
+name: normaliser
+seed: 0
+dtype: float64
+data: {dataset: digits, batch: 8}
+components:
+  x: {kind: input, size: 64}
+  h: {kind: state, size: 6, dt: 0.5, leak: 1.0, activation: {phi: "z / sqrt(total(z * z) + 1)", dphi: "0 * z"}}
+  o: {kind: rate, size: 3}
+cables:
+  W: {from: x, to: h, rule: none, init: {dist: normal, scale: 0.3}}
+  V: {from: h, to: o, rule: none, init: {dist: normal, scale: 1.0}}
+schedule:
+  train:
+    - {phase: run, steps: 5, clamp: {x: data.x}}
+  predict:
+    - {phase: run, steps: 5, clamp: {x: data.x}, read: o}
+"""
+
+
+def test_a_sum_over_units_in_an_activation_is_recomputed_wherever_the_activation_is(write_spec):
+    # The activation runs in the setup and in every step; its total(z * z) must be of that z each
+    # time (the kernels once reused the first one: 13 off against the interpreter).
+    path = write_spec(NORMALISER)
+    fused, interpreted = ngdsl.load(path), ngdsl.load(path, optimize=False, interpret=True)
+    x = fused.data.x_test[:8]
+    z = x @ fused.weights["W"].T
+    h = np.zeros_like(z)
+    for _ in range(5):   # the state integrates its drive: z += dt·(W x − z)
+        h += 0.5 * (z - h)
+    want = (h / np.sqrt(np.sum(h * h, axis=1, keepdims=True) + 1)) @ fused.weights["V"].T
+    np.testing.assert_allclose(interpreted.predict(x), want, rtol=1e-10)
+    np.testing.assert_allclose(fused.predict(x), want, rtol=1e-10)
