@@ -499,14 +499,14 @@ class Resolver:
                 snapshots.append(snapshot)
             learn = tuple(entry.get("learn", ()))
             for j, name in enumerate(learn):
-                self._plastic(name, routine, path + ("learn", j))
+                self._phase_cable("learn", name, routine, path + ("learn", j))
             accumulate = entry.get("accumulate", {})
             if isinstance(accumulate, list):
                 accumulate = dict.fromkeys(accumulate, 1.0)
             for name in accumulate:
                 where = path + ("accumulate",) + ((entry["accumulate"].index(name),) if isinstance(
                     entry["accumulate"], list) else (name,))
-                if self._accumulated(name, routine, learn, where):
+                if self._phase_cable("accumulate", name, routine, where, learn):
                     pending.setdefault(name, (entry["phase"], where))
             out.append(PhaseSpec(entry["phase"], entry["steps"], clamps, entry["init"], snapshot, read,
                                  self.smap.where(path, key=True), float(entry.get("tolerance", 0.0)), learn, {},
@@ -518,36 +518,27 @@ class Resolver:
             self.error(("schedule", routine), "schedule.predict reads nothing; add 'read: <component>' to a phase")
         return out
 
-    def _plastic(self, name, routine, path):
-        """A cable a phase changes after every step: a learnable cable of the training schedule, with no
-        connectivity mask (a masked cable's update is re-masked by the optimizer, not inside a step)."""
+    def _phase_cable(self, key, name, routine, path, learn=()):
+        """Whether ``name`` is a cable a phase may change through ``key`` — ``learn`` (after every step) or
+        ``accumulate`` (its ΔW once settled): a learnable cable of the training schedule. Every step also
+        rules out a connectivity mask or derived views (an update re-masks and re-derives, a step does
+        not); accumulating rules out a cable the phase already changes every step (``learn``)."""
         cable = self.cables.get(name)
+        doing = "apply every step" if key == "learn" else "accumulate"
         if name not in self.data.get("cables", {}):
-            self.error(path, f"learn names no cable '{name}'{did_you_mean(name, self.data.get('cables', {}))}")
+            problem = f"{key} names no cable '{name}'{did_you_mean(name, self.data.get('cables', {}))}"
         elif routine != "train":
-            self.error(path, f"'{routine}' cannot change weights; learn belongs in schedule.train")
+            problem = f"'{routine}' cannot change weights; {key} belongs in schedule.train"
         elif cable and not cable.learnable and not cable.opts.get("frozen"):   # frozen: skipped, as in an update
-            self.error(path, f"cable '{name}' has no rule to apply every step (it is {cable.transform} or has "
-                             "rule 'none')")
-        elif cable and (cable.opts.get("mask") or any(c.opts.get("derive") and c.owner == name
-                                                      for c in self.cables.values())):
-            self.error(path, f"cable '{name}' is masked or has derived views; it can change in an update, not every "
-                             "step")
-
-    def _accumulated(self, name, routine, learn, path):
-        """Whether ``name`` is a cable a phase may add a ΔW to: a learnable cable of the training schedule
-        that the phase does not already change every step."""
-        cable = self.cables.get(name)
-        if name not in self.data.get("cables", {}):
-            self.error(path, f"accumulate names no cable '{name}'{did_you_mean(name, self.data.get('cables', {}))}")
-        elif routine != "train":
-            self.error(path, f"'{routine}' cannot change weights; accumulate belongs in schedule.train")
-        elif cable and not cable.learnable and not cable.opts.get("frozen"):
-            self.error(path, f"cable '{name}' has no rule to accumulate (it is {cable.transform} or has rule 'none')")
+            problem = f"cable '{name}' has no rule to {doing} (it is {cable.transform} or has rule 'none')"
+        elif key == "learn" and cable and (cable.opts.get("mask") or any(
+                c.opts.get("derive") and c.owner == name for c in self.cables.values())):
+            problem = f"cable '{name}' is masked or has derived views; it can change in an update, not every step"
         elif name in learn:
-            self.error(path, f"the phase changes '{name}' every step (learn); it cannot also accumulate its ΔW")
+            problem = f"the phase changes '{name}' every step (learn); it cannot also accumulate its ΔW"
         else:
             return True
+        self.error(path, problem)
         return False
 
     def _rules(self, cables, schedule):
