@@ -232,14 +232,20 @@ class Executor:
         plan = self.plan.routines[routine]
         draw = self._counter(routine)
         draw[1] += 1   # before the run: a diagnosis re-runs a failed trial with the same numbers
-        for name in self.streams[routine]:
-            streams.derive(self.plan.data["streams"], name, int(draw[0]), int(draw[1]), x, y,
-                           self.temp((f"stream {name}", 0, self.stream_width(name)), len(x)), candidate)
+        self._derive_streams(routine, x, y, candidate)
         for index, segment in enumerate(plan.segments):
             self._segment(self.kernels[(routine, index)], x, y)
             if segment.applied and apply is not None:
                 apply(segment)
         return bufs
+
+    def _derive_streams(self, routine, x, y, candidate=0):
+        """Draw the derived data streams ``routine`` reads for this trial (the every-label stream holds
+        ``candidate``'s label)."""
+        draw = self._counter(routine)
+        for name in self.streams[routine]:
+            streams.derive(self.plan.data["streams"], name, int(draw[0]), int(draw[1]), x, y,
+                           self.temp((f"stream {name}", 0, self.stream_width(name)), len(x)), candidate)
 
     def _segment(self, kernel, x, y):
         """Run one segment: its generated kernel, or the interpreter on the same buffers."""
@@ -339,6 +345,7 @@ class Executor:
         chains = {s: a.copy() for s, a in self.chains.items()}   # each prefix starts from the same chain
         grads = {n: g.copy() for n, g in self.grads.items()}     # and nothing of it stays behind
         plastic = {n: self.params[n].copy() for n in self.plastic}
+        self._derive_streams(routine, x, y)   # for these examples (the first candidate label, where it tries every one)
         try:
             for t in range(int(planned[last]) + 1):
                 steps[last] = t

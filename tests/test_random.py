@@ -291,3 +291,12 @@ def test_candidate_and_hybrid_mistakes_are_located(write_spec, case):
     with pytest.raises(SpecError) as err:
         ngdsl.load(write_spec(text, "streams.yaml"))
     assert any(str(d).endswith(expect) for d in err.value.diagnostics), str(err.value)
+
+
+def test_a_trace_sees_the_streams_of_its_own_examples(write_spec):
+    # Model.trace runs the kernels itself: it draws the streams for its examples (the first candidate
+    # label where predict tries every one), not what the last prediction left in the buffers
+    model = ngdsl.load(write_spec(CANDIDATES))
+    model.predict(model.data.x_test[:5])           # leaves the last candidate's label behind
+    traced = model.trace(model.data.x_test[:5], "l")["l"]
+    np.testing.assert_array_equal(traced[-1], np.tile(np.eye(10)[0], (5, 1)))
