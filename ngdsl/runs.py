@@ -139,6 +139,8 @@ def _write_checkpoint(path, state, epoch):
 def _read_checkpoint(path, expected):
     """(epoch, state) of a checkpoint, each array's size checked against ``expected`` (bytes by key)
     before it is read and the digest after; ValueError (or the reader's own) when it is damaged."""
+    if not stat.S_ISREG(os.stat(path).st_mode):   # not a FIFO: opening one would wait forever
+        raise ValueError("not a regular file")
     with np.load(path, allow_pickle=False) as arrays:
         for key in arrays.files:
             if arrays.zip.getinfo(f"{key}.npy").file_size > expected.get(key, 64) + _NPY_HEADER:

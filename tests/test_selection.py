@@ -1,4 +1,5 @@
 """Choosing the epoch on a validation split: data.validation_fraction, train.keep_best, train.stop_after."""
+import json
 import os
 
 import numpy as np
@@ -98,3 +99,22 @@ def test_lr_decay_scales_the_optimizers_steps_after_the_listed_epochs():
     every = _load("train.lr_decay={factor: 0.1, every: 30}")
     assert every.lr_scale(29) == 1.0 and every.lr_scale(30) == pytest.approx(0.1) and every.lr_scale(60) == \
         pytest.approx(0.01)
+
+
+def test_a_damaged_best_checkpoint_is_refused_on_resume(tmp_path):
+    # best.npz is read back like weights.npz: untrusted, named when it is damaged or not a file
+    args = [f"--set={s}" for s in SELECT] + ["--quiet", "--no-plots"]
+    assert run_cli("run", spec_path("bp_digits.yaml"), "--epochs", "12", "--out", str(tmp_path), *args).returncode == 0
+    (run,) = os.listdir(tmp_path)
+    best = tmp_path / run / "best.npz"
+    values = [json.loads(line)["validation_accuracy"] for line in open(tmp_path / run / "metrics.jsonl") if line.strip()]
+    assert int(np.argmax(values)) + 1 != len(values), "the harness must have a best epoch before the last"
+    for damage in ("truncated", "fifo"):
+        best.unlink()
+        if damage == "truncated":
+            best.write_bytes(b"PK\x03\x04 not a whole zip")
+        else:
+            os.mkfifo(best)
+        result = run_cli("run", spec_path("bp_digits.yaml"), "--epochs", "14", "--resume", str(tmp_path / run), *args)
+        assert result.returncode != 0
+        assert f"cannot resume from '{tmp_path / run}': best.npz is missing or damaged" in result.stderr, result.stderr
