@@ -61,6 +61,10 @@ def _outer(function, x):
         return Function("sign", x)
     if function == "sqrt":
         return div(Constant(0.5), Function("sqrt", x))
+    if function == "sin":
+        return Function("cos", x)
+    if function == "cos":
+        return Function("neg", Function("sin", x))
     if function in ("sign", "step"):   # piecewise constant: 0 wherever it is differentiable
         return ZERO
     raise NotDifferentiable(f"no derivative rule for {function}")

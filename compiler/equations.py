@@ -162,7 +162,7 @@ class _Builder:
         self.elementwise(node.right, rshape, op)
         if op == "**":
             if rshape != SCALAR or constant_value(right) is None:
-                self.fail(node.right, "an exponent is a number")
+                self.fail(node.right, "an exponent is a fixed number (not a signal, nor a scheduled constant)")
             return Binary(op, left, right), lshape
         return Binary(op, left, right), self.broadcast(node, lshape, rshape, op)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: elementwise functions of one argument an expression may call
-FUNCTIONS = ("exp", "log", "tanh", "sigmoid", "relu", "abs", "sign", "sqrt", "step")
+FUNCTIONS = ("exp", "log", "tanh", "sigmoid", "relu", "abs", "sign", "sqrt", "step", "sin", "cos")
 #: functions that change what an expression is over: name -> number of arguments
 STRUCTURAL = {"outer": 2, "mean": 1, "total": 1, "rowsum": 1, "colsum": 1, "tril": 1, "diag": 1}
 OPERATORS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
@@ -48,10 +48,12 @@ class Node:
 
 @dataclass(frozen=True)
 class Constant(Node):
-    """A number; ``name`` is the spec's name for it, if it has one."""
+    """A number; ``name`` is the spec's name for it, if it has one. A scheduled constant
+    (``schedule`` = (shape, from, to)) changes from epoch to epoch: ``value`` is its first."""
 
     value: float
     name: str = ""
+    schedule: tuple = ()
 
     def __str__(self):
         return self.name or f"{self.value:g}"
@@ -183,10 +185,31 @@ class Diag(Node):
         return f"diag({self.arg})"
 
 
+def named_constant(name, value):
+    """The Constant a spec's named number is: a number, or ``{from, to, shape}``, scheduled over
+    the training epochs. A ValueError says what is wrong with a schedule."""
+    if not isinstance(value, dict):
+        return Constant(float(value), name)
+    shape, start, end = value.get("shape", "geometric"), float(value["from"]), float(value["to"])
+    if shape == "geometric" and not start * end > 0:
+        raise ValueError(f"'{name}' goes geometrically from {start:g} to {end:g}: both must be non-zero with "
+                         "the same sign (or write shape: linear)")
+    return Constant(start, name, (shape, start, end))
+
+
+def scheduled_value(schedule, epoch, epochs):
+    """A scheduled constant's value while epoch ``epoch`` (from 0) of ``epochs`` trains: its first value
+    in the first epoch, its last in the last and after it, geometric or linear between."""
+    shape, start, end = schedule
+    t = min(epoch / (epochs - 1), 1.0) if epochs > 1 else 1.0 if epoch else 0.0
+    return start * (end / start) ** t if shape == "geometric" else start + (end - start) * t
+
+
 def constant_value(node):
-    """The value of an expression made of constants alone, else None."""
+    """The value of an expression made of fixed constants alone, else None (a scheduled constant
+    changes: no expression holding one is folded)."""
     if isinstance(node, Constant):
-        return node.value
+        return None if node.schedule else node.value
     if isinstance(node, Function) and node.function == "neg":
         inner = constant_value(node.arg)
         return None if inner is None else -inner

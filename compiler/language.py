@@ -15,10 +15,12 @@ LOSSES = ("gaussian", "softmax")
 SAMPLES = ("none", "bernoulli", "gaussian")
 #: how long a state's values live: reset by each trial's phases, or carried from trial to trial
 LIFETIMES = ("trial", "persistent")
-INITS = ("normal", "uniform", "xavier", "constant", "samples")
+INITS = ("normal", "uniform", "xavier", "constant", "samples", "lattice")
 INIT_POLICIES = ("zero", "feedforward", "keep")
 #: what a tied cable may read instead of its owner's weights: a function of them, re-derived after each update
 DERIVED = ("sign",)
+#: how a scheduled constant goes from its first value to its last over the training epochs
+SCHEDULE_SHAPES = ("geometric", "linear")
 METRICS = ("accuracy", "mse", "mean_squared_error", "purity")
 DTYPES = ("float32", "float64")
 

@@ -14,7 +14,7 @@ from . import equations, language, updates
 from .kinds import REGISTRY as KINDS
 from .datafiles import UnreadableData
 from .diagnostics import did_you_mean
-from .expressions import Constant, Mean, Weight
+from .expressions import Constant, Mean, Weight, named_constant
 from .derivatives import NotDifferentiable, derivative
 from .ops import CustomActivation, CustomLoss, DataSource, Dynamics, Expression, Signal
 from .rules import REGISTRY as RULES
@@ -118,6 +118,15 @@ class Resolver:
         self.diagnostics = []
         self.resolved = copy.deepcopy(data)
         self.data_rows = 0
+
+    def constant(self, path, name, value):
+        """The Constant of a spec's named number (fixed or scheduled), or None after reporting what is
+        wrong with its schedule."""
+        try:
+            return named_constant(name, value)
+        except ValueError as exc:
+            self.error(path, str(exc))
+            return None
 
     def error(self, path, message, key=False):
         self.diagnostics.append(self.smap.diagnostic(path, message, key))
@@ -566,7 +575,7 @@ class Resolver:
 
     def _sample_inits(self, cables, schedule):
         """A cable initialised from data samples reads a component the training phases clamp to data.x;
-        ``fan`` goes with a uniform draw."""
+        one initialised at lattice distances is square and reads a lattice; ``fan`` goes with a uniform draw."""
         from_data = {name for entry in schedule.get("train", []) for name, (source, _) in
                      getattr(entry, "clamps", {}).items() if source.stream == "x"}
         for name, cable in cables.items():
@@ -574,6 +583,13 @@ class Resolver:
             if "fan" in init and init["dist"] != "uniform":
                 self.error(("cables", name, "init", "fan"), f"`fan` sizes the limit of a uniform draw; cable "
                            f"'{name}' draws from '{init['dist']}': use dist: uniform or drop fan")
+            if init.get("dist") == "lattice":
+                lattice = self.components[cable.source.component].opts.get("lattice")
+                if not lattice or cable.shape[0] != cable.shape[1]:
+                    self.error(("cables", name, "init", "dist"), f"cable '{name}' starts at distances on a lattice: "
+                               f"it must be square and read a component with a lattice (e.g. lattice: [10, 10]); "
+                               f"it is {cable.shape[0]} × {cable.shape[1]} from '{cable.source.component}'"
+                               + ("" if lattice else ", which has none"))
             if init.get("dist") == "samples" and cable.source.component not in from_data:
                 self.error(("cables", name, "init", "dist"), f"cable '{name}' starts its rows at data samples, so it "
                            f"must read a component that schedule.train clamps to data.x; '{cable.source.component}' "
@@ -688,10 +704,16 @@ class Factors:
         rows, cols = self.cable.shape
         if any(isinstance(v, Signal) and v.component not in self.resolver.components for v in names.values()):
             return None   # a reference that did not resolve, reported where it was written
+        numbers = {n: self.resolver.constant(self.path + ("constants", n), n, v)
+                   for n, v in names.items() if not isinstance(v, Signal)}
+        if None in numbers.values():
+            return None
         others = {n: (Weight(n), ("matrix", *c.shape)) for n, c in self.resolver.cables.items()
                   if c.transform in ("dense", "fixed") and n != self.cable.name and n not in self.resolver.components}
         scope = equations.Scope({**others, "W": (Weight(), ("matrix", rows, cols)),
-                                 **{n: self._bound(n, v) for n, v in names.items()}},
+                                 **{n: (v, ("batch", self.resolver.components[v.component].size))
+                                    for n, v in names.items() if isinstance(v, Signal)},
+                                 **{n: (c, equations.SCALAR) for n, c in numbers.items()}},
                                 self._component)
         lowered = {}
         for role, text in (("dW", dW), ("db", db)):
@@ -714,10 +736,6 @@ class Factors:
                                 "db: mean(post)")
         return lowered
 
-    def _bound(self, name, value):
-        if isinstance(value, Signal):
-            return value, ("batch", self.resolver.components[value.component].size)
-        return Constant(float(value), name), equations.SCALAR
 
     def _component(self, text):
         signal, problem = self.resolver.lookup(text, f"the equation of '{self.cable.name}' reads")

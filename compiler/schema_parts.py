@@ -15,6 +15,14 @@ REF = {"type": "string", "pattern": f"^{IDENT}(?:\\.{IDENT})?{END}"}
 NUMBER, POSITIVE = {"type": "number"}, {"type": "number", "exclusiveMinimum": 0}
 COUNT = {"type": "integer", "minimum": 1, "maximum": language.MAX_COUNT}
 EXPRESSION = {"type": "string", "minLength": 1, "maxLength": 2000}
+SCHEDULE = {"type": "object", "required": ["from", "to"], "additionalProperties": False,
+            "properties": {"from": {**NUMBER, "description": "the value in the first training epoch"},
+                           "to": {**NUMBER, "description": "the value in the last training epoch (and after)"},
+                           "shape": {"enum": list(language.SCHEDULE_SHAPES),
+                                     "description": "how it goes between (default geometric: the same factor each epoch)"}},
+            "description": "a number scheduled over train.epochs, e.g. a radius {from: 3, to: 0.5}"}
+#: a named number of an expression: fixed, or scheduled over the training epochs
+CONSTANT = {"anyOf": [NUMBER, SCHEDULE]}
 
 
 def obj(properties, required=(), **extra):

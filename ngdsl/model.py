@@ -57,7 +57,7 @@ class Model:
 
     def train_epoch(self, on_epoch=None, on_batch=None) -> dict:
         """One pass over the training set; records and returns the epoch's metrics, and tracks the best."""
-        self.executor.lr_scale = self.lr_scale(self.epoch)
+        self.executor.start_epoch(self.epoch, self.lr_scale(self.epoch))
         with self._threads.working():
             start = time.perf_counter()
             for x, y in self.data.batches(self.rng):

@@ -410,16 +410,22 @@ class RunDirectory:
         ax.legend()
         return save_figure(fig, os.path.join(self.path, "plots", "settling_energy.png"))
 
-    def _receptive_fields(self, most=64):
+    def _receptive_fields(self, most=64, most_on_lattice=400):
         """The first ``most`` units' weights from the image input, one grid per cable on one colour
-        scale, each field numbered by its unit (plots/receptive_fields_<cable>.png)."""
+        scale, each field numbered by its unit (plots/receptive_fields_<cable>.png). Units on a lattice
+        are drawn in its places (a self-organising map's map), up to ``most_on_lattice``."""
         import matplotlib.pyplot as plt
 
         paths = []
+        cables = self.model.compiled.circuit.cables
         for cable, fields in self.model.receptive_fields().items():
-            fields = fields[:most]
-            cols = int(np.ceil(np.sqrt(len(fields))))
-            rows = int(np.ceil(len(fields) / cols))
+            lattice = self.model.plan.components[cables[cable].target.component].get("lattice")
+            if lattice and len(fields) <= most_on_lattice:
+                rows, cols = lattice
+            else:
+                fields = fields[:most]
+                cols = int(np.ceil(np.sqrt(len(fields))))
+                rows = int(np.ceil(len(fields) / cols))
             fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols + 1.0, 1.1 * rows + 0.6), squeeze=False)
             limit = float(np.abs(fields).max()) or 1.0
             for ax in axes.flat:
@@ -427,8 +433,9 @@ class RunDirectory:
             for unit, (ax, field) in enumerate(zip(axes.flat, fields)):
                 image = ax.imshow(field, cmap="RdBu_r", vmin=-limit, vmax=limit)
                 ax.set_title(str(unit), fontsize=6, pad=1)
-            fig.suptitle(f"{self.model.plan.name}: {cable}, {len(fields)} of "
-                         f"{len(self.model.weights[cable])} units", fontsize=9, parse_math=False)
+            shown = (f"its {len(fields)} units on a {rows} × {cols} lattice" if lattice and len(fields) <= most_on_lattice
+                     else f"{len(fields)} of {len(self.model.weights[cable])} units")
+            fig.suptitle(f"{self.model.plan.name}: {cable}, {shown}", fontsize=9, parse_math=False)
             fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="weight")
             paths.append(save_figure(fig, os.path.join(self.path, "plots", f"receptive_fields_{cable}.png"), tight=False))
         return paths

@@ -29,7 +29,8 @@ class Kernel:
     ('param', name), ('grad', name), ('partial', name) (a phase's own ΔW of a parameter), ('temp', (name, rows, cols))
     with rows 0 meaning the batch size.
     ``consts`` holds the values of the named scalars (rates, scales, coefficients) in order; they
-    are passed in the plan's precision. ``draw`` is the int64 pair (seed, trial) that keys the random
+    are passed in the plan's precision; ``schedules`` pairs the index of each scheduled one with its
+    schedule (the executor sets its value epoch by epoch). ``draw`` is the int64 pair (seed, trial) that keys the random
     numbers of the trial."""
 
     name: str
@@ -37,6 +38,7 @@ class Kernel:
     routine: str
     segment: int
     consts: tuple = ()
+    schedules: tuple = ()
 
 
 def signal_name(s: Signal) -> str:
@@ -96,6 +98,7 @@ class SegmentWriter:
         self.partials = set()   # parameters a phase forms a ΔW of, to add to the trial's
         self.streams = set()   # derived data streams the segment clamps
         self.consts = {}   # name -> value, in argument order
+        self.schedules = {}   # index in consts -> the schedule of a scheduled constant
         self.blocks = {}   # (kind, owner, values) -> where a block of per-unit numbers starts in consts
         self.codes = []    # check code - 1 -> (what, phase)
         self.phase = ""
@@ -118,14 +121,17 @@ class SegmentWriter:
         self.params.add(name)
         return param_name(name)
 
-    def const(self, kind, owner, value):
-        """A named scalar argument: values are data, so changing one reuses the compiled kernel."""
+    def const(self, kind, owner, value, schedule=()):
+        """A named scalar argument: values are data, so changing one reuses the compiled kernel (and a
+        scheduled one can change between epochs)."""
         base = f"k_{kind}__{owner.replace('.', '__')}"
         name, n = base, 1
         while name in self.consts:
             n += 1
             name = f"{base}_{n}"
         self.consts[name] = float(value)
+        if schedule:
+            self.schedules[len(self.consts) - 1] = schedule
         return name
 
     def unit_consts(self, kind, owner, values):
@@ -196,7 +202,7 @@ class SegmentWriter:
         if isinstance(node, Signal):
             return f"{self.sig(node)}[r, {_column(self.width(node))}]"
         if isinstance(node, Constant):
-            return self.const(node.name or "c", self.owner, node.value)
+            return self.const(node.name or "c", self.owner, node.value, node.schedule)
         if isinstance(node, UnitConstant):
             return self.unit_consts(node.name or "c", self.owner, node.values)
         if isinstance(node, Weight):
@@ -205,7 +211,8 @@ class SegmentWriter:
             return f"{self.total(node)}[r, 0]"
         if isinstance(node, Binary):
             left = self.element(node.left)
-            k = node.right.value if node.op == "**" and isinstance(node.right, Constant) else None
+            fixed = isinstance(node.right, Constant) and not node.right.schedule
+            k = node.right.value if node.op == "**" and fixed else None
             if k is not None and k == int(k) and 1 <= abs(k) <= 4:   # a small whole power: multiplications, not pow()
                 return f"({left} ** {int(k)})"
             return f"({left} {node.op} {self.element(node.right)})"
@@ -686,7 +693,8 @@ class SegmentWriter:
                  "draw": lambda v: "draw", "stream": lambda v: f"stream_{v}",
                  "signal": signal_name, "param": param_name, "grad": grad_name, "partial": partial_name, "temp": lambda v: v[0]}
         header = f"def {name}({', '.join(names[k](v) for k, v in args)}):"
-        kernel = Kernel(name, tuple(args), self.routine, self.index, tuple(self.consts.values()))
+        kernel = Kernel(name, tuple(args), self.routine, self.index, tuple(self.consts.values()),
+                        tuple(sorted(self.schedules.items())))
         return kernel, [header] + unpack + loops.render(self.lines)
 
 

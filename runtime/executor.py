@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 
+from ..compiler.expressions import scheduled_value
 from ..compiler.ops import Signal
 from . import codegen, kernels, optimizers, streams
 from .inplace import Allocator, all_finite
@@ -29,6 +30,12 @@ INITIALIZERS = {
 DERIVED = {"sign": lambda w, out: np.sign(w, out=out)}
 
 
+def lattice_distances(rows, cols):
+    """The squared distances between the places of a rows × cols grid, numbered row by row."""
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    return (r[:, None] - r[None, :]) ** 2.0 + (c[:, None] - c[None, :]) ** 2.0
+
+
 def init_parameters(plan, rng, dtype, allocate, samples=None):
     """Initial parameter arrays, drawn in name order from ``rng``, placed by ``allocate``; a
     ``samples`` initialisation takes its rows from the training examples ``samples``; derived
@@ -37,6 +44,8 @@ def init_parameters(plan, rng, dtype, allocate, samples=None):
         if p.dist == "samples":   # rows at distinct examples while there are enough of them
             rows = rng.choice(len(samples), p.shape[0], replace=len(samples) < p.shape[0])
             return p.scale * samples[rows].reshape(p.shape)
+        if p.dist == "lattice":
+            return p.scale * lattice_distances(*p.lattice)
         return INITIALIZERS[p.dist](rng, p.shape, p.scale)
     params = {name: allocate.copy(draw(p) * connections(p.shape, p.mask), dtype)
               for name, p in plan.parameters.items() if not p.derived}
@@ -93,6 +102,7 @@ class Executor:
         self.grads = {n: self.allocate.zeros(a.shape, a.dtype) for n, a in learnable.items()}
         self.optimizer = optimizers.make(plan.train["optimizer"], learnable)
         self.lr_scale = 1.0   # train.lr_decay's factor for the epoch being trained
+        self.epoch = (0, plan.train["epochs"])   # (epoch being trained, train.epochs): scheduled constants' point
         self.derived_owners = {p.derived[1] for p in plan.parameters.values() if p.derived}
         # parameters a training phase changes inside its steps (its `learn`): the kernel writes them
         self.plastic = sorted({n for segment in plan.routines["train"].segments for phase in segment.phases
@@ -257,11 +267,19 @@ class Executor:
             bufs = {**bufs, **{s: self.chain_rows(s, len(x)) for s in self.chains}}
         derived = {w: self.temp((f"stream {w}", 0, self.stream_width(w)), len(x)) for w in self.streams[kernel.routine]}
         trial = Trial(self.plan, bufs, self.params, self.grads, x, y, self._counter(kernel.routine), derived)
+        trial.epoch = self.epoch
         key = (kernel.routine, kernel.segment)
         with np.errstate(all="ignore"):   # a non-finite value is found by the checks that follow, as with kernels
             self.interpreter.run(kernel.routine, kernel.segment, trial, self.steps[key], self.taken[key])
 
     # ---- public -------------------------------------------------------------------------
+    def start_epoch(self, epoch, lr_scale=1.0):
+        """Set what changes from epoch to epoch: the learning rates' decay and the scheduled constants."""
+        self.lr_scale, self.epoch = lr_scale, (epoch, self.plan.train["epochs"])
+        for kernel in self.kernels.values():
+            for index, schedule in kernel.schedules:
+                self.consts[kernel.name][index] = scheduled_value(schedule, *self.epoch)
+
     def train_batch(self, x, y):
         """One trial of schedule.train on a batch, applying each update through the optimizer."""
         def apply(segment):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..compiler.expressions import (Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct, Reduce, Total,
-                                    Tril, UnitConstant, Weight)
+                                    Tril, UnitConstant, Weight, scheduled_value)
 from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, CustomLoss, Decay,
                             Evolve, Expression, Integrate, MatMul, Measure, OjaDecay, Outer, Rest, Sample, Signal, Store,
                             Zero)
@@ -31,7 +31,7 @@ ACTIVATIONS = {
 #: function of the equation language -> its NumPy form
 FUNCTIONS = {"neg": np.negative, "exp": np.exp, "log": np.log, "tanh": np.tanh, "sigmoid": _SIGMOID,
              "relu": lambda x: np.maximum(x, 0.0), "abs": np.abs, "sign": np.sign, "sqrt": np.sqrt,
-             "step": lambda x: (x > 0.0).astype(np.result_type(x, np.float32))}
+             "step": lambda x: (x > 0.0).astype(np.result_type(x, np.float32)), "sin": np.sin, "cos": np.cos}
 _BINARY = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power}
 
 
@@ -59,6 +59,7 @@ class Trial:
         self.x, self.y, self.draw, self.streams = x, y, draw, streams
         self.batch = len(x)
         self.owner = ""   # the cable whose update is being formed
+        self.epoch = (0, plan.train["epochs"])   # where scheduled constants stand: (epoch, train.epochs)
 
     def data(self, source):
         if source.stream is None:
@@ -70,7 +71,7 @@ class Trial:
         if isinstance(node, Signal):
             return self.signals[node]
         if isinstance(node, Constant):
-            return node.value
+            return scheduled_value(node.schedule, *self.epoch) if node.schedule else node.value
         if isinstance(node, UnitConstant):
             return np.asarray(node.values, dtype=self.plan.dtype)
         if isinstance(node, Weight):

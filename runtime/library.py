@@ -25,7 +25,7 @@ FAST_FLOAT32 = {
 }
 
 #: numpy functions that numba does not vectorise: a loop calling one is best left unfused.
-SCALAR_ONLY = {"np.tanh", "np.exp"}
+SCALAR_ONLY = {"np.tanh", "np.exp", "np.sin", "np.cos"}
 
 
 def activation(name, dtype):
@@ -47,6 +47,8 @@ FUNCTIONS = {
     "sign": "1.0 if {x} > 0.0 else (-1.0 if {x} < 0.0 else 0.0)",
     "sqrt": "np.sqrt({x})",
     "step": "1.0 if {x} > 0.0 else 0.0",
+    "sin": "np.sin({x})",
+    "cos": "np.cos({x})",
 }
 
 

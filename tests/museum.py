@@ -66,6 +66,17 @@ def _quantization_error(model):
     return float(np.mean(np.min(((x[:, None, :] - w[None, :, :]) ** 2).sum(axis=2), axis=1)))
 
 
+def _topographic_error(model):
+    """The fraction of test examples whose nearest and second-nearest prototypes (rows of the map's cable
+    W) are not side by side on the map's lattice (4-neighbours): 0 for a map that keeps the data's
+    neighbourhoods, about 1 − 4/units for prototypes in no order."""
+    x, w = model.data.x_test, model.weights["W"]
+    cols = model.plan.components[model.compiled.circuit.cables["W"].target.component]["lattice"][1]
+    best = np.argsort(((x[:, None, :] - w[None, :, :]) ** 2).sum(axis=2), axis=1)[:, :2]
+    rows, columns = np.divmod(best, cols)
+    return float(np.mean((rows[:, 0] - rows[:, 1]) ** 2 + (columns[:, 0] - columns[:, 1]) ** 2 > 1))
+
+
 def _reconstruction_error(model):
     """Mean squared error between the readout for each test example and the clean example itself
     (for a denoiser the input it sees is a corrupted copy, drawn by the spec's data streams)."""
@@ -120,6 +131,7 @@ MEASURES = {
     "principal_components": (_principal_components, True),
     "covariance_components": (lambda m: _principal_components(m, centred=True), True),
     "quantization_error": (_quantization_error, False),
+    "topographic_error": (_topographic_error, False),
     "reconstruction_error": (_reconstruction_error, False),
     "selectivity": (_selectivity, True),
     "bars_coded": (_bars_coded, True),

@@ -156,6 +156,37 @@ def test_changing_a_constant_reuses_the_compiled_kernel(write_spec):
     assert consts[0] != consts[1]
 
 
+@pytest.mark.parametrize("shape, values", [("geometric", [1.0, 0.1, 0.01, 0.01]), ("linear", [1.0, 0.505, 0.01, 0.01])])
+@pytest.mark.parametrize("interpret", [False, True])
+def test_a_scheduled_constant_takes_its_epochs_value_in_the_same_kernel(write_spec, shape, values, interpret):
+    schedule = f"eta: {{from: 1.0, to: 0.01, shape: {shape}}}"
+    model = ngdsl.load(write_spec(linear("eta * outer(post, pre)").replace("eta: 0.5", schedule).replace(
+        "epochs: 2", "epochs: 3")), interpret=interpret)
+    x = model.data.x_train[:16]
+    seen = []
+    for _ in values:   # the first value in the first epoch, the last in the last and after it
+        model.fit(epochs=1)
+        w, b = model.weights["W"], model.weights["W.bias"]
+        y = np.tanh(x @ w.T + b)
+        got = model.updates(x, np.zeros((16, 1)))["W"]
+        seen.append(float(np.sum(got * (y.T @ x)) / np.sum((y.T @ x / 16) * (y.T @ x))))
+    np.testing.assert_allclose(seen, values, rtol=1e-12)
+    if not interpret:   # one kernel for every epoch and every schedule
+        other = linear("eta * outer(post, pre)").replace("eta: 0.5", "eta: {from: 2.0, to: 0.5, shape: linear}")
+        assert codegen.generate(compile_text(other).plan)[0] == model.executor.source
+
+
+@pytest.mark.parametrize("schedule, message", [
+    ("{from: 1.0, to: 0.0}", "'eta' goes geometrically from 1 to 0: both must be non-zero with the same sign (or "
+                             "write shape: linear)"),
+    ("{from: 1.0}", "missing required key 'to' in cables/W/rule/equation/constants/eta"),
+])
+def test_a_schedule_that_cannot_be_followed_is_a_located_error(schedule, message):
+    with pytest.raises(SpecError) as exc:
+        compile_text(linear("eta * outer(post, pre)").replace("eta: 0.5", f"eta: {schedule}"), "spec.yaml")
+    assert [str(d) for d in exc.value.diagnostics] == [f"spec.yaml:{SPEC_LINE}:90: error: {message}"]   # at the schedule
+
+
 def test_no_text_of_an_expression_reaches_the_generated_source():
     compiled = compile_text(linear("outer(post, pre) * abs(W)  # __import__('os').system('x')"))
     source = codegen.generate(compiled.plan)[0]
@@ -183,12 +214,12 @@ SPEC_LINE = 11   # the line of dW in LINEAR; the expression starts at column 30 
     ("W.T", 0, "attribute access is not part of the expression language; a signal is written component or "
                "component.compartment"),
     ("open(W)", 0, "'open' is not a function of the expression language; it has exp, log, tanh, sigmoid, relu, "
-                   "abs, sign, sqrt, step, outer, mean, total, rowsum, colsum, tril, diag"),
+                   "abs, sign, sqrt, step, sin, cos, outer, mean, total, rowsum, colsum, tril, diag"),
     ("W * W[0]", 4, "indexing is not part of the expression language (numbers, names, + - * / ** @, and the "
-                    "functions exp, log, tanh, sigmoid, relu, abs, sign, sqrt, step, outer, mean, total, rowsum, "
+                    "functions exp, log, tanh, sigmoid, relu, abs, sign, sqrt, step, sin, cos, outer, mean, total, rowsum, "
                     "colsum, tril, diag)"),
     ("outer(post pre)", 6, "the expression does not parse: invalid syntax. Perhaps you forgot a comma?"),
-    ("W ** post", 5, "an exponent is a number"),
+    ("W ** post", 5, "an exponent is a fixed number (not a signal, nor a scheduled constant)"),
     ("diag(post) @ W", 5, "diag() takes a per-unit vector; this is a per-example value of 3 unit(s); write "
                           "diag(mean(...))"),
     ("W @ W", 4, "'@' multiplies a (3 × 8) matrix by a (3 × 8) matrix: 8 columns against 3 rows"),
@@ -230,14 +261,14 @@ def _scalar(expression):
             return {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power}[node.op](a, b)
         fn = {"neg": np.negative, "exp": np.exp, "log": np.log, "tanh": np.tanh, "abs": np.abs, "sign": np.sign,
               "sqrt": np.sqrt, "sigmoid": lambda a: 1 / (1 + np.exp(-a)), "relu": lambda a: np.maximum(a, 0),
-              "step": lambda a: (a > 0).astype(float)}[node.function]
+              "step": lambda a: (a > 0).astype(float), "sin": np.sin, "cos": np.cos}[node.function]
         return fn(value(node.arg, z))
     return lambda z: value(expression, z)
 
 
 ACTIVATIONS = ["log(1 + exp(z))", "z * sigmoid(z)", "tanh(z) ** 2 / (1 + z ** 2)", "sqrt(1 + z * z) - 1",
                "exp(-z ** 2 / 2)", "relu(z) ** 3 - abs(z)", "log(2 + tanh(3 * z)) * step(z + 0.5)",
-               "-z / (2 - sign(z) * 0.5)"]
+               "-z / (2 - sign(z) * 0.5)", "sin(z) * cos(2 * z)"]
 
 
 @pytest.mark.parametrize("text", ACTIVATIONS)

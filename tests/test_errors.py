@@ -256,3 +256,18 @@ def test_derive_belongs_to_tied_cables_and_names_its_functions():
     assert dense.returncode == 2 and "--set cables.W1.derive=sign: error: 'derive' does not apply to a dense cable" in dense.stderr
     unknown = run_cli("check", spec_path("ss_digits.yaml"), "--set", "cables.B2.derive=abs")
     assert unknown.returncode == 2 and "error: 'abs' is not one of sign in cables/B2/derive" in unknown.stderr
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("lattice: [10, 10]", "lattice: [10, 9]", "16:48: error: a 10 × 9 lattice has 90 places; component 'y' has 100 units"),
+    ("kwta: 1, lattice: [10, 10]", "kwta: 1", "24:54: error: cable 'D' starts at distances on a lattice: it must be "
+     "square and read a component with a lattice (e.g. lattice: [10, 10]); it is 100 × 100 from 'y', which has none"),
+])
+def test_a_lattice_is_the_size_of_its_component_and_lattice_distances_read_one(old, new, message):
+    from conftest import spec_path
+    with open(spec_path("som_digits.yaml"), encoding="utf-8") as f:
+        text = f.read()
+    assert old in text
+    with pytest.raises(SpecError) as info:
+        compile_text(text.replace(old, new), "spec.yaml")
+    assert [str(d) for d in info.value.diagnostics] == [f"spec.yaml:{message}"]

@@ -496,6 +496,45 @@ def test_kwta_layer_has_exactly_one_winner_and_only_winners_learn():
     np.testing.assert_allclose(delta[moved[0]], x[0] - before[moved[0]])  # instar: toward the input
 
 
+def numpy_som_update(w, x, sigma, alpha, cols):
+    """ΔW of a self-organising map from the equations: the winner is the nearest row of W; every unit
+    moves toward x by α·h, h = exp(−d²/2σ²), d the distance from the winner's place on the lattice."""
+    winner = np.argmin(((x[:, None, :] - w[None]) ** 2).sum(axis=2), axis=1)
+    rows_of, cols_of = np.divmod(np.arange(len(w)), cols)
+    d2 = (rows_of[None, :] - rows_of[winner][:, None]) ** 2 + (cols_of[None, :] - cols_of[winner][:, None]) ** 2
+    h = np.exp(-d2 / (2 * sigma ** 2))
+    return alpha * (h.T @ x / len(x) - h.mean(axis=0)[:, None] * w)
+
+
+def test_som_update_is_the_neighbourhood_weighted_pull_at_the_epochs_radius_and_rate():
+    # IMP-SOM: σ and α go geometrically from 4 to 0.5 and from 1 to 0.05 over the spec's 20 epochs
+    model = load("som_digits.yaml", "dtype=float64")
+    x = model.data.x_train[:8]
+    for trained in (0, 5):
+        model.fit(epochs=trained)
+        epoch = max(trained - 1, 0)   # the schedule's place: the last epoch trained (the first before any)
+        sigma, alpha = 4.0 * (0.5 / 4.0) ** (epoch / 19), 0.05 ** (epoch / 19)
+        want = numpy_som_update(model.weights["W"], x, sigma, alpha, cols=10)
+        np.testing.assert_allclose(model.updates(x, model.data.y_train[:8])["W"], want, rtol=1e-10, atol=1e-13)
+
+
+def test_a_maps_neighbours_on_the_lattice_come_to_hold_similar_prototypes():
+    # IMP-SOM: after training, the nearest and second-nearest prototypes of a test image sit side by side
+    # on the lattice for most images (topographic error), and prototypes lie near the data (quantisation)
+    model = load("som_digits.yaml", "train.epochs=10")
+    x = model.data.x_test
+
+    def errors():
+        d = ((x[:, None, :] - model.weights["W"][None]) ** 2).sum(axis=2)
+        best = np.argsort(d, axis=1)[:, :2]
+        r, c = np.divmod(best, 10)
+        return d.min(axis=1).mean(), np.mean((r[:, 0] - r[:, 1]) ** 2 + (c[:, 0] - c[:, 1]) ** 2 > 1)
+
+    quantisation, topographic = errors()
+    model.fit()
+    assert errors()[0] < 0.25 * quantisation and topographic > 0.8 and errors()[1] < 0.25
+
+
 def numpy_deep_pc_updates(w, x, y, steps, dt):
     """ΔW of one supervised PC trial on a tanh MLP x → z1 → z2 → z3 (z3 clamped to y, identity
     output), written from the equations: states start at the feed-forward pass, then

@@ -27,7 +27,7 @@ def test_every_dataset_has_a_loader():
 def test_every_activation_sampling_and_init_is_implemented():
     assert set(language.ACTIVATIONS) == set(library.ACTIVATIONS)
     assert set(language.SAMPLES) - {"none"} == set(library.SAMPLES)
-    assert set(language.INITS) - {"samples"} == set(executor.INITIALIZERS)   # samples: rows of the data
+    assert set(language.INITS) - {"samples", "lattice"} == set(executor.INITIALIZERS)   # data rows; the lattice's distances
 
 
 def test_every_derived_weight_has_its_function():

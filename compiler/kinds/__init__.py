@@ -26,6 +26,9 @@ NEURON_OPTIONS = {
     "kwta": COUNT,
     "sample": {"enum": list(language.SAMPLES), "description": "s ~ Bernoulli(phi), or phi + noise·N(0, 1)"},
     "noise": {**POSITIVE, "description": "the standard deviation of a gaussian sample"},
+    "lattice": {"type": "array", "items": COUNT, "minItems": 2, "maxItems": 2,
+                "description": "[rows, cols]: the units laid out on a grid, row by row (a self-organising map's "
+                               "lattice: init dist lattice gives distances on it; receptive fields are drawn on it)"},
 }
 
 
@@ -90,7 +93,8 @@ def register(cls):
 
 
 def check_neuron_options(comp, path, resolver):
-    """The options of kinds with an activation: a gaussian sample's noise, k-WTA's k, a written activation."""
+    """The options of kinds with an activation: a gaussian sample's noise, k-WTA's k, a lattice's size, a
+    written activation."""
     spec, name = comp.opts, comp.name
     if spec.get("sample") == "gaussian":
         spec.setdefault("noise", 1.0)
@@ -100,6 +104,10 @@ def check_neuron_options(comp, path, resolver):
     if spec.get("kwta", 0) > comp.size:
         resolver.error(path + ("kwta",), f"component '{name}' keeps the {spec['kwta']} largest of its {comp.size} "
                        "units active: kwta must be at most its size")
+    if "lattice" in spec and spec["lattice"][0] * spec["lattice"][1] != comp.size:
+        rows, cols = spec["lattice"]
+        resolver.error(path + ("lattice",), f"a {rows} × {cols} lattice has {rows * cols} places; component "
+                       f"'{name}' has {comp.size} units")
     if isinstance(spec.get("activation"), dict):
         comp.activation = resolver.activation(comp, path + ("activation",))
 

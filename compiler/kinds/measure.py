@@ -4,9 +4,8 @@ goodness ``total(h * h)``, a norm, a score for a readout — computed every swee
 from __future__ import annotations
 
 from .. import equations
-from ..expressions import Constant
 from ..ops import Measure as MeasureOp
-from ..schema_parts import EXPRESSION, NAME, NUMBER
+from ..schema_parts import CONSTANT, EXPRESSION, NAME
 from . import Kind, register
 
 
@@ -18,8 +17,9 @@ class Measure(Kind):
     options = {
         "value": {**EXPRESSION, "description": "phi, per example, e.g. 'total(relu(h1.z) ** 2) / 64'; names are "
                                                "components (their output), component.compartment and constants"},
-        "constants": {"type": "object", "propertyNames": NAME, "additionalProperties": NUMBER,
-                      "description": "names for numbers the value uses (kernel arguments)"},
+        "constants": {"type": "object", "propertyNames": NAME, "additionalProperties": CONSTANT,
+                      "description": "names for numbers the value uses (kernel arguments), fixed or scheduled "
+                                     "over the training epochs ({from, to, shape})"},
     }
     colour = "#fdd49e"
 
@@ -39,7 +39,10 @@ class Measure(Kind):
                 raise KeyError(f"measure '{comp.name}' reads itself; its value is an expression of other components")
             return signal, resolver.components[signal.component].size
 
-        names = {n: (Constant(float(v), n), equations.SCALAR) for n, v in comp.opts.get("constants", {}).items()}
+        numbers = {n: resolver.constant(path + ("constants", n), n, v) for n, v in comp.opts.get("constants", {}).items()}
+        if None in numbers.values():
+            return
+        names = {n: (c, equations.SCALAR) for n, c in numbers.items()}
         try:
             value, shape, _ = equations.parse(comp.opts["value"], equations.Scope(names, component))
         except equations.ExpressionError as exc:

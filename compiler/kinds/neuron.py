@@ -8,9 +8,9 @@ constants; each is elementwise over its units, so one fused loop steps the whole
 from __future__ import annotations
 
 from .. import equations, language
-from ..expressions import Constant, UnitConstant
+from ..expressions import UnitConstant
 from ..ops import Dynamics, Evolve, Rest, Signal
-from ..schema_parts import EXPRESSION, NAME, NUMBER, POSITIVE
+from ..schema_parts import EXPRESSION, NAME, NUMBER, POSITIVE, SCHEDULE
 from . import Kind, register
 
 RESERVED = {"phi", "in", language.NEURON_INPUT}
@@ -37,9 +37,10 @@ class Neuron(Kind):
                   "description": "new values of variables where the neuron spiked, e.g. {v: '0', a: 'a + 0.1'}"},
         "constants": {"type": "object", "propertyNames": NAME,
                       "additionalProperties": {"anyOf": [NUMBER, {"type": "array", "items": NUMBER, "minItems": 1,
-                                                                  "maxItems": language.MAX_COUNT}]},
+                                                                  "maxItems": language.MAX_COUNT}, SCHEDULE]},
                       "description": "names for numbers the equations use, one or one per unit (kernel arguments: "
-                                     "a sweep reuses the kernel)"},
+                                     "a sweep reuses the kernel), or one scheduled over the training epochs "
+                                     "({from, to, shape})"},
         "initial": {"type": "object", "propertyNames": NAME, "additionalProperties": NUMBER,
                     "description": "variables' values at rest, where a phase starts them (default 0)"},
         "output": {**NAME, "description": "the variable a neuron without a threshold sends as phi"},
@@ -108,7 +109,10 @@ def dynamics(comp, path, resolver):
                 return None
             names[name] = (UnitConstant(tuple(float(v) for v in value), name), ("units", comp.size))
         else:
-            names[name] = (Constant(float(value), name), equations.SCALAR)
+            constant = resolver.constant(path + ("constants", name), name, value)
+            if constant is None:
+                return None
+            names[name] = (constant, equations.SCALAR)
 
     def unknown(text):
         raise KeyError(f"neuron '{comp.name}' reads its variables ({', '.join(variables)}), "

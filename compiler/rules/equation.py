@@ -5,7 +5,8 @@ parameters of those names give), ``W``, each key of ``signals`` (a signal, snaps
 of ``constants`` (a number: a kernel argument, so a sweep over it reuses the compiled kernel), and
 any component as ``name`` or ``name.compartment``. See the README's "Equations".
 """
-from . import NUMBER, REF, Rule, register
+from ..schema_parts import CONSTANT
+from . import REF, Rule, register
 
 EXPRESSION = {"type": "string", "minLength": 1, "maxLength": 2000}
 NAME = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
@@ -21,8 +22,9 @@ class Equation(Rule):
               "pre": REF, "post": REF,
               "signals": {"type": "object", "propertyNames": NAME, "additionalProperties": REF,
                           "description": "names for signals the expressions read, e.g. {free: 'h@free'}"},
-              "constants": {"type": "object", "propertyNames": NAME, "additionalProperties": NUMBER,
-                            "description": "names for numbers the expressions use, e.g. {eta: 0.1}"}}
+              "constants": {"type": "object", "propertyNames": NAME, "additionalProperties": CONSTANT,
+                            "description": "names for numbers the expressions use, e.g. {eta: 0.1}, or "
+                                           "scheduled over the training epochs, e.g. {sigma: {from: 3, to: 0.5}}"}}
     required = ("dW",)
 
     def lower(self, params, factors):
