@@ -21,7 +21,7 @@ INIT_POLICIES = ("zero", "feedforward", "keep")
 DERIVED = ("sign",)
 #: how a scheduled constant goes from its first value to its last over the training epochs
 SCHEDULE_SHAPES = ("geometric", "linear")
-METRICS = ("accuracy", "mse", "mean_squared_error", "purity")
+METRICS = ("accuracy", "mse", "mean_squared_error", "purity", "objective")
 DTYPES = ("float32", "float64")
 
 #: Upper bounds on counts: far above any real circuit, low enough that no count alone exhausts memory

@@ -29,9 +29,16 @@ def purity(pred, y):
     return float(total / len(y))
 
 
-METRICS = {"accuracy": accuracy, "mse": mse, "mean_squared_error": mean_squared_error, "purity": purity}
+def objective(pred, y):
+    """The mean of the readout over examples and units, data.y unread: for a circuit whose readout is
+    a value it minimises (an energy, a loss it measures itself), lower is better."""
+    return float(np.mean(pred))
+
+
+METRICS = {"accuracy": accuracy, "mse": mse, "mean_squared_error": mean_squared_error, "purity": purity,
+           "objective": objective}
 #: metric -> whether a larger value is better (the best epoch, the best point of a sweep)
-HIGHER_IS_BETTER = {"accuracy": True, "mse": False, "mean_squared_error": False, "purity": True}
+HIGHER_IS_BETTER = {"accuracy": True, "mse": False, "mean_squared_error": False, "purity": True, "objective": False}
 
 
 def best_epoch(history, key, higher=True):

@@ -535,6 +535,42 @@ def test_a_maps_neighbours_on_the_lattice_come_to_hold_similar_prototypes():
     assert errors()[0] < 0.25 * quantisation and topographic > 0.8 and errors()[1] < 0.25
 
 
+def rastrigin(w):
+    return float(np.sum(w * w - 10 * np.cos(2 * np.pi * w)) + 10 * len(w))
+
+
+def annealing_walk(temperature, trials=300):
+    """f(w) before each of ``trials`` annealing proposals and after the last, and the moves taken."""
+    model = load("sa_rastrigin.yaml", f"components.p.constants.T={temperature}")
+    x, y = model.data.x_train[:1], model.data.y_train[:1]
+    values, moves = [rastrigin(model.weights["P"][:, 0])], []
+    for _ in range(trials):
+        before = model.weights["P"][:, 0].copy()
+        model.executor.train_batch(x, y)
+        moves.append(model.weights["P"][:, 0] - before)
+        values.append(rastrigin(model.weights["P"][:, 0]))
+    return np.array(values), np.array(moves)
+
+
+def test_annealing_near_zero_temperature_is_hill_climbing():
+    # EG-SA: at T → 0 a proposal is taken only when it lowers f, so f never rises; at T → ∞ every one is taken
+    values, moves = annealing_walk(1e-9)
+    taken = np.abs(moves).sum(axis=1) > 0
+    assert np.all(np.diff(values)[taken] < 0) and np.all(np.diff(values)[~taken] == 0) and 3 < taken.sum() < 100
+    values, moves = annealing_walk(1e9)
+    assert np.all(np.abs(moves).sum(axis=1) > 0) and np.sum(np.diff(values) > 0) > 100   # a random walk, uphill too
+    assert 0.25 < np.std(moves) < 0.35   # the proposals' spread, σ = 0.3
+
+
+def test_annealing_is_the_same_under_a_seed_and_differs_across_seeds():
+    runs = [load("sa_rastrigin.yaml", "train.epochs=3", f"seed={seed}") for seed in (0, 0, 1)]
+    for model in runs:
+        model.weights["P"][...] = 2.5   # one start: only the draws can differ
+        model.fit()
+    assert np.array_equal(runs[0].weights["P"], runs[1].weights["P"])
+    assert not np.array_equal(runs[0].weights["P"], runs[2].weights["P"])
+
+
 def numpy_deep_pc_updates(w, x, y, steps, dt):
     """ΔW of one supervised PC trial on a tanh MLP x → z1 → z2 → z3 (z3 clamped to y, identity
     output), written from the equations: states start at the feed-forward pass, then
