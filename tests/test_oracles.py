@@ -1229,6 +1229,80 @@ def test_forward_forward_scores_each_candidate_label_by_its_goodness():
     np.testing.assert_allclose(model.predict(x), want, rtol=1e-10)
 
 
+def layer_norm(v):
+    return v / (np.sqrt((v * v).sum(axis=1, keepdims=True)) + 1e-4)
+
+
+def numpy_rff_share(w, x, label, c, beta, steps, theta=64.0):
+    """One phase's ΔM of recurrent forward-forward from eq. 63: both layers settle ``steps`` synchronous
+    leaky steps from rest, each reading LN of the layer below, above (or the label) and itself; then
+    ΔM = ± 2(c − σ(G_l − θ)) phi_l ⊗ LN(source one step before the last), minus for the lateral M."""
+    z1, z2 = np.zeros((len(x), 64)), np.zeros((len(x), 64))
+    xl = layer_norm(x)
+    for _ in range(steps):
+        n1, n2 = layer_norm(np.maximum(z1, 0)), layer_norm(np.maximum(z2, 0))
+        drive1 = xl @ w["W1"].T + n2 @ w["V1"].T - n1 @ w["Lat1"].T
+        drive2 = n1 @ w["W2"].T + label @ w["V2"].T - n2 @ w["Lat2"].T
+        z1, z2 = z1 + beta * (drive1 - z1), z2 + beta * (drive2 - z2)
+    h1, h2 = np.maximum(z1, 0), np.maximum(z2, 0)
+    m1, m2 = ((2 * (c - 1 / (1 + np.exp(-((h * h).sum(axis=1, keepdims=True) - theta))))) * h for h in (h1, h2))
+    return {"W1": m1.T @ xl, "V1": m1.T @ n2, "Lat1": -(m1.T @ n1),
+            "W2": m2.T @ n1, "V2": m2.T @ label, "Lat2": -(m2.T @ n2)}, (h1, h2)
+
+
+@pytest.mark.parametrize("beta, steps, recurrent", [(0.5, 8, True), (1.0, 2, False)])
+def test_recurrent_forward_forward_settles_and_learns_as_eq_63_says(beta, steps, recurrent):
+    # the positive phase with the right label and, for a deterministic check, the negative phase with the same
+    # image and label (c = 0); with β = 1, no top-down V1 and no laterals it is forward-forward after two steps
+    model = load("rff_digits.yaml", "dtype=float64", f"components.h1.dt={beta}", f"components.h2.dt={beta}",
+                 f"schedule.train[0].steps={steps}", f"schedule.train[1].steps={steps}",
+                 "schedule.train[1].clamp={x: data.x, l: data.y, c: 0}")
+    w = model.weights
+    rng = np.random.default_rng(0)
+    for name in ("Lat1", "Lat2"):
+        w[name][...] = 0.1 * rng.random((64, 64)) * (1 - np.eye(64)) if recurrent else 0.0
+    if not recurrent:
+        w["V1"][...] = 0.0
+    x, y = model.data.x_train[:16], model.data.y_train[:16]
+    positive, (h1, h2) = numpy_rff_share(w, x, y, 1.0, beta, steps)
+    negative, _ = numpy_rff_share(w, x, y, 0.0, beta, steps)
+    got = model.updates(x, y)
+    for name in positive:
+        np.testing.assert_allclose(got[name], (positive[name] + negative[name]) / 16, rtol=1e-9, atol=1e-13,
+                                   err_msg=name)
+    if not recurrent:   # the feed-forward pass of forward-forward with the label entering the second layer
+        ff1 = np.maximum(layer_norm(x) @ w["W1"].T, 0)
+        np.testing.assert_allclose(h1, ff1, rtol=1e-12)
+        np.testing.assert_allclose(h2, np.maximum(layer_norm(ff1) @ w["W2"].T + y @ w["V2"].T, 0), rtol=1e-12)
+    model.executor.train_batch(x, y)
+    assert not np.any(np.diag(w["Lat1"])) and not np.any(np.diag(w["Lat2"]))   # no self-inhibition, ever
+
+
+def test_the_lateral_update_descends_the_last_steps_own_goodness_loss():
+    # −∂(log loss of σ(G₁ − θ) against c = 1)/∂Lat1 through the last step alone, by finite differences,
+    # points the way ΔLat1 does (β from eq. 63 folded into the rate)
+    model = load("rff_digits.yaml", "dtype=float64")
+    w, x, y = model.weights, model.data.x_train[:8], model.data.y_train[:8]
+    rng = np.random.default_rng(1)
+    w["Lat1"][...] = 0.1 * rng.random((64, 64)) * (1 - np.eye(64))
+    share, _ = numpy_rff_share(w, x, y, 1.0, 0.5, 8)
+    z1, z2, xl = np.zeros((8, 64)), np.zeros((8, 64)), layer_norm(x)
+    for _ in range(7):
+        n1, n2 = layer_norm(np.maximum(z1, 0)), layer_norm(np.maximum(z2, 0))
+        z1, z2 = (z1 + 0.5 * (xl @ w["W1"].T + n2 @ w["V1"].T - n1 @ w["Lat1"].T - z1),
+                  z2 + 0.5 * (n1 @ w["W2"].T + y @ w["V2"].T - n2 @ w["Lat2"].T - z2))
+    n1, n2 = layer_norm(np.maximum(z1, 0)), layer_norm(np.maximum(z2, 0))
+
+    def loss():
+        h = np.maximum(z1 + 0.5 * (xl @ w["W1"].T + n2 @ w["V1"].T - n1 @ w["Lat1"].T - z1), 0)
+        return float(np.sum(np.log1p(np.exp(-((h * h).sum(axis=1) - 64.0)))))
+
+    picks = rng.choice(64 * 64, size=200, replace=False)
+    picks = picks[picks % 65 != 0]   # off the diagonal
+    descent = descent_by_finite_differences(w["Lat1"], picks, loss, 1e-6)
+    assert cosine(descent, share["Lat1"].reshape(-1)[picks]) > 0.999
+
+
 def test_pc_learned_error_synapses_close_on_the_forward_weights_by_one_minus_eta_gamma():
     # ΔE2 = phi(z1) ⊗ e2 − γE2 is ΔW2ᵀ with the same decay: with SGD, E2 − W2ᵀ ← (1 − ηγ)(E2 − W2ᵀ)
     lr, decay = 0.5, 0.02
