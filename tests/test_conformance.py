@@ -28,7 +28,7 @@ FLOAT32_TOLERANCE = {
     "hebb_pca.yaml": 1e-6, "hebb_digits.yaml": 1e-6, "gated_pca.yaml": 1e-6, "ws_bars.yaml": 3e-5, "efp_digits.yaml": 1e-5,
     "foldiak_bars.yaml": 1e-5, "stdp_pairs.yaml": 1e-6, "pc_softplus_digits.yaml": 4e-5,
     "rbp_digits.yaml": 1.3e-5, "ff_digits.yaml": 2e-6, "som_digits.yaml": 2e-6, "sa_rastrigin.yaml": 1e-6,
-    "tp_digits.yaml": 3e-6, "rff_digits.yaml": 2e-6,
+    "tp_digits.yaml": 3e-6, "rff_digits.yaml": 2e-6, "dbm_digits.yaml": 1e-3,
 }
 
 

@@ -1229,6 +1229,56 @@ def test_forward_forward_scores_each_candidate_label_by_its_goodness():
     np.testing.assert_allclose(model.predict(x), want, rtol=1e-10)
 
 
+TINY_DBM = ["dtype=float64", "data={dataset: bars, n: 100, size: 2, p: 0.3, test_fraction: 0.2, batch: 10}",
+            "components.v.size=4", "components.y.size=4", "components.vc.size=4", "components.mu1.size=3",
+            "components.h1c.size=3", "components.mu2.size=2", "components.h2c.size=2", "schedule.train[0].steps=10"]
+
+
+def test_the_sap_update_of_a_tiny_dbm_is_its_exact_likelihood_gradient_on_average():
+    # EB-DBM-SAP on 4-3-2 units, every one of the 2⁹ states enumerated: ⟨h1 vᵀ⟩ under p(h | v) over the batch
+    # minus under p(v, h); averaged over trials (the chains run on) SAP's ΔW1 points the same way
+    import itertools
+    model = load("dbm_digits.yaml", *TINY_DBM)
+    w = model.weights
+    rng = np.random.default_rng(0)
+    for name in ("W1", "W1.bias", "W2", "W2.bias", "bv"):
+        w[name][...] = rng.normal(0, 1.0, w[name].shape)
+    x, y = model.data.x_train[:10], model.data.y_train[:10]
+    states = np.array(list(itertools.product([0.0, 1.0], repeat=9)))
+    v, h1, h2 = states[:, :4], states[:, 4:7], states[:, 7:]
+    minus_energy = (np.einsum("si,ji,sj->s", v, w["W1"], h1) + np.einsum("si,ji,sj->s", h1, w["W2"], h2)
+                    + v @ w["bv"][:, 0] + h1 @ w["W1.bias"] + h2 @ w["W2.bias"])
+    p = np.exp(minus_energy - minus_energy.max())
+    p /= p.sum()
+    data_term = np.zeros_like(w["W1"])
+    for example in x:
+        q = p * np.all(v == example, axis=1)
+        data_term += np.einsum("s,sj,si->ji", q / q.sum(), h1, v) / len(x)
+    exact = data_term - np.einsum("s,sj,si->ji", p, h1, v)
+    sap = np.mean([model.updates(x, y)["W1"] for _ in range(3000)], axis=0)
+    assert cosine(exact, sap) > 0.99
+
+
+def test_a_dbm_comes_to_reconstruct_held_out_images_through_its_mean_field():
+    # v̂ = σ(W1ᵀ mu1 + b_v), mu from the mean-field iteration with the image clamped: far nearer the image
+    # after training than at the start
+    model = load("dbm_digits.yaml", "train.epochs=5")
+    x = model.data.x_test
+
+    def reconstruction_error():
+        w = model.weights
+        sigmoid = lambda a: 1 / (1 + np.exp(-a))   # noqa: E731
+        mu1 = sigmoid(x @ w["W1"].T + w["W1.bias"])
+        mu2 = sigmoid(mu1 @ w["W2"].T + w["W2.bias"])
+        for _ in range(3):
+            mu1, mu2 = sigmoid(x @ w["W1"].T + mu2 @ w["W2"] + w["W1.bias"]), sigmoid(mu1 @ w["W2"].T + w["W2.bias"])
+        return float(np.mean((sigmoid(mu1 @ w["W1"] + w["bv"][:, 0]) - x) ** 2))
+
+    before = reconstruction_error()
+    model.fit()
+    assert reconstruction_error() < 0.5 * before
+
+
 def layer_norm(v):
     return v / (np.sqrt((v * v).sum(axis=1, keepdims=True)) + 1e-4)
 
