@@ -8,7 +8,8 @@ the caller binds, or a component (its output) and ``component.compartment``. Any
 attributes, subscripts, keywords, comparisons, strings) is an error at its place in the string.
 
 Shapes: ``scalar``; ``("batch", n)``, a per-example value of n units; ``("units", n)``, one value
-per unit (a batch mean); ``("matrix", rows, cols)``; ``("diag", n)``, which only multiplies a matrix.
+per unit (a batch mean); ``("matrix", rows, cols)``; ``("diag", n)``, which only multiplies a matrix;
+``("pairs",)``, a (batch × batch) matrix over pairs of examples (in a scope that allows them).
 A per-unit vector of one unit is a number; a per-example value of one unit scales each example.
 """
 from __future__ import annotations
@@ -18,11 +19,12 @@ import re
 import warnings
 
 from .diagnostics import did_you_mean
-from .expressions import (FUNCTIONS, STRUCTURAL, Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct,
-                          Reduce, Total, Tril, constant_value)
+from .expressions import (FUNCTIONS, STRUCTURAL, Binary, Centred, Constant, Diag, Function, Mean, MatProduct,
+                          OuterProduct, PairsProduct, PairsRowsum, Reduce, SquaredDistances, Total, Tril, constant_value)
 
 MAX_LENGTH = 2000
 SCALAR = ("scalar",)
+PAIRS = ("pairs",)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _DESCRIBED = {ast.Attribute: "attribute access", ast.Subscript: "indexing", ast.Compare: "a comparison",
@@ -50,6 +52,8 @@ def describe(shape) -> str:
         return f"a per-unit vector of {shape[1]}"
     if kind == "diag":
         return f"a diagonal matrix of {shape[1]}"
+    if kind == "pairs":
+        return "a (batch × batch) matrix over pairs of examples"
     return f"a ({shape[1]} × {shape[2]}) matrix"
 
 
@@ -58,8 +62,8 @@ class Scope:
     ``resolve(text)`` turns a component reference into (Signal, its width) or raises KeyError
     with the message to show."""
 
-    def __init__(self, names, resolve):
-        self.names, self.resolve = names, resolve
+    def __init__(self, names, resolve, pairs=False):
+        self.names, self.resolve, self.pairs = names, resolve, pairs
 
 
 def parse(text, scope):
@@ -154,7 +158,8 @@ class _Builder:
         left, lshape = self.build(node.left)
         right, rshape = self.build(node.right)
         if isinstance(node.op, ast.MatMult):
-            return MatProduct(left, right), self.product(node, lshape, rshape)
+            shape = self.product(node, lshape, rshape)
+            return (PairsProduct if lshape == PAIRS else MatProduct)(left, right), shape
         op = _BINARY.get(type(node.op))
         if op is None:
             self.fail(node, "only + - * / ** and @ are part of the expression language")
@@ -187,6 +192,11 @@ class _Builder:
                               "(or one side be a number)")
 
     def product(self, node, left, right):
+        if left == PAIRS:
+            if right[0] != "batch":
+                self.fail(node.right, f"a matrix over pairs of examples multiplies a per-example value; this is "
+                                      f"{describe(right)}")
+            return right
         if left[0] not in ("matrix", "diag") or right[0] not in ("matrix", "diag"):
             side, shape = (node.left, left) if left[0] not in ("matrix", "diag") else (node.right, right)
             self.fail(side, f"'@' multiplies matrices; this is {describe(shape)}"
@@ -246,6 +256,8 @@ class _Builder:
         return self.reduce(node, arg, "cols")
 
     def reduce(self, node, arg, axis):
+        if arg[1] == PAIRS and axis == "rows":
+            return PairsRowsum(arg[0]), ("batch", 1)
         if arg[1][0] != "matrix":
             self.fail(node.args[0], f"{'rowsum' if axis == 'rows' else 'colsum'}() sums a matrix; this is "
                                     f"{describe(arg[1])}")
@@ -256,6 +268,24 @@ class _Builder:
         if shape[0] != "matrix" or shape[1] != shape[2]:
             self.fail(node.args[0], f"tril() takes a square matrix; this is {describe(shape)}")
         return Tril(arg[0]), shape
+
+    def call_sqdist(self, node, arg):
+        self.pairs_allowed(node)
+        if arg[1][0] != "batch":
+            self.fail(node.args[0], f"sqdist() takes a per-example value; this is {describe(arg[1])}")
+        return SquaredDistances(arg[0]), PAIRS
+
+    def call_centre(self, node, arg):
+        self.pairs_allowed(node)
+        if arg[1] != PAIRS:
+            self.fail(node.args[0], f"centre() takes a matrix over pairs of examples, e.g. centre(exp(-sqdist(x))); "
+                                    f"this is {describe(arg[1])}")
+        return Centred(arg[0]), PAIRS
+
+    def pairs_allowed(self, node):
+        if not self.scope.pairs:
+            self.fail(node, "terms over pairs of examples (sqdist, centre) belong in a measure's value; a rule "
+                            "reads the measure")
 
     def call_diag(self, node, arg):
         if arg[1][0] != "units":

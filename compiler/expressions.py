@@ -2,7 +2,9 @@
 
 An expression is a tree of frozen nodes. Per-example values (a signal, elementwise arithmetic and
 functions of signals) are (batch × units); ``Mean`` averages one over the batch; ``OuterProduct``,
-``MatProduct``, ``Tril``, ``Diag`` and ``Weight`` make (rows × cols) matrices. Nodes hold no
+``MatProduct``, ``Tril``, ``Diag`` and ``Weight`` make (rows × cols) matrices; ``SquaredDistances`` and
+``Centred`` make (batch × batch) matrices over pairs of examples, which ``PairsProduct`` and
+``PairsRowsum`` bring back to per-example values (a kernel method's terms). Nodes hold no
 numbers but ``Constant``s, which the code generator passes to kernels as arguments, and no text
 from a spec but the identifiers of signals.
 """
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 #: elementwise functions of one argument an expression may call
 FUNCTIONS = ("exp", "log", "tanh", "sigmoid", "relu", "abs", "sign", "sqrt", "step", "sin", "cos")
 #: functions that change what an expression is over: name -> number of arguments
-STRUCTURAL = {"outer": 2, "mean": 1, "total": 1, "rowsum": 1, "colsum": 1, "tril": 1, "diag": 1}
+STRUCTURAL = {"outer": 2, "mean": 1, "total": 1, "rowsum": 1, "colsum": 1, "tril": 1, "diag": 1, "sqdist": 1,
+              "centre": 1}
 OPERATORS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
 
 
@@ -137,6 +140,55 @@ class Reduce(Node):
 
     def __str__(self):
         return f"{'rowsum' if self.axis == 'rows' else 'colsum'}({self.arg})"
+
+
+@dataclass(frozen=True)
+class SquaredDistances(Node):
+    """The (batch × batch) squared distances ‖a_i − a_j‖² between the examples of a per-example value."""
+
+    arg: Node
+    parts = ("arg",)
+
+    def __str__(self):
+        return f"sqdist({self.arg})"
+
+
+@dataclass(frozen=True)
+class Centred(Node):
+    """H P H for a (batch × batch) P, H = I − 11ᵀ/m: P less its row and column means, plus its mean."""
+
+    arg: Node
+    parts = ("arg",)
+
+    def __str__(self):
+        return f"centre({self.arg})"
+
+
+@dataclass(frozen=True)
+class PairsProduct(Node):
+    """P @ a for a (batch × batch) P: each example's sum over the batch of P[i, j] times example j's a."""
+
+    pairs: Node
+    arg: Node
+    parts = ("pairs", "arg")
+
+    def __str__(self):
+        return f"({self.pairs} @ {self.arg})"
+
+
+@dataclass(frozen=True)
+class PairsRowsum(Node):
+    """Each example's row of a (batch × batch) matrix, summed: one value per example."""
+
+    arg: Node
+    parts = ("arg",)
+
+    def __str__(self):
+        return f"rowsum({self.arg})"
+
+
+#: nodes whose value is a (batch × batch) matrix over pairs of examples
+PAIRS = (SquaredDistances, Centred)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,10 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+
+from .expressions import PAIRS
+from .ops import Measure, Signal
+
 #: optimizer -> how many arrays of state it keeps per learnable parameter
 _OPTIMIZER_ARRAYS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 1}
 #: distinct batch sizes a run allocates buffers for: the batch, and the last batches of two splits
@@ -48,10 +52,28 @@ def estimate(plan, data_rows: int, data_widths) -> MemoryEstimate:
         buffers += size
         owner = ("cable" if signal.compartment == "product" else "component", signal.component)
         owners[owner] = owners.get(owner, 0) + size
+    pairs = _BATCH_SIZES * _pair_buffers(plan) * batch * batch * item
+    if pairs:
+        buffers += pairs
+        owners[("component", "terms over pairs of examples")] = pairs
     data = data_rows * sum(data_widths) * (8 + 8 + item)
     owners[("data", "data")] = data
     largest = max((size, *owner) for owner, size in owners.items())
     return MemoryEstimate(parameters, buffers, data, largest)
+
+
+def _pair_buffers(plan) -> int:
+    """At most how many (batch × batch) buffers the expressions over pairs of examples take: one per
+    distinct node of every measure value that holds such terms."""
+    values = {op.value for routine in plan.routines.values() for segment in routine.segments
+              for phase in segment.phases for op in (*phase.setup, *phase.hoisted, *phase.step, *phase.settle)
+              if isinstance(op, Measure)}
+    nodes = set()
+    for value in values:
+        walked = set(value.walk())
+        if any(isinstance(node, PAIRS) for node in walked):
+            nodes |= {node for node in walked if not isinstance(node, Signal)}
+    return len(nodes)
 
 
 def available() -> int:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from ..compiler.expressions import (Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct, Reduce, Total,
-                                   Tril, UnitConstant, Weight)
+from ..compiler.expressions import (PAIRS, Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct,
+                                   PairsProduct, PairsRowsum, Reduce, SquaredDistances, Total, Tril, UnitConstant, Weight)
 from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, Decay, Evolve,
                             CustomLoss, Expression, Integrate, MatMul, Measure, OjaDecay, Outer, Rest, Sample, Signal,
                             Store, Zero)
@@ -221,6 +221,12 @@ class SegmentWriter:
             return f"({template.format(x=self.element(node.arg))})"
         if isinstance(node, (Mean, Reduce)):
             return f"{self.units(node)}[0, {_column(self.node_width(node))}]"
+        if isinstance(node, PAIRS):
+            return f"{self.pairs(node)}[r, c]"
+        if isinstance(node, PairsProduct):
+            return f"{self.pairs_product(node)}[r, {_column(self.node_width(node))}]"
+        if isinstance(node, PairsRowsum):
+            return f"{self.pairs_rowsum(node)}[r, 0]"
         if isinstance(node, MatProduct) and isinstance(node.left, Diag):
             return f"({self.units(node.left.arg)}[0, r] * {self.element(node.right)})"
         if isinstance(node, MatProduct) and isinstance(node.right, Diag):
@@ -255,6 +261,46 @@ class SegmentWriter:
             self.loop(1, width, f"{buf}[0, c] = {self.element(node)}", buf, buf, group=f"units {buf}")
         return buf
 
+    def pairs(self, node):
+        """A (batch × batch) buffer holding an expression over pairs of examples (a kernel matrix)."""
+        if node in self.held:
+            return self.held[node]
+        buf = self.held[node] = self.temp(f"t_{self.owner}__pairs{len(self.held)}", 0, 0)
+        if isinstance(node, SquaredDistances):
+            examples = self.examples(node.arg)
+            self.raw(f"neg_sqdist({examples}, {examples}, {buf})")
+            self.loop("B", "batch", f"{buf}[r, c] = -{buf}[r, c]", buf, buf, group=f"pairs {buf}")
+        elif isinstance(node, PAIRS):   # centred
+            self.raw(f"centre_pairs({self.pairs(node.arg)}, {buf})")
+        else:   # arithmetic and functions of pair matrices and numbers
+            self.loop("B", "batch", f"{buf}[r, c] = {self.element(node)}", buf, buf, group=f"pairs {buf}")
+        return buf
+
+    def pairs_product(self, node):
+        """A (batch × n) buffer holding P @ a: each example's sum over the batch of P[r, j] a[j]."""
+        if node not in self.held:
+            buf = self.held[node] = self.temp(f"t_{self.owner}__examples{len(self.held)}", 0, self.node_width(node))
+            self.raw(f"np.dot({self.pairs(node.pairs)}, {self.examples(node.arg)}, {buf})")
+        return self.held[node]
+
+    def pairs_rowsum(self, node):
+        """A (batch × 1) buffer holding each example's row sum of a matrix over pairs."""
+        if node not in self.held:
+            buf = self.held[node] = self.temp(f"t_{self.owner}__total{len(self.held)}", 0, 1)
+            self.raw(f"{buf}[:, 0] = 0.0")
+            self.loop("B", "batch", f"{buf}[r, 0] += {self.pairs(node.arg)}[r, c]", buf, buf, group=f"total {buf}")
+        return self.held[node]
+
+    def examples(self, node):
+        """A (batch × n) array holding a per-example expression: a signal's own buffer, or a temp."""
+        if isinstance(node, Signal):
+            return self.sig(node)
+        if node not in self.held:
+            width = self.node_width(node)
+            buf = self.held[node] = self.temp(f"t_{self.owner}__examples{len(self.held)}", 0, width)
+            self.loop("B", width, f"{buf}[r, c] = {self.element(node)}", buf, buf, group=f"examples {buf}")
+        return self.held[node]
+
     def total(self, node):
         """A (batch × 1) buffer holding the sum over units of a per-example value."""
         if node not in self.held:
@@ -272,8 +318,10 @@ class SegmentWriter:
             return self.width(node)
         if isinstance(node, UnitConstant):
             return len(node.values)
-        if isinstance(node, Total):
+        if isinstance(node, (Total, PairsRowsum)):
             return 1
+        if isinstance(node, PairsProduct):
+            return self.node_width(node.arg)
         if isinstance(node, Reduce):
             rows, cols = self.matrix_shape(node.arg)
             return rows if node.axis == "rows" else cols

@@ -219,11 +219,12 @@ class Executor:
         return chain[:batch]
 
     def temp(self, spec, batch):
-        """Scratch space of a kernel: (name, rows, cols), rows 0 meaning the batch size."""
+        """Scratch space of a kernel: (name, rows, cols), rows or cols 0 meaning the batch size (cols:
+        a matrix over pairs of examples)."""
         name, rows, cols = spec
-        key = (name, rows or batch, cols)
+        key = (name, rows or batch, cols or batch)
         if key not in self._temps:
-            self._temps[key] = self.allocate.zeros((rows or batch, cols), self.dtype)
+            self._temps[key] = self.allocate.zeros(key[1:], self.dtype)
         return self._temps[key]
 
     def _bound(self, kernel, batch):

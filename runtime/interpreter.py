@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compiler.expressions import (Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct, Reduce, Total,
-                                    Tril, UnitConstant, Weight, scheduled_value)
+from ..compiler.expressions import (Binary, Centred, Constant, Diag, Function, Mean, MatProduct, OuterProduct,
+                                    PairsProduct, PairsRowsum, Reduce, SquaredDistances, Total, Tril, UnitConstant,
+                                    Weight, scheduled_value)
 from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, CustomLoss, Decay,
                             Evolve, Expression, Integrate, MatMul, Measure, OjaDecay, Outer, Rest, Sample, Signal, Store,
                             Zero)
@@ -96,6 +97,16 @@ class Trial:
             return self.evaluate(node.left) @ self.evaluate(node.right)
         if isinstance(node, Tril):
             return np.tril(self.evaluate(node.arg))
+        if isinstance(node, SquaredDistances):
+            a = self.evaluate(node.arg)
+            return ((a[:, None, :] - a[None, :, :]) ** 2).sum(axis=2)
+        if isinstance(node, Centred):
+            p = self.evaluate(node.arg)
+            return p - p.mean(axis=1, keepdims=True) - p.mean(axis=0, keepdims=True) + p.mean()
+        if isinstance(node, PairsProduct):
+            return self.evaluate(node.pairs) @ self.evaluate(node.arg)
+        if isinstance(node, PairsRowsum):
+            return self.evaluate(node.arg).sum(axis=1, keepdims=True)
         raise TypeError(f"no NumPy form for {node!r}")
 
 

@@ -121,6 +121,22 @@ def neg_sqdist(x, w, out):
             out[i, j] = -total
 
 
+def centre_pairs(p, out):
+    """out = H p H, H = I − 11ᵀ/m, for an (m × m) p: p less its row means and column means, plus its
+    mean (the centring of a kernel matrix in HSIC)."""
+    m = p.shape[0]
+    rows = np.zeros(m)
+    cols = np.zeros(m)
+    for i in range(m):
+        for j in range(m):
+            rows[i] += p[i, j]
+            cols[j] += p[i, j]
+    mean = rows.sum() / (m * m)
+    for i in range(m):
+        for j in range(m):
+            out[i, j] = p[i, j] - rows[i] / m - cols[j] / m + mean
+
+
 def mix32(x):
     """A bijection of 32-bit integers that scrambles every bit (Wellons' lowbias32). Each product
     stays below 2**63, so int64 arithmetic in numba and Python's integers give the same result."""
@@ -148,8 +164,8 @@ def normal01(seed, trial, stream, step, index):
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(6.283185307179586 * u2)
 
 
-HELPERS = {f.__name__: f for f in (tanh_f32, sigmoid_f32, softmax_rows, kwta_mask, neg_sqdist, mix32, uniform01,
-                                   normal01)}
+HELPERS = {f.__name__: f for f in (tanh_f32, sigmoid_f32, softmax_rows, kwta_mask, neg_sqdist, centre_pairs, mix32,
+                                   uniform01, normal01)}
 #: sampling kind -> element template of {phi}, {noise} and {key} (the arguments after the generator's)
 SAMPLES = {
     "bernoulli": "1.0 if uniform01({key}) < {phi} else 0.0",

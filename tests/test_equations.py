@@ -209,15 +209,17 @@ SPEC_LINE = 11   # the line of dW in LINEAR; the expression starts at column 30 
     ("outer(post / mean(pre), pre)", 13, "'/' combines a per-example value of 3 unit(s) with a per-unit vector of "
                                          "8; their shapes must agree (or one side be a number)"),
     ("outer(pre, post)", 0, "is a (8 × 3) matrix, but cable 'W' has (3 × 8) weights"),
+    ("outer(sqdist(post) @ post, pre)", 6, "terms over pairs of examples (sqdist, centre) belong in a measure's "
+                                           "value; a rule reads the measure"),
     ("outer(post.__class__, pre)", 6, "attribute access is not part of the expression language; a signal is "
                                       "written component or component.compartment"),
     ("W.T", 0, "attribute access is not part of the expression language; a signal is written component or "
                "component.compartment"),
     ("open(W)", 0, "'open' is not a function of the expression language; it has exp, log, tanh, sigmoid, relu, "
-                   "abs, sign, sqrt, step, sin, cos, outer, mean, total, rowsum, colsum, tril, diag"),
+                   "abs, sign, sqrt, step, sin, cos, outer, mean, total, rowsum, colsum, tril, diag, sqdist, centre"),
     ("W * W[0]", 4, "indexing is not part of the expression language (numbers, names, + - * / ** @, and the "
                     "functions exp, log, tanh, sigmoid, relu, abs, sign, sqrt, step, sin, cos, outer, mean, total, rowsum, "
-                    "colsum, tril, diag)"),
+                    "colsum, tril, diag, sqdist, centre)"),
     ("outer(post pre)", 6, "the expression does not parse: invalid syntax. Perhaps you forgot a comma?"),
     ("W ** post", 5, "an exponent is a fixed number (not a signal, nor a scheduled constant)"),
     ("diag(post) @ W", 5, "diag() takes a per-unit vector; this is a per-example value of 3 unit(s); write "

@@ -97,7 +97,7 @@ def test_a_neuron_variable_is_a_compartment_others_read(lif):
      "component.compartment"),
     ('"0", a:', '"open(v)", a:',
      "9:39: error: 'open' is not a function of the expression language; it has exp, log, tanh, sigmoid, relu, abs, "
-     "sign, sqrt, step, sin, cos, outer, mean, total, rowsum, colsum, tril, diag"),
+     "sign, sqrt, step, sin, cos, outer, mean, total, rowsum, colsum, tril, diag, sqdist, centre"),
     ("{v: \"(I", "{phi: \"(I",
      "8:19: error: 'phi' is taken; name the variable otherwise"),
     ('reset: {v: "0", a: "a + b"}', 'reset: {v: "0", w: "a + b"}',

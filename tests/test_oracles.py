@@ -1279,6 +1279,49 @@ def test_a_dbm_comes_to_reconstruct_held_out_images_through_its_mean_field():
     assert reconstruction_error() < 0.5 * before
 
 
+def gaussian_hsic(z, other, s_z, s_other):
+    """HSIC(Z, B) = tr(K_Z H K_B H)/(m − 1)² with kernels exp(−‖a_i − a_j‖²/s)."""
+    def kernel(a, s):
+        return np.exp(-((a[:, None, :] - a[None, :, :]) ** 2).sum(axis=2) / s)
+    m = len(z)
+    h = np.eye(m) - 1.0 / m
+    return float(np.trace(kernel(z, s_z) @ h @ kernel(other, s_other) @ h) / (m - 1) ** 2)
+
+
+def test_an_hsic_layers_update_is_the_descent_of_its_own_bottleneck_objective():
+    # EG-HSIC: ΔW1 = −∂(HSIC(Z1, X) − β HSIC(Z1, Y))/∂W1 with the input held, by finite differences, times
+    # s_z (m − 1)²/(4m): the factors the measure leaves out (2/s_z per kernel derivative, 2 per symmetric
+    # pair, 1/(m − 1)² of HSIC) and the batch mean of outer()
+    model = load("hsic_digits.yaml", "dtype=float64")
+    w = model.weights
+    x, y = model.data.x_train[:16], model.data.y_train[:16]
+    got = model.updates(x, y)
+
+    def loss():
+        z = np.tanh(x @ w["W1"].T + w["W1.bias"])
+        return gaussian_hsic(z, x, 20.0, 10.0) - 10.0 * gaussian_hsic(z, y, 20.0, 2.0)
+
+    picks = np.random.default_rng(0).choice(w["W1"].size, size=40, replace=False)
+    descent = descent_by_finite_differences(w["W1"], picks, loss, 1e-6)
+    factor = 20.0 * 15 ** 2 / (4 * 16)
+    np.testing.assert_allclose(got["W1"].reshape(-1)[picks], descent * factor, rtol=1e-5, atol=1e-12)
+    bias = descent_by_finite_differences(w["W1.bias"], range(8), loss, 1e-6)
+    np.testing.assert_allclose(got["W1.bias"][:8], bias * factor, rtol=1e-5, atol=1e-12)
+
+
+def test_hsic_training_raises_each_layers_dependence_on_the_labels():
+    model = load("hsic_digits.yaml", "train.epochs=5")
+    x, y = model.data.x_test[:200], model.data.y_test[:200]
+
+    def with_labels():
+        h1, h2 = tanh_layers(model.weights, x)
+        return [gaussian_hsic(h, y, 20.0, 2.0) for h in (h1, h2)]
+
+    before = with_labels()
+    model.fit()
+    assert all(after > 2 * start for after, start in zip(with_labels(), before)), (before, with_labels())
+
+
 def layer_norm(v):
     return v / (np.sqrt((v * v).sum(axis=1, keepdims=True)) + 1e-4)
 

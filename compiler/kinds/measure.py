@@ -44,7 +44,7 @@ class Measure(Kind):
             return
         names = {n: (c, equations.SCALAR) for n, c in numbers.items()}
         try:
-            value, shape, _ = equations.parse(comp.opts["value"], equations.Scope(names, component))
+            value, shape, _ = equations.parse(comp.opts["value"], equations.Scope(names, component, pairs=True))
         except equations.ExpressionError as exc:
             resolver.error_inside(path + ("value",), exc.offset, exc.message)
             return
