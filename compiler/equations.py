@@ -186,7 +186,7 @@ class _Builder:
         for one, other in ((left, right), (right, left)):
             if one == ("units", 1) and other[0] != "diag":   # one number (a mean of one unit): a scalar
                 return other
-            if one == ("batch", 1) and other[0] == "batch":   # one number per example: scales each example
+            if one == ("batch", 1) and other[0] in ("batch", "pairs"):   # one number per example: its values, its row
                 return other
         self.fail(node.right, f"'{op}' combines {describe(left)} with {describe(right)}; their shapes must agree "
                               "(or one side be a number)")
@@ -269,16 +269,20 @@ class _Builder:
             self.fail(node.args[0], f"tril() takes a square matrix; this is {describe(shape)}")
         return Tril(arg[0]), shape
 
-    def call_sqdist(self, node, arg):
+    def call_sqdist(self, node, left, right):
         self.pairs_allowed(node)
-        if arg[1][0] != "batch":
-            self.fail(node.args[0], f"sqdist() takes a per-example value; this is {describe(arg[1])}")
-        return SquaredDistances(arg[0]), PAIRS
+        for arg, (_, shape) in zip(node.args, (left, right)):
+            if shape[0] != "batch":
+                self.fail(arg, f"sqdist(a, b) takes two per-example values; this is {describe(shape)}")
+        if left[1] != right[1]:
+            self.fail(node.args[1], f"sqdist(a, b) compares values of the same units: {left[1][1]} against "
+                                    f"{right[1][1]}")
+        return SquaredDistances(left[0], right[0]), PAIRS
 
     def call_centre(self, node, arg):
         self.pairs_allowed(node)
         if arg[1] != PAIRS:
-            self.fail(node.args[0], f"centre() takes a matrix over pairs of examples, e.g. centre(exp(-sqdist(x))); "
+            self.fail(node.args[0], f"centre() takes a matrix over pairs of examples, e.g. centre(exp(-sqdist(x, x))); "
                                     f"this is {describe(arg[1])}")
         return Centred(arg[0]), PAIRS
 

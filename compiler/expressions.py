@@ -15,7 +15,7 @@ from dataclasses import dataclass
 #: elementwise functions of one argument an expression may call
 FUNCTIONS = ("exp", "log", "tanh", "sigmoid", "relu", "abs", "sign", "sqrt", "step", "sin", "cos")
 #: functions that change what an expression is over: name -> number of arguments
-STRUCTURAL = {"outer": 2, "mean": 1, "total": 1, "rowsum": 1, "colsum": 1, "tril": 1, "diag": 1, "sqdist": 1,
+STRUCTURAL = {"outer": 2, "mean": 1, "total": 1, "rowsum": 1, "colsum": 1, "tril": 1, "diag": 1, "sqdist": 2,
               "centre": 1}
 OPERATORS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
 
@@ -144,13 +144,14 @@ class Reduce(Node):
 
 @dataclass(frozen=True)
 class SquaredDistances(Node):
-    """The (batch × batch) squared distances ‖a_i − a_j‖² between the examples of a per-example value."""
+    """The (batch × batch) squared distances ‖a_i − b_j‖² between example i's a and example j's b."""
 
-    arg: Node
-    parts = ("arg",)
+    left: Node
+    right: Node
+    parts = ("left", "right")
 
     def __str__(self):
-        return f"sqdist({self.arg})"
+        return f"sqdist({self.left}, {self.right})"
 
 
 @dataclass(frozen=True)

@@ -267,8 +267,7 @@ class SegmentWriter:
             return self.held[node]
         buf = self.held[node] = self.temp(f"t_{self.owner}__pairs{len(self.held)}", 0, 0)
         if isinstance(node, SquaredDistances):
-            examples = self.examples(node.arg)
-            self.raw(f"neg_sqdist({examples}, {examples}, {buf})")
+            self.raw(f"neg_sqdist({self.factor(node.left)}, {self.factor(node.right)}, {buf})")
             self.loop("B", "batch", f"{buf}[r, c] = -{buf}[r, c]", buf, buf, group=f"pairs {buf}")
         elif isinstance(node, PAIRS):   # centred
             self.raw(f"centre_pairs({self.pairs(node.arg)}, {buf})")
@@ -280,7 +279,7 @@ class SegmentWriter:
         """A (batch × n) buffer holding P @ a: each example's sum over the batch of P[r, j] a[j]."""
         if node not in self.held:
             buf = self.held[node] = self.temp(f"t_{self.owner}__examples{len(self.held)}", 0, self.node_width(node))
-            self.raw(f"np.dot({self.pairs(node.pairs)}, {self.examples(node.arg)}, {buf})")
+            self.raw(f"np.dot({self.pairs(node.pairs)}, {self.factor(node.arg)}, {buf})")
         return self.held[node]
 
     def pairs_rowsum(self, node):
@@ -289,16 +288,6 @@ class SegmentWriter:
             buf = self.held[node] = self.temp(f"t_{self.owner}__total{len(self.held)}", 0, 1)
             self.raw(f"{buf}[:, 0] = 0.0")
             self.loop("B", "batch", f"{buf}[r, 0] += {self.pairs(node.arg)}[r, c]", buf, buf, group=f"total {buf}")
-        return self.held[node]
-
-    def examples(self, node):
-        """A (batch × n) array holding a per-example expression: a signal's own buffer, or a temp."""
-        if isinstance(node, Signal):
-            return self.sig(node)
-        if node not in self.held:
-            width = self.node_width(node)
-            buf = self.held[node] = self.temp(f"t_{self.owner}__examples{len(self.held)}", 0, width)
-            self.loop("B", width, f"{buf}[r, c] = {self.element(node)}", buf, buf, group=f"examples {buf}")
         return self.held[node]
 
     def total(self, node):
@@ -365,7 +354,8 @@ class SegmentWriter:
         return self.matrix_shape(node.arg)
 
     def factor(self, f):
-        """A (batch × n) buffer holding a per-example factor: the signal itself, or a temp."""
+        """A (batch × n) buffer holding a per-example value (a factor of an update, what a pair term reads):
+        the signal itself, or a temp."""
         if isinstance(f, Signal):
             return self.sig(f)
         if f not in self.held:

@@ -98,8 +98,8 @@ class Trial:
         if isinstance(node, Tril):
             return np.tril(self.evaluate(node.arg))
         if isinstance(node, SquaredDistances):
-            a = self.evaluate(node.arg)
-            return ((a[:, None, :] - a[None, :, :]) ** 2).sum(axis=2)
+            a, b = self.evaluate(node.left), self.evaluate(node.right)
+            return ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
         if isinstance(node, Centred):
             p = self.evaluate(node.arg)
             return p - p.mean(axis=1, keepdims=True) - p.mean(axis=0, keepdims=True) + p.mean()

@@ -209,7 +209,7 @@ SPEC_LINE = 11   # the line of dW in LINEAR; the expression starts at column 30 
     ("outer(post / mean(pre), pre)", 13, "'/' combines a per-example value of 3 unit(s) with a per-unit vector of "
                                          "8; their shapes must agree (or one side be a number)"),
     ("outer(pre, post)", 0, "is a (8 × 3) matrix, but cable 'W' has (3 × 8) weights"),
-    ("outer(sqdist(post) @ post, pre)", 6, "terms over pairs of examples (sqdist, centre) belong in a measure's "
+    ("outer(sqdist(post, post) @ post, pre)", 6, "terms over pairs of examples (sqdist, centre) belong in a measure's "
                                            "value; a rule reads the measure"),
     ("outer(post.__class__, pre)", 6, "attribute access is not part of the expression language; a signal is "
                                       "written component or component.compartment"),

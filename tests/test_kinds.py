@@ -117,14 +117,14 @@ def test_a_measure_is_its_value_computed_after_what_it_reads(write_spec, backend
     (('value: "total(o * o) + total(x.z) / 64"', 'value: "mean(o)"'),
      "spec.yaml:11:38: error: is a per-unit vector of 3; a measure of 1 unit takes one value per example for each "
      "(or one for all)"),
-    (('value: "total(o * o) + total(x.z) / 64"', 'value: "exp(-sqdist(o))"'),
+    (('value: "total(o * o) + total(x.z) / 64"', 'value: "exp(-sqdist(o, o))"'),
      "spec.yaml:11:38: error: is a (batch × batch) matrix over pairs of examples; a measure of 1 unit takes one value "
      "per example for each (or one for all)"),
     (('value: "total(o * o) + total(x.z) / 64"', 'value: "total(centre(o) @ o)"'),
-     "spec.yaml:11:52: error: centre() takes a matrix over pairs of examples, e.g. centre(exp(-sqdist(x))); this is "
+     "spec.yaml:11:52: error: centre() takes a matrix over pairs of examples, e.g. centre(exp(-sqdist(x, x))); this is "
      "a per-example value of 3 unit(s)"),
-    (('value: "total(o * o) + total(x.z) / 64"', 'value: "total(sqdist(o) @ mean(o))"'),
-     "spec.yaml:11:57: error: a matrix over pairs of examples multiplies a per-example value; this is a per-unit "
+    (('value: "total(o * o) + total(x.z) / 64"', 'value: "total(sqdist(o, o) @ mean(o))"'),
+     "spec.yaml:11:60: error: a matrix over pairs of examples multiplies a per-example value; this is a per-unit "
      "vector of 3"),
     (('{kind: measure, size: 1, value: "total(o * o) + total(x.z) / 64"}', '{kind: measure, size: 1}'),
      "spec.yaml:11:6: error: measure 'g' needs a value: an expression of other components, e.g. value: "

@@ -1322,6 +1322,40 @@ def test_hsic_training_raises_each_layers_dependence_on_the_labels():
     assert all(after > 2 * start for after, start in zip(with_labels(), before)), (before, with_labels())
 
 
+def test_a_signal_propagation_layer_descends_its_own_loss_with_the_targets_held():
+    # FO-SIGPROP: with S_ij = −‖h_i − t_j‖²/τ, P its row softmax and Y_ij = [y_i = y_j] normalised by row,
+    # ΔW1 = −∂(−Σ Y log P)/∂W1 through the images' path alone (t1, the labels' activity, held), by finite
+    # differences, times τ/(2m): the factors the measure and outer()'s batch mean leave out
+    model = load("sigprop_digits.yaml", "dtype=float64")
+    w = model.weights
+    x, y = model.data.x_train[:16], model.data.y_train[:16]
+    got = model.updates(x, y)
+    t1 = np.tanh((y @ w["S"].T) @ w["W1"].T + w["W1.bias"])
+    same = (y @ y.T)
+    target = same / same.sum(axis=1, keepdims=True)
+
+    def loss():
+        h1 = np.tanh(x @ w["W1"].T + w["W1.bias"])
+        s = -((h1[:, None, :] - t1[None, :, :]) ** 2).sum(axis=2) / 1.0
+        log_p = s - s.max(axis=1, keepdims=True)
+        log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+        return float(-(target * log_p).sum())
+
+    picks = np.random.default_rng(0).choice(w["W1"].size, size=40, replace=False)
+    descent = descent_by_finite_differences(w["W1"], picks, loss, 1e-6)
+    np.testing.assert_allclose(got["W1"].reshape(-1)[picks], descent / (2 * 16), rtol=1e-5, atol=1e-12)
+
+
+def test_signal_propagation_scores_each_label_by_its_distance_after_the_same_layers():
+    model = load("sigprop_digits.yaml", "dtype=float64")
+    w = model.weights
+    x = model.data.x_test[:5]
+    h2 = tanh_layers(w, x)[1]
+    labels = np.tanh(np.tanh(w["S"].T @ w["W1"].T + w["W1.bias"]) @ w["W2"].T + w["W2.bias"])   # one row per class
+    want = -((h2[:, None, :] - labels[None, :, :]) ** 2).sum(axis=2)
+    np.testing.assert_allclose(model.predict(x), want, rtol=1e-10)
+
+
 def layer_norm(v):
     return v / (np.sqrt((v * v).sum(axis=1, keepdims=True)) + 1e-4)
 
