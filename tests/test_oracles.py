@@ -1356,6 +1356,30 @@ def test_signal_propagation_scores_each_label_by_its_distance_after_the_same_lay
     np.testing.assert_allclose(model.predict(x), want, rtol=1e-10)
 
 
+def test_rstdp_moves_the_weights_by_the_trials_reward_times_the_eligibility_the_spikes_left():
+    # EG-RSTDP: after a trial, W ← W + lr·(r·E − decay·|r|·W) with E as the trial left it and r its reward
+    from ngdsl.compiler.ops import Signal
+    model = load("rstdp_choice.yaml")
+    model.fit(epochs=3)
+    x, y = model.data.x_train[:1], model.data.y_train[:1]
+    before = model.weights["W"].copy()
+    model.executor.train_batch(x, y)
+    reward = model.executor.buffers(1)[Signal("reward", "phi")][0, 0]
+    counts = model.executor.buffers(1)[Signal("out", "n")][0]
+    right = counts @ y[0]
+    assert reward == pytest.approx((right - (counts.sum() - right)) / (counts.sum() + 1))
+    want = before + 0.05 * (reward * model.weights["E"] - 0.1 * abs(reward) * before)
+    np.testing.assert_allclose(model.weights["W"], want, rtol=1e-12)
+
+
+def test_without_a_reward_rstdp_changes_no_weight_though_the_eligibility_follows_the_spikes():
+    model = load("rstdp_choice.yaml", "components.reward.value=0 * total(y)", "train.epochs=3")
+    before = model.weights["W"].copy()
+    model.fit()
+    np.testing.assert_array_equal(model.weights["W"], before)
+    assert np.abs(model.weights["E"]).max() > 0.01
+
+
 def layer_norm(v):
     return v / (np.sqrt((v * v).sum(axis=1, keepdims=True)) + 1e-4)
 
