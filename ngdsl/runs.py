@@ -420,7 +420,8 @@ class RunDirectory:
         cables = self.model.compiled.circuit.cables
         for cable, fields in self.model.receptive_fields().items():
             lattice = self.model.plan.components[cables[cable].target.component].get("lattice")
-            if lattice and len(fields) <= most_on_lattice:
+            on_lattice = bool(lattice) and len(fields) <= most_on_lattice
+            if on_lattice:
                 rows, cols = lattice
             else:
                 fields = fields[:most]
@@ -433,7 +434,7 @@ class RunDirectory:
             for unit, (ax, field) in enumerate(zip(axes.flat, fields)):
                 image = ax.imshow(field, cmap="RdBu_r", vmin=-limit, vmax=limit)
                 ax.set_title(str(unit), fontsize=6, pad=1)
-            shown = (f"its {len(fields)} units on a {rows} × {cols} lattice" if lattice and len(fields) <= most_on_lattice
+            shown = (f"its {len(fields)} units on a {rows} × {cols} lattice" if on_lattice
                      else f"{len(fields)} of {len(self.model.weights[cable])} units")
             fig.suptitle(f"{self.model.plan.name}: {cable}, {shown}", fontsize=9, parse_math=False)
             fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="weight")

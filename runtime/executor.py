@@ -267,8 +267,7 @@ class Executor:
         if kernel.routine == "train" and self.chains:
             bufs = {**bufs, **{s: self.chain_rows(s, len(x)) for s in self.chains}}
         derived = {w: self.temp((f"stream {w}", 0, self.stream_width(w)), len(x)) for w in self.streams[kernel.routine]}
-        trial = Trial(self.plan, bufs, self.params, self.grads, x, y, self._counter(kernel.routine), derived)
-        trial.epoch = self.epoch
+        trial = Trial(self.plan, bufs, self.params, self.grads, x, y, self._counter(kernel.routine), derived, self.epoch)
         key = (kernel.routine, kernel.segment)
         with np.errstate(all="ignore"):   # a non-finite value is found by the checks that follow, as with kernels
             self.interpreter.run(kernel.routine, kernel.segment, trial, self.steps[key], self.taken[key])

@@ -55,12 +55,12 @@ def uniform01(seed, trial, stream, step, index):
 class Trial:
     """The values one run of a routine works on: signals, parameters, ΔW buffers, data and draws."""
 
-    def __init__(self, plan, signals, params, grads, x, y, draw, streams):
+    def __init__(self, plan, signals, params, grads, x, y, draw, streams, epoch):
         self.plan, self.signals, self.params, self.grads = plan, signals, params, grads
         self.x, self.y, self.draw, self.streams = x, y, draw, streams
+        self.epoch = epoch   # where scheduled constants stand: (epoch being trained, train.epochs)
         self.batch = len(x)
         self.owner = ""   # the cable whose update is being formed
-        self.epoch = (0, plan.train["epochs"])   # where scheduled constants stand: (epoch, train.epochs)
 
     def data(self, source):
         if source.stream is None:
