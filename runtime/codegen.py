@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from ..compiler.expressions import (PAIRS, Binary, Constant, Diag, Function, Mean, MatProduct, OuterProduct,
+from ..compiler.expressions import (PAIRS, Binary, Centred, Constant, Diag, Function, Mean, MatProduct, OuterProduct,
                                    PairsProduct, PairsRowsum, Reduce, SquaredDistances, Total, Tril, UnitConstant, Weight)
 from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, Decay, Evolve,
                             CustomLoss, Expression, Integrate, MatMul, Measure, OjaDecay, Outer, Rest, Sample, Signal,
@@ -269,7 +269,7 @@ class SegmentWriter:
         if isinstance(node, SquaredDistances):
             self.raw(f"neg_sqdist({self.factor(node.left)}, {self.factor(node.right)}, {buf})")
             self.loop("B", "batch", f"{buf}[r, c] = -{buf}[r, c]", buf, buf, group=f"pairs {buf}")
-        elif isinstance(node, PAIRS):   # centred
+        elif isinstance(node, Centred):
             self.raw(f"centre_pairs({self.pairs(node.arg)}, {buf})")
         else:   # arithmetic and functions of pair matrices and numbers
             self.loop("B", "batch", f"{buf}[r, c] = {self.element(node)}", buf, buf, group=f"pairs {buf}")

@@ -175,8 +175,8 @@ def _metrics(run_dir):
 
 
 @pytest.mark.parametrize("spec", ["pc_digits.yaml", "eqprop_xor.yaml", "rbm_digits.yaml", "pcd_digits.yaml",
-                                  "denoise_digits.yaml", "sa_rastrigin.yaml", "som_digits.yaml"])
-# random draws, persistent chains, derived streams, scheduled constants
+                                  "denoise_digits.yaml", "sa_rastrigin.yaml"])
+# random draws, persistent chains, derived streams, a scheduled constant
 def test_resume_continues_bit_identically(tmp_path, spec):
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert run_cli("run", spec_path(spec), "--epochs", "4", "--out", str(straight), "--quiet").returncode == 0
