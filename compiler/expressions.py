@@ -189,7 +189,7 @@ class PairsRowsum(Node):
 
 
 #: nodes whose value is a (batch × batch) matrix over pairs of examples
-PAIRS = (SquaredDistances, Centred)
+PAIR_NODES = (SquaredDistances, Centred)
 
 
 @dataclass(frozen=True)

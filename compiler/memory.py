@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .expressions import PAIRS
+from .expressions import PAIR_NODES
 from .ops import Measure, Signal
 
 #: optimizer -> how many arrays of state it keeps per learnable parameter
@@ -71,7 +71,7 @@ def _pair_buffers(plan) -> int:
     nodes = set()
     for value in values:
         walked = set(value.walk())
-        if any(isinstance(node, PAIRS) for node in walked):
+        if any(isinstance(node, PAIR_NODES) for node in walked):
             nodes |= {node for node in walked if not isinstance(node, Signal)}
     return len(nodes)
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from ..compiler.expressions import (PAIRS, Binary, Centred, Constant, Diag, Function, Mean, MatProduct, OuterProduct,
-                                   PairsProduct, PairsRowsum, Reduce, SquaredDistances, Total, Tril, UnitConstant, Weight)
+from ..compiler.expressions import (PAIR_NODES, Binary, Centred, Constant, Diag, Function, Mean, MatProduct,
+                                   OuterProduct, PairsProduct, PairsRowsum, Reduce, SquaredDistances, Total, Tril,
+                                   UnitConstant, Weight)
 from ..compiler.ops import (Accumulate, Activate, ActivityDecay, Assign, Clamp, Clear, ComputeError, Decay, Evolve,
                             CustomLoss, Expression, Integrate, MatMul, Measure, OjaDecay, Outer, Rest, Sample, Signal,
                             Store, Zero)
@@ -221,7 +222,7 @@ class SegmentWriter:
             return f"({template.format(x=self.element(node.arg))})"
         if isinstance(node, (Mean, Reduce)):
             return f"{self.units(node)}[0, {_column(self.node_width(node))}]"
-        if isinstance(node, PAIRS):
+        if isinstance(node, PAIR_NODES):
             return f"{self.pairs(node)}[r, c]"
         if isinstance(node, PairsProduct):
             return f"{self.pairs_product(node)}[r, {_column(self.node_width(node))}]"

@@ -38,6 +38,25 @@ def test_run_trains_and_writes_a_run_directory(tmp_path):
     assert "test_fraction: 0.2" in resolved and "dist: xavier" in resolved   # defaults made visible
 
 
+def _png_size(path):
+    with open(path, "rb") as f:
+        header = f.read(24)
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_a_maps_units_are_drawn_in_their_lattice_places_and_a_dbm_draws_its_fantasies(tmp_path):
+    result = run_cli("run", spec_path("som_digits.yaml"), "--quiet", "--epochs", "1", "--out", str(tmp_path / "som"))
+    assert result.returncode == 0, result.stderr
+    (run,) = os.listdir(tmp_path / "som")
+    # all 100 fields on the 10 × 10 lattice: the figure is 1.1 in a column + 1, 1.1 in a row + 0.6 (8 × 8 would cap at 64)
+    width, height = _png_size(tmp_path / "som" / run / "plots" / "receptive_fields_W.png")
+    assert abs(width / height - 12.0 / 11.6) < 0.003   # 8 × 8 fields: 9.8 / 9.4, 0.008 away
+    result = run_cli("run", spec_path("dbm_digits.yaml"), "--quiet", "--epochs", "1", "--out", str(tmp_path / "dbm"))
+    assert result.returncode == 0, result.stderr
+    (run,) = os.listdir(tmp_path / "dbm")
+    assert os.path.getsize(tmp_path / "dbm" / run / "plots" / "samples.png") > 1000
+
+
 def test_run_of_a_settling_circuit_plots_its_energy_and_drawing_changes_nothing(tmp_path):
     """The energy is measured before training too (for the plot); a run without plots trains the
     same weights bit for bit, and the summary gives the best epoch beside the last."""
