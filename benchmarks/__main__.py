@@ -1,7 +1,8 @@
 """``python -m benchmarks [--quick] [NAME ...]``: step time of the numba runtime against the
 reference executor, the BLAS floor and plain NumPy, measured interleaved in one process; compile
 and warm-start times and memory in fresh processes; scaling exponents in T, batch and width; then
-the thread settings (:mod:`benchmarks.threads`) on every core, idle and beside a busy neighbour."""
+the thread settings (:mod:`benchmarks.threads`) on every core, idle and beside a busy neighbour; and
+the spiking network against Brian2 (:mod:`benchmarks.spiking`)."""
 from __future__ import annotations
 
 import os
@@ -162,6 +163,8 @@ def main(argv=None):
     p.add_argument("names", nargs="*", help="workloads to run (substring match); default all")
     p.add_argument("--reps", type=int, default=30, help="interleaved repetitions (default 30)")
     p.add_argument("--quick", action="store_true", help="skip the width exponent")
+    p.add_argument("--brian2-python", default=os.environ.get("BRIAN2_PYTHON", sys.executable),
+                   help="an interpreter with Brian2, for the spiking comparison (default: $BRIAN2_PYTHON or this one)")
     args = p.parse_args(argv)
     chosen = [w for w in WORKLOADS if not args.names or any(n in w.name for n in args.names)]
     print(f"ngdsl {ngdsl.__version__}, numpy {np.__version__}; pinned to 1 of {os.cpu_count()} cores, 1 BLAS thread; "
@@ -175,6 +178,10 @@ def main(argv=None):
         subprocess.run([sys.executable, "-m", "benchmarks.threads", "--cores", ",".join(map(str, CORES)),
                         *(["--quick"] if args.quick else []), *[w.name for w in chosen]],
                        env=env, cwd=os.path.dirname(HERE), check=True)
+    if not args.names or any(n in "spiking lif-stdp" for n in args.names):
+        # Fresh processes, cold and warm, on this process's one core; Brian2 in its own interpreter.
+        subprocess.run([sys.executable, "-m", "benchmarks.spiking", "--brian2-python", args.brian2_python,
+                        *(["--runs", "2"] if args.quick else [])], cwd=os.path.dirname(HERE), check=True)
 
 
 if __name__ == "__main__":

@@ -172,12 +172,14 @@ class Executor:
     def _warm_up_helpers(self):
         """Compile (or load) the optimizer's step and the finiteness check for each parameter shape
         class, on scratch arrays: the first batch then compiles nothing, and compile time says so."""
+        applied = {self.grads[n].ndim for segment in self.plan.routines["train"].segments
+                   for up in segment.applied for n in (up.weight, up.bias) if n}
         ndims = sorted({g.ndim for g in self.grads.values()} | {2})     # 2: predict's readout
         scratch = {f"scratch{d}": np.zeros((1,) * d, self.dtype) for d in ndims}
         optimizer = optimizers.make(self.plan.train["optimizer"], scratch)
         for name, array in scratch.items():
             all_finite(array)
-            if array.ndim in {g.ndim for g in self.grads.values()}:
+            if array.ndim in applied:   # a circuit whose phases change every weight itself never steps
                 optimizer.step(name, array, array, None)
 
     def _cache_misses(self):

@@ -81,3 +81,19 @@ def test_an_mnist_sized_file_trains_in_flat_memory():
     for per_epoch in resident:
         assert per_epoch[-1] - per_epoch[0] < 2.0      # MB: nothing accumulates across epochs
     assert len(re.findall(r"epoch +[\d.]+, [\d.]+ s", result.stdout)) == 2
+
+
+@pytest.mark.slow
+def test_spiking_benchmark_reports_ngdsl_and_says_how_to_add_brian2(tmp_path):
+    # Brian2 is not a dependency: without it the benchmark reports ngdsl's side and the setup
+    missing = tmp_path / "no-brian2"
+    missing.write_text("#!/bin/sh\nexit 1\n")
+    missing.chmod(0o755)
+    result = subprocess.run([sys.executable, "-m", "benchmarks.spiking", "--runs", "1", "--brian2-python", str(missing)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    found = re.search(r"ngdsl +([\d.]+) µs/step +first step cold +([\d.]+) s +warm +([\d.]+) s +output (\d+) Hz",
+                      result.stdout)
+    assert found, result.stdout
+    assert 20 <= int(found[4]) <= 80          # the network fires as Brian2's does (44 Hz)
+    assert "Brian2    not found" in result.stdout and "pip install brian2 'numpy<2.4'" in result.stdout

@@ -43,6 +43,20 @@ def test_a_phase_applies_its_rule_after_every_step(write_spec):
     np.testing.assert_allclose(model.weights["W"], w, rtol=1e-12)
 
 
+def test_a_rule_of_outer_products_alone_is_applied_every_step_over_a_batch(write_spec):
+    # such a rule is formed and applied a row of W at a time (the fast path of spiking circuits)
+    spec = ONLINE.replace('"outer(post, pre) - W"', '"outer(post, pre) - 0.5 * outer(post * post, pre)"')
+    model = ngdsl.load(write_spec(spec))
+    w = model.weights["W"].copy()
+    model.fit(epochs=1)
+    for start in range(0, 40, 8):
+        x = model.data.x_train[start:start + 8]
+        for _ in range(5):
+            y = x @ w.T
+            w = w + 0.1 * ((y - 0.5 * y * y).T @ x / len(x))
+    np.testing.assert_allclose(model.weights["W"], w, rtol=1e-12)
+
+
 def test_the_product_through_a_plastic_weight_is_recomputed_every_step(write_spec):
     # with the product hoisted out of the loop (as it is for fixed weights) y would keep W₀ x
     compiled = compile_text(ONLINE)
