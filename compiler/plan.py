@@ -28,6 +28,7 @@ class Parameter:
     mask: tuple = ()         # (('zero_diagonal', True), ('groups', n), ('band', w)): connections that exist
     derived: tuple = ()      # (function, owner): not drawn but computed from the owner's weights, after each update
     lattice: tuple = ()      # (rows, cols) of the lattice whose squared distances an init 'lattice' holds
+    offset: float = 0.0      # added to every drawn weight
 
 
 @dataclass(frozen=True)
@@ -431,7 +432,7 @@ def lower(circuit, graph, optimize=True) -> Plan:
         lattice = circuit.components[c.source.component].opts.get("lattice", ()) if init["dist"] == "lattice" else ()
         parameters[name] = Parameter(name, name, c.shape, init["dist"], _init_scale(init, c.shape), c.learnable,
                                      float(c.opts.get("lr", 0.0)), tuple(sorted((c.opts.get("mask") or {}).items())),
-                                     lattice=tuple(lattice))
+                                     lattice=tuple(lattice), offset=float(init.get("offset", 0.0)))
         if c.opts.get("bias"):
             parameters[f"{name}.bias"] = Parameter(f"{name}.bias", name, (c.shape[0],), "constant", 0.0,
                                                    c.learnable, float(c.opts.get("lr", 0.0)))

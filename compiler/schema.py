@@ -51,7 +51,7 @@ def build_schema() -> dict:
     component = _obj({"kind": {"enum": sorted(KINDS), "description": "what the component is: "
                                                                       + "; ".join(f"{k.name}: {k.about}" for k in KINDS.values())},
                       "size": _int, **options, "about": {"type": "string"}}, ["kind"])
-    init = _obj({"dist": {"enum": list(language.INITS)}, "scale": _num, "fan": {"enum": ["in", "out"]}})
+    init = _obj({"dist": {"enum": list(language.INITS)}, "scale": _num, "fan": {"enum": ["in", "out"]}, "offset": _num})
     cable = _obj({
         "from": ref, "to": ref,
         "transform": {"enum": ["dense", "fixed", "identity"]},

@@ -60,6 +60,7 @@ ABOUT = {
     "cables/*/init": "how the weights are drawn",
     "cables/*/init/dist": "normal, uniform, xavier, constant, or samples (rows from training examples)",
     "cables/*/init/scale": "the distribution's scale (uniform: half-width; normal: standard deviation)",
+    "cables/*/init/offset": "added to every drawn weight, e.g. uniform with scale 0.05 and offset 0.05 draws from [0, 0.1)",
     "cables/*/init/fan": "scale by √(6/fan): 'in' (the source's size) or 'out' (the destination's)",
     "cables/*/bias": "add a learned bias (tied, untransposed: the other cable's)",
     "cables/*/gate": "multiply what the cable delivers, element by element, by this compartment",

@@ -621,12 +621,14 @@ class SegmentWriter:
         formed.add(up.cable)
 
     def learn_online(self, up, lr):
-        """ΔW and W += lr·ΔW inside a phase's step. A ΔW made of outer products alone goes straight
-        into W, a row at a time — one pass over W, rather than a product and a scaling pass per term
-        into ΔW and a pass adding it (per-step plasticity of a spiking circuit: 2.5× faster at
-        784 × 100 and a batch of one). Nothing reads such a ΔW after the trial: ``updates`` reports
-        the change of W."""
-        if up.bias or up.w_max is not None or not up.terms or not all(isinstance(t, Outer) for t in up.terms):
+        """ΔW and W += lr·ΔW inside a phase's step. A ΔW of outer products, less decays that scale W
+        by rows (−c·W, −c·diag⟨post⟩·W), goes straight into W a row at a time — one pass over W,
+        rather than a product and a pass per term into ΔW and a pass adding it (per-step plasticity
+        of a spiking circuit: 4.5× faster at 784 × 100 and a batch of one). Nothing reads such a ΔW
+        after the trial: ``updates`` reports the change of W."""
+        outers = [t for t in up.terms if isinstance(t, Outer)]
+        decays = [t for t in up.terms if isinstance(t, Decay) or (isinstance(t, ActivityDecay) and t.side == "post")]
+        if up.bias or up.w_max is not None or not outers or len(outers) + len(decays) < len(up.terms):
             self.update(up)
             self.apply(up, lr)
             return
@@ -634,9 +636,21 @@ class SegmentWriter:
         rows, cols = self.plan.parameters[up.weight].shape
         self.raw(f"# W += lr·ΔW of '{up.cable}' ({up.rule}), every step, a row at a time")
         self.expressions_of(up.cable)
-        factors = [(self.factor(t.post), self.factor(t.pre), self.const("coef", up.cable, t.coef)) for t in up.terms]
+        factors = [(self.factor(t.post), self.factor(t.pre), self.const("coef", up.cable, t.coef)) for t in outers]
+        shrink = [(self.factor(t.factor) if isinstance(t, ActivityDecay) else None, self.const("decay", up.cable, t.coef))
+                  for t in decays]
         rate = self.const("lr", up.cable, lr)
         self.raw(f"for r in range({rows}):")
+        if shrink:   # W·(1 − lr·Σ decays) first: the decays read W as it was before this step
+            self.raw("    keep = 1.0")
+            for factor, coef in shrink:
+                if factor is None:
+                    self.raw(f"    keep -= {rate} * {coef}")
+                else:
+                    self.raw("    for b in range(batch):")
+                    self.raw(f"        keep -= {rate} * {coef} * inv_batch * {factor}[b, r]")
+            self.raw(f"    for c in range({cols}):")
+            self.raw(f"        {W}[r, c] *= keep")
         self.raw("    for b in range(batch):")
         for i, (post, _, coef) in enumerate(factors):
             self.raw(f"        f_{i} = {rate} * {coef} * inv_batch * {post}[b, r]")

@@ -47,7 +47,7 @@ def init_parameters(plan, rng, dtype, allocate, samples=None):
         if p.dist == "lattice":
             return p.scale * lattice_distances(*p.lattice)
         return INITIALIZERS[p.dist](rng, p.shape, p.scale)
-    params = {name: allocate.copy(draw(p) * connections(p.shape, p.mask), dtype)
+    params = {name: allocate.copy((draw(p) + p.offset) * connections(p.shape, p.mask), dtype)
               for name, p in plan.parameters.items() if not p.derived}
     for name, p in plan.parameters.items():
         if p.derived:

@@ -43,17 +43,21 @@ def test_a_phase_applies_its_rule_after_every_step(write_spec):
     np.testing.assert_allclose(model.weights["W"], w, rtol=1e-12)
 
 
-def test_a_rule_of_outer_products_alone_is_applied_every_step_over_a_batch(write_spec):
+@pytest.mark.parametrize("rule, decay", [
+    ("outer(post, pre) - 0.5 * outer(post * post, pre)", lambda w, y: 0.0),
+    ("outer(post, pre) - 0.5 * outer(post * post, pre) - 0.2 * W - diag(mean(post * post)) @ W",
+     lambda w, y: 0.2 * w + np.mean(y * y, axis=0)[:, None] * w),
+])
+def test_a_rule_of_outer_products_and_row_decays_is_applied_every_step_over_a_batch(write_spec, rule, decay):
     # such a rule is formed and applied a row of W at a time (the fast path of spiking circuits)
-    spec = ONLINE.replace('"outer(post, pre) - W"', '"outer(post, pre) - 0.5 * outer(post * post, pre)"')
-    model = ngdsl.load(write_spec(spec))
+    model = ngdsl.load(write_spec(ONLINE.replace('"outer(post, pre) - W"', f'"{rule}"')))
     w = model.weights["W"].copy()
     model.fit(epochs=1)
     for start in range(0, 40, 8):
         x = model.data.x_train[start:start + 8]
         for _ in range(5):
             y = x @ w.T
-            w = w + 0.1 * ((y - 0.5 * y * y).T @ x / len(x))
+            w = w + 0.1 * ((y - 0.5 * y * y).T @ x / len(x) - decay(w, y))
     np.testing.assert_allclose(model.weights["W"], w, rtol=1e-12)
 
 
