@@ -210,13 +210,16 @@ class Model:
 
     def receptive_fields(self) -> dict:
         """Each unit's weights from the image input, as images: cable name -> array (units, height,
-        width), for every weighted cable from a component clamped to data.x. Empty unless the
-        examples are images (digits, bars, image files)."""
+        width), for every weighted cable from a component clamped to data.x or fed from one pixel for
+        pixel (an identity cable: the pixels' spike trains). Empty unless the examples are images
+        (digits, bars, image files)."""
         shape = self.data.image_shape
         if shape is None:
             return {}
         inputs = {name for entries in self.compiled.circuit.schedule.values() for entry in entries
                   for name, (source, _) in getattr(entry, "clamps", {}).items() if source.stream == "x"}
+        inputs |= {target for source, target, d in self.graph.edges(data=True)
+                   if source in inputs and d.get("transform") == "identity"}
         return {cable: self.weights[cable].reshape(-1, *shape)
                 for source, _, cable, d in self.graph.edges(keys=True, data=True)
                 if source in inputs and cable in self.weights and not d.get("transpose")

@@ -189,6 +189,9 @@ def test_receptive_fields_are_the_first_layer_weights_as_images(tmp_path):
     np.testing.assert_array_equal(fields["W1"][:, 2, 3], model.weights["W1"][:, 19])
     blobs = ngdsl.load(spec_path("kwta_clusters.yaml"))
     assert blobs.data.image_shape is None and blobs.receptive_fields() == {}
+    # a layer that sees the pixels' spike trains (an identity cable from the image) has fields too
+    spiking = ngdsl.load(spec_path("stdp_digits.yaml"))
+    assert list(spiking.receptive_fields()) == ["W"] and spiking.receptive_fields()["W"].shape == (100, 8, 8)
 
 
 @pytest.mark.slow

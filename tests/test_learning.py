@@ -1,4 +1,6 @@
 """Every shipped algorithm learns what it claims, and beats its ablated control (slow: training runs)."""
+import os
+
 import numpy as np
 import pytest
 
@@ -104,3 +106,33 @@ def test_a_helmholtz_machine_dreams_bars_after_wake_sleep(seed):
     assert before < 0.05 and after > 0.4
     x = model.data.x_test
     assert np.mean((model.predict(x) - x) ** 2) < 0.03
+
+
+def digits_as_mnist_files(folder):
+    """The 8x8 digits written as an MNIST-format file: each pixel 3x3, centred in 28x28 (as MNIST
+    centres its 20x20 digits), 8-bit, gzip IDX; returns the overrides that read them."""
+    import sys
+
+    from conftest import ROOT
+    sys.path.insert(0, ROOT)
+    from benchmarks.mnist_scale import write_idx
+    from ngdsl.runtime.data import _digits_file
+    pixels, labels = _digits_file()
+    images = np.pad(np.kron(pixels.reshape(-1, 8, 8), np.ones((3, 3))), ((0, 0), (2, 2), (2, 2)))
+    write_idx(os.path.join(folder, "images-idx3-ubyte.gz"), np.round(images * 255 / 16))
+    write_idx(os.path.join(folder, "labels-idx1-ubyte.gz"), labels)
+    return [f"data={{dataset: files, x: {folder}/images-idx3-ubyte.gz, y: {folder}/labels-idx1-ubyte.gz, "
+            "test_fraction: 0.2, batch: 1}", *(f"components.{c}.size=784" for c in ("x", "inp", "tin")),
+            "cables.W.init.scale=0.0015", "cables.W.init.offset=0.0015", "train.epochs=2"]
+
+
+def test_stdp_learns_digits_from_an_mnist_format_file(tmp_path):
+    """stdp_digits at 784 inputs on digits read from a 28x28 MNIST-format file, 2 epochs: 89.8 ± 2.1%
+    over seeds 0–4 (worst 85.8) against 54–63% with STDP off (the smallest gap 0.23)."""
+    overrides = digits_as_mnist_files(str(tmp_path))
+    ours, control = load("stdp_digits.yaml", *overrides), load("stdp_digits.yaml", *overrides, "cables.W.frozen=true")
+    for model in (ours, control):
+        model.fit()
+    assert ours.data.x_train.shape[1] == 784
+    assert ours.history[-1]["test_accuracy"] >= 0.83
+    assert ours.history[-1]["test_accuracy"] - control.history[-1]["test_accuracy"] >= 0.2

@@ -1187,6 +1187,36 @@ def test_stdp_with_no_amplitude_changes_nothing():
     assert not model.weights["W"].any()
 
 
+def _stdp_digits_reference(w, theta, r, inh, x, y, steps=100):
+    """One trial of stdp_digits.yaml in NumPy, for spike trains that are the (binary) pixels on every
+    step: the input traces, the LIF units with lateral inhibition and their adaptive currents θ, STDP
+    toward the normalised traces and θ's change after every step; then the readout's ΔR."""
+    trace, v, n, spikes = np.zeros(len(x)), np.zeros(len(w)), np.zeros(len(w)), np.zeros(len(w))
+    for _ in range(steps):
+        trace = trace + (x - trace) / 20.0
+        v = v - v / 20.0 + w @ x + inh @ spikes + theta[:, 0]
+        spikes = (v > 1).astype(float)
+        v[spikes > 0], n = 0.0, n + spikes
+        w = w + 0.002 * (np.outer(spikes, trace / (trace.sum() + 0.001)) - spikes[:, None] * w)
+        theta = theta - 0.0005 * spikes[:, None] - theta / 1e5
+    return w, theta, r + np.outer(y, n / (n.sum() + 1)) - 0.002 * r, n
+
+
+def test_stdp_digits_learns_toward_the_input_traces_with_its_thresholds_adapting_as_the_equations_say():
+    # binary pixels at rate 1 spike on every step, so the trial is deterministic and NumPy can follow it
+    model = load("stdp_digits.yaml", "cables.rate.scale=1.0")
+    weights = {k: v.copy() for k, v in model.weights.items()}
+    x = (model.data.x_train[:3] > 0.5).astype(float)
+    w, theta, r = weights["W"], weights["theta"], weights["R"]
+    for i in range(3):   # θ carries from trial to trial
+        model.executor.train_batch(x[i:i + 1], model.data.y_train[i:i + 1])
+        w, theta, r, n = _stdp_digits_reference(w, theta, r, weights["inh"], x[i], model.data.y_train[i])
+        assert n.sum() > 10                                   # the units fired, so STDP moved W
+    for name, want in (("W", w), ("theta", theta), ("R", r)):
+        np.testing.assert_allclose(model.weights[name], want, rtol=1e-10, atol=1e-14, err_msg=name)
+    assert np.abs(w - weights["W"]).max() > 1e-3 and theta.min() < -1e-3
+
+
 def test_recurrent_backprop_is_the_gradient_at_the_fixed_point():
     # Almeida-Pineda: the relaxed adjoint gives the exact descent direction of C = ½‖y − s_o‖² at s*
     model = load("rbp_digits.yaml", "dtype=float64", "components.h.size=4", "components.ah.size=4",
