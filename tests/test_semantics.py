@@ -210,6 +210,15 @@ def test_fan_sizes_a_uniform_draw_from_the_layer_width(inputs):
     assert f.shape == (inputs, 10) and np.abs(f).max() <= limit and np.abs(f).max() > 0.95 * limit
 
 
+def test_an_offset_moves_a_draw_and_a_mask_still_cuts_it():
+    # positive weights as spiking specs start them: uniform ±0.015 around 0.015
+    model = load("stdp_digits.yaml")
+    w = model.weights["W"]
+    assert w.min() >= 0 and w.max() <= 0.03 and abs(w.mean() - 0.015) < 0.001
+    lateral = load("stdp_digits.yaml", "cables.inh.init={dist: normal, scale: 0.1, offset: -2.0}").weights["inh"]
+    assert not np.diag(lateral).any() and abs(lateral[~np.eye(100, dtype=bool)].mean() + 2.0) < 0.01
+
+
 def test_a_phase_with_a_tolerance_stops_once_settled_and_equals_that_many_fixed_steps():
     settled = load("eqprop_digits.yaml", "dtype=float64", "schedule.train[0].tolerance=0.002", "schedule.train[0].steps=200")
     x, y = settled.data.x_train[:16], settled.data.y_train[:16]
