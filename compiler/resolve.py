@@ -618,15 +618,23 @@ class Resolver:
         if metrics and predict is None:
             self.error(("metrics",), "metrics need a schedule.predict that reads the model's output")
             return
+        for i, metric in enumerate(metrics):
+            if metric in language.SETTLED_METRICS and not any(c.kind == "error" for c in self.components.values()):
+                self.error(("metrics", i), f"{metric} sums the error neurons' ½·precision·‖target − mu‖² after a "
+                                           "training trial settles; this circuit has no error components")
         reads = [e.read for e in predict or [] if isinstance(e, PhaseSpec) and e.read]
         if reads and self._candidates(predict, reads[-1]):   # the output is a score per class: y's width
             return
-        if reads and widths and any(m in ("accuracy", "mse", "mean_squared_error") for m in metrics):
-            size = self.components[reads[-1].component].size
-            if size != widths[1]:
-                i = next(i for i, e in enumerate(predict) if isinstance(e, PhaseSpec) and e.read == reads[-1])
-                self.error(("schedule", "predict", i, "read"), f"readout '{reads[-1]}' has size {size} but data.y "
-                           f"has width {widths[1]}; {', '.join(metrics)} compare them")
+        if not (reads and widths):
+            return
+        size = self.components[reads[-1].component].size
+        i = next(i for i, e in enumerate(predict) if isinstance(e, PhaseSpec) and e.read == reads[-1])
+        for stream, width, compared in (("y", widths[1], ("accuracy", "mse", "mean_squared_error")),
+                                        ("x", widths[0], language.INPUT_METRICS)):
+            named = [m for m in metrics if m in compared]
+            if named and size != width:
+                self.error(("schedule", "predict", i, "read"), f"readout '{reads[-1]}' has size {size} but data.{stream} "
+                           f"has width {width}; {', '.join(named)} compare{'s' if len(named) == 1 else ''} them")
 
 
     def _selection(self, train, metrics, data):

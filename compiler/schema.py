@@ -157,8 +157,11 @@ def _messages(error):
         branches = {}
         for sub in error.context:
             branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        here = error.relative_path.__class__()
         fitting = [errs for errs in branches.values()
-                   if not any(e.validator == "type" and e.relative_path == error.relative_path.__class__() for e in errs)]
+                   if not any(e.validator == "type" and e.relative_path == here for e in errs)]
+        # the branch whose own keys the value has (a stream's kind, a rule's name) says what is wrong with it
+        fitting.sort(key=lambda errs: any(e.validator == "required" and e.relative_path == here for e in errs))
         for errs in fitting[:1]:
             for sub in errs:
                 yield from _messages(sub)

@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from .compiler import Compiled, compile_file
+from .compiler.language import INPUT_METRICS, SETTLED_METRICS
 from .runtime import METRICS, Dataset, Divergence, Executor
 from .runtime.metrics import HIGHER_IS_BETTER, best_epoch
 from .runtime.threads import thread_policy, thread_setting
@@ -187,11 +188,20 @@ class Model:
                             ("test", d.x_test, d.y_test)):
             if len(x) == 0:
                 continue
-            pred = self.predict(x)
+            pred = self.predict(x) if set(self.plan.metrics) - set(SETTLED_METRICS) else None
             with np.errstate(all="ignore"):   # a metric that overflows is reported as a divergence by fit
                 for metric in self.plan.metrics:
-                    out[f"{split}_{metric}"] = METRICS[metric](pred, y)
+                    if metric in SETTLED_METRICS:
+                        out[f"{split}_{metric}"] = METRICS[metric](self._energies(x, y), y)
+                    else:
+                        out[f"{split}_{metric}"] = METRICS[metric](pred, x if metric in INPUT_METRICS else y)
         return out
+
+    def _energies(self, x, y):
+        """Each example's settled energy under schedule.train, batch by batch (see Executor.energies)."""
+        with self._threads.working():
+            return np.concatenate([self.executor.energies(xb, yb) for xb, yb in self.data.batches(
+                self.rng, x, y, shuffle=False)])
 
     def restore(self, state: dict, history: list, best_state=None):
         """Continue from a checkpoint: parameters, optimizer state and the epochs already trained (and,

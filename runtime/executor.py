@@ -333,6 +333,25 @@ class Executor:
             raise Divergence(self.diagnose("predict", x, y, None))
         return out
 
+    def energies(self, x, y):
+        """Each example's energy once a trial of schedule.train has settled, Σ over the error components
+        of ½·precision·‖target − mu‖², leaving nothing changed: no weight, ΔW, chain, step count or
+        random draw of training differs afterwards."""
+        errors = {Signal(n, "e"): c["precision"] for n, c in self.plan.components.items() if c["kind"] == "error"}
+        grads = {n: g.copy() for n, g in self.grads.items()}
+        plastic = {n: self.params[n].copy() for n in self.plastic}
+        chains = {s: a.copy() for s, a in self.chains.items()}
+        trial, taken = int(self.draw[1]), {k: t.copy() for k, t in self.taken.items()}
+        try:
+            bufs = self._run("train", x, y)
+            return sum(0.5 * np.sum(np.square(bufs[e], dtype=np.float64), axis=1) / precision
+                       for e, precision in errors.items())
+        finally:
+            for store, saved in ((self.grads, grads), (self.params, plastic), (self.chains, chains), (self.taken, taken)):
+                for n, a in saved.items():
+                    store[n][...] = a
+            self.draw[1] = trial
+
     def updates(self, x, y):
         """The ΔW (and Δb) that one trial of schedule.train forms on a batch, without applying them; for
         a parameter a phase changes every step (learn), the change the trial makes, then undone."""

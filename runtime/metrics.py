@@ -1,4 +1,4 @@
-"""Metrics by name: each compares a readout with data.y over a whole split."""
+"""Metrics by name: each compares a readout with data.y (or, for a reconstruction, data.x) over a whole split."""
 from __future__ import annotations
 
 import numpy as np
@@ -35,10 +35,26 @@ def objective(pred, y):
     return float(np.mean(pred))
 
 
+def bce(pred, x):
+    """Binary cross-entropy of a reconstruction against the input it reconstructs, summed over the units
+    and averaged over the examples (nats per example): −log p(x) with the readout as each unit's
+    Bernoulli probability (clipped to [1e-7, 1 − 1e-7]) and x in [0, 1]."""
+    p = np.clip(pred, 1e-7, 1 - 1e-7)
+    return float(np.mean(-np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=1)))
+
+
+def energy(energies, y):
+    """The mean over examples of the energy a trial of schedule.train settles to (Σ over the error
+    neurons of ½·precision·‖target − mu‖², with data.y clamped where training clamps it): the quantity
+    a predictive coding circuit descends."""
+    return float(np.mean(energies))
+
+
 METRICS = {"accuracy": accuracy, "mse": mse, "mean_squared_error": mean_squared_error, "purity": purity,
-           "objective": objective}
+           "objective": objective, "bce": bce, "energy": energy}
 #: metric -> whether a larger value is better (the best epoch, the best point of a sweep)
-HIGHER_IS_BETTER = {"accuracy": True, "mse": False, "mean_squared_error": False, "purity": True, "objective": False}
+HIGHER_IS_BETTER = {"accuracy": True, "mse": False, "mean_squared_error": False, "purity": True, "objective": False,
+                    "bce": False, "energy": False}
 
 
 def best_epoch(history, key, higher=True):

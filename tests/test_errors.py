@@ -5,7 +5,7 @@ import ngdsl
 
 from ngdsl.compiler import SpecError, compile_text
 
-from conftest import run_cli
+from conftest import run_cli, spec_path
 
 BASE = """ngdsl: 1
 name: t
@@ -34,6 +34,12 @@ CASES = {
         ("activation: tanh}", "activation: tanh"),
         ["spec.yaml:8:4: error: YAML syntax: expected ',' or '}', but got ':' (while parsing a flow mapping that "
          "starts at line 7, column 7)"]),
+    "a reconstruction metric with a readout unlike the input": (
+        ("metrics: [accuracy]", "metrics: [bce]"),
+        ["spec.yaml:19:58: error: readout 'o.mu' has size 10 but data.x has width 64; bce compares them"]),
+    "a stream's parameter out of range": (
+        ("data: {dataset: digits, batch: 8}", "data: {dataset: digits, batch: 8, streams: {dropped: {masked: x, p: 0}}}"),
+        ["spec.yaml:3:69: error: data/streams/dropped/p must be > 0, not 0"]),
     "unknown key": (
         ("activation: tanh}", "activaton: tanh}"),
         ["spec.yaml:7:30: error: unknown key 'activaton' in components/h (did you mean 'activation'?)"]),
@@ -75,7 +81,7 @@ CASES = {
          "spec.yaml:19:43: error: clamp of 'x' (size 60) to data.x (width 64): the widths differ"]),
     "readout width": (
         ("read: o.mu", "read: h"),
-        ["spec.yaml:19:58: error: readout 'h.phi' has size 16 but data.y has width 10; accuracy compare them"]),
+        ["spec.yaml:19:58: error: readout 'h.phi' has size 16 but data.y has width 10; accuracy compares them"]),
     "algebraic loop": (
         ("  W2t:", "  Wl: {from: d, to: h, transform: fixed}\n  W2t:"),
         ["spec.yaml:9:3: error: algebraic loop: d -> h -> o -> d is a cycle of instant components; make one of "
@@ -271,3 +277,13 @@ def test_a_lattice_is_the_size_of_its_component_and_lattice_distances_read_one(o
     with pytest.raises(SpecError) as info:
         compile_text(text.replace(old, new), "spec.yaml")
     assert [str(d) for d in info.value.diagnostics] == [f"spec.yaml:{message}"]
+
+
+def test_an_energy_needs_error_neurons():
+    text = open(spec_path("hebb_digits.yaml"), encoding="utf-8").read().replace("metrics: [accuracy]",
+                                                                                "metrics: [accuracy, energy]")
+    with pytest.raises(SpecError) as info:
+        compile_text(text, "spec.yaml")
+    assert [str(d) for d in info.value.diagnostics] == [
+        "spec.yaml:25:21: error: energy sums the error neurons' ½·precision·‖target − mu‖² after a training trial "
+        "settles; this circuit has no error components"]

@@ -219,6 +219,24 @@ def test_an_offset_moves_a_draw_and_a_mask_still_cuts_it():
     assert not np.diag(lateral).any() and abs(lateral[~np.eye(100, dtype=bool)].mean() + 2.0) < 0.01
 
 
+def test_the_energy_metric_is_the_settled_energy_of_training_and_changes_nothing():
+    model = load("pc_digits.yaml", "dtype=float64", "metrics=[accuracy, energy]", "train.epochs=3")
+    x, y = model.data.x_train[:32], model.data.y_train[:32]
+    settled = model.executor.error_energy(x, y)[-1]           # the last of the settling steps, from traces
+    assert model.executor.energies(x, y).mean() == pytest.approx(settled, rel=1e-12)
+    model.fit()
+    energies = [h["test_energy"] for h in model.history]
+    assert energies[-1] < energies[0] and "train_energy" in model.history[0]
+    # measuring it draws no number and moves no weight of training: the same run without it is identical
+    plain = load("ws_bars.yaml", "train.epochs=2", "metrics=[]")
+    measured = load("ws_bars.yaml", "train.epochs=2", "metrics=[energy]")
+    for m in (plain, measured):
+        m.fit()
+    assert "test_energy" in measured.history[-1]
+    for name, w in plain.weights.items():
+        np.testing.assert_array_equal(measured.weights[name], w, err_msg=name)
+
+
 def test_a_phase_with_a_tolerance_stops_once_settled_and_equals_that_many_fixed_steps():
     settled = load("eqprop_digits.yaml", "dtype=float64", "schedule.train[0].tolerance=0.002", "schedule.train[0].steps=200")
     x, y = settled.data.x_train[:16], settled.data.y_train[:16]
