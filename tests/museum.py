@@ -129,6 +129,7 @@ MEASURES = {
     "test_purity": (lambda m: m.history[-1]["test_purity"], True),
     "train_mse": (lambda m: m.history[-1]["train_mse"], False),
     "test_objective": (lambda m: m.history[-1]["test_objective"], False),
+    "test_bce": (lambda m: m.history[-1]["test_bce"], False),
     "principal_components": (_principal_components, True),
     "covariance_components": (lambda m: _principal_components(m, centred=True), True),
     "quantization_error": (_quantization_error, False),

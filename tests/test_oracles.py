@@ -1217,6 +1217,42 @@ def test_stdp_digits_learns_toward_the_input_traces_with_its_thresholds_adapting
     assert np.abs(w - weights["W"]).max() > 1e-3 and theta.min() < -1e-3
 
 
+def _gncn_reference(w, x, steps=50, dt=0.1, leak=0.001):
+    """One GNCN-t1 trial in NumPy: from rest, the latents settle for ``steps`` synchronous Euler steps
+    (each pulled by its own error, pushed by the error below through E), then ΔW_l = e_{l−1} ⊗ φ(z_l)
+    and ΔE_l = φ(z_l) ⊗ e_{l−1} from the settled errors (batch means)."""
+    relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
+    z = [np.zeros((len(x), len(w["W1"].T))), np.zeros((len(x), len(w["W2"].T))), np.zeros((len(x), len(w["W3"].T)))]
+
+    def errors():
+        phi = [relu(v) for v in z]
+        e0 = x - 1 / (1 + np.exp(-(phi[0] @ w["W1"].T)))
+        return phi, [e0, z[0] - phi[1] @ w["W2"].T, z[1] - phi[2] @ w["W3"].T]
+
+    for _ in range(steps):
+        phi, e = errors()
+        pushed = [e[0] @ w["E1"].T, e[1] @ w["E2"].T, e[2] @ w["E3"].T]
+        z = [z[l] + dt * (-leak * z[l] - (e[l + 1] if l < 2 else 0.0) + pushed[l]) for l in range(3)]
+    phi, e = errors()
+    updates = {}
+    for l in range(3):
+        updates[f"W{l + 1}"] = e[l].T @ phi[l] / len(x)
+        updates[f"E{l + 1}"] = phi[l].T @ e[l] / len(x)
+    return updates
+
+
+def test_gncn_settles_top_down_and_learns_from_the_errors_it_sees():
+    # GNCN-t1 (Ororbia & Kifer 2022) after some training, so that every layer is active
+    model = load("gncn_t1_digits.yaml", "dtype=float64", "train.epochs=1")
+    model.fit()
+    x = model.data.x_train[:16]
+    want = _gncn_reference(model.weights, x)
+    got = model.updates(x, model.data.y_train[:16])
+    for name, value in want.items():
+        assert np.abs(value).max() > 1e-4, name
+        np.testing.assert_allclose(got[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
 def test_recurrent_backprop_is_the_gradient_at_the_fixed_point():
     # Almeida-Pineda: the relaxed adjoint gives the exact descent direction of C = ½‖y − s_o‖² at s*
     model = load("rbp_digits.yaml", "dtype=float64", "components.h.size=4", "components.ah.size=4",
