@@ -41,13 +41,15 @@ Factor = object
 
 @dataclass(frozen=True)
 class DataSource:
-    """Where a clamp takes its value: a data stream ('x' or 'y') or a constant."""
+    """Where a clamp takes its value: a data stream ('x' or 'y'), a constant, or (``hold``) the value
+    the phases before left: the component keeps it, still, through the phase."""
 
     stream: Optional[str] = None
     constant: float = 0.0
+    hold: bool = False
 
     def __str__(self):
-        return f"data.{self.stream}" if self.stream else repr(self.constant)
+        return "hold" if self.hold else f"data.{self.stream}" if self.stream else repr(self.constant)
 
 
 # ---- phase operators -------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from . import language
 from .graph import depths, instant_order
 from .kinds import REGISTRY as KINDS
 from .ops import Accumulate, Activate, Assign, Clamp, Clear, MatMul, Sample, Signal, Store, Update
@@ -197,7 +198,8 @@ class Planner:
             if spec.init == "keep":
                 setup += [op for n in resettable for op in self.rest(n)]
         for name in sorted(hard):
-            setup.append(Clamp(name, spec.clamps[name][0]))
+            if not spec.clamps[name][0].hold:   # a held component keeps what the phases before left
+                setup.append(Clamp(name, spec.clamps[name][0]))
             setup += kind[name].settled(self, name)
         if spec.init == "zero":
             setup += [op for n in resettable for op in self.rest(n)]
@@ -248,7 +250,7 @@ class Planner:
             if comp.kind == "error" and target is not None and comp.opts["loss"] == "gaussian" \
                     and target.compartment == "z" and Signal(name, "mu") in self.incoming:
                 predicted[target.component] = name
-        init_ops, needs = {}, {}
+        init_ops = {}
         for name in (n for n in free if n in dist and KINDS[self.components[n].kind].feedforward):
             if name in predicted:
                 init_ops[name] = [Assign(name, Signal(predicted[name], "mu"))]
@@ -260,7 +262,9 @@ class Planner:
                     if dist.get(source, 1 << 30) < dist[name]:
                         init_ops[name] += [op for op in (matmul, _without_self_gate(acc, name)) if op is not None]
                 init_ops[name].append(Assign(name, target))
-            needs[name] = self.registers_read(init_ops[name]) & set(init_ops) - {name}
+        # what each initial value reads among the others, once all are known (a top-down chain lists the
+        # state it needs after itself)
+        needs = {name: self.registers_read(ops) & set(init_ops) - {name} for name, ops in init_ops.items()}
         ops = [op for n in free for op in self.rest(n)]
         done = set()
         while len(done) < len(init_ops):
@@ -356,14 +360,17 @@ def _factor_signals(factors):
     return (s for f in factors for s in f.signals())
 
 
-def monitored_signals(circuit, canonical):
-    """The signals the spec's monitors record or draw (a component names its output)."""
+def kept_signals(circuit, canonical):
+    """The signals a run reads after a trial, which are never scratch: what the spec's monitors record
+    or draw (a component names its output), and each error neuron's e where a metric sums their energy."""
     out = set()
     monitors = circuit.resolved.get("monitors") or {}
     for name in monitors.get("record", []) + ([monitors["samples"]] if "samples" in monitors else []):
         component, _, compartment = name.partition(".")
         if component in circuit.components:
             out.add(canonical(Signal(component, compartment or circuit.components[component].output)))
+    if set(circuit.resolved.get("metrics", ())) & set(language.SETTLED_METRICS):
+        out |= {canonical(Signal(n, "e")) for n, c in circuit.components.items() if c.kind == "error"}
     return out
 
 
@@ -401,8 +408,8 @@ def lower(circuit, graph, optimize=True) -> Plan:
     planner = Planner(circuit, graph, optimize)
     routines = {name: planner.routine(name, entries) for name, entries in circuit.schedule.items()}
     persistent = {n for n, c in circuit.components.items() if c.opts.get("lifetime") == "persistent"}
-    if optimize:   # a persistent state's values are read by the next trial, a monitored one by the run: never scratch
-        routines = _with_scratch(routines, persistent, monitored_signals(circuit, planner.sig))
+    if optimize:   # a persistent state's values are read by the next trial, a kept one by the run: never scratch
+        routines = _with_scratch(routines, persistent, kept_signals(circuit, planner.sig))
     signals = {}
     for routine in routines.values():
         for seg in routine.segments:

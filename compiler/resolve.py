@@ -472,6 +472,12 @@ class Resolver:
                     self.error(cpath, f"'{comp_name}' is {comp.kind}: only {clampable} components can be clamped",
                                key=True)
                     continue
+                if value == "hold":
+                    if i == 0:
+                        self.error(cpath, f"'{comp_name}' holds the value the phases before left, but this is the "
+                                          f"first phase of schedule.{routine}: clamp it to data or a number")
+                    clamps[comp_name] = (DataSource(hold=True), None)
+                    continue
                 beta = None
                 if isinstance(value, dict):
                     value, beta = value["value"], float(value.get("beta", 0.0))

@@ -70,7 +70,9 @@ def build_schema() -> dict:
         "frozen": {"type": "boolean", "description": "keep the initial weights; updates that list the cable skip it"},
     }, ["from", "to"])
     data_ref = {"type": "string", "pattern": f"^data\\.{IDENT}{END}", "description": "data.x, data.y or a declared stream"}
-    clamp_value = {"anyOf": [data_ref, _num,
+    hold = {"const": "hold", "description": "keep the value the phases before left (a state held still), e.g. "
+                                           "to generate top-down from a settled top layer"}
+    clamp_value = {"anyOf": [data_ref, _num, hold,
                              _obj({"value": {"anyOf": [data_ref, _num]},
                                    "beta": {**_num, "description": "the nudge strength; negative nudges away "
                                             "from the value (the symmetric estimate of Laborieux et al.)"}}, ["value"])]}

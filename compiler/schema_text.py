@@ -77,7 +77,7 @@ ABOUT = {
     "schedule/*": "an ordered list of phases and updates",
     "schedule/*/[]/phase": "the phase's name",
     "schedule/*/[]/steps": "settling steps (0: one sweep of the instant components)",
-    "schedule/*/[]/clamp": "components held at data or a number; {value, beta} nudges a state instead",
+    "schedule/*/[]/clamp": "components held at data, a number, or (hold) the value the phases before left; {value, beta} nudges a state instead",
     "schedule/*/[]/clamp/*/value": "what the nudge pulls toward",
     "schedule/*/[]/init": "where free states start: zero, feedforward or keep (the last phase's values)",
     "schedule/*/[]/snapshot": "a name rules can read this phase's final values under ('comp@name')",

@@ -37,6 +37,10 @@ CASES = {
     "a reconstruction metric with a readout unlike the input": (
         ("metrics: [accuracy]", "metrics: [bce]"),
         ["spec.yaml:19:58: error: readout 'o.mu' has size 10 but data.x has width 64; bce compares them"]),
+    "a hold in the first phase": (
+        ("clamp: {x: data.x}, read: o.mu}", "clamp: {x: hold}, read: o.mu}"),
+        ["spec.yaml:19:43: error: 'x' holds the value the phases before left, but this is the first phase of "
+         "schedule.predict: clamp it to data or a number"]),
     "a stream's parameter out of range": (
         ("data: {dataset: digits, batch: 8}", "data: {dataset: digits, batch: 8, streams: {dropped: {masked: x, p: 0}}}"),
         ["spec.yaml:3:69: error: data/streams/dropped/p must be > 0, not 0"]),
