@@ -1241,6 +1241,19 @@ def _gncn_reference(w, x, steps=50, dt=0.1, leak=0.001):
     return updates
 
 
+def test_gncn_generates_from_its_settled_top_layer_through_every_layer_below():
+    # the readout holds the settled z3 and predicts down: z2 = W3 φ(z3), z1 = W2 φ(z2), x̄ = σ(W1 φ(z1))
+    model = load("gncn_t1_digits.yaml", "dtype=float64", "train.epochs=1")
+    model.fit()
+    w, x = model.weights, model.data.x_test[:8]
+    relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
+    top = relu(model.activity(x, "z3")["z3"])
+    z2 = top @ w["W3"].T
+    z1 = relu(z2) @ w["W2"].T
+    np.testing.assert_allclose(model.predict(x), 1 / (1 + np.exp(-(relu(z1) @ w["W1"].T))), rtol=1e-12, atol=1e-15)
+    assert np.abs(z2).max() > 1e-2 and np.abs(top).max() > 1e-2
+
+
 def test_gncn_settles_top_down_and_learns_from_the_errors_it_sees():
     # GNCN-t1 (Ororbia & Kifer 2022) after some training, so that every layer is active
     model = load("gncn_t1_digits.yaml", "dtype=float64", "train.epochs=1")
