@@ -21,12 +21,16 @@ INIT_POLICIES = ("zero", "feedforward", "keep")
 DERIVED = ("sign",)
 #: how a scheduled constant goes from its first value to its last over the training epochs
 SCHEDULE_SHAPES = ("geometric", "linear")
-METRICS = ("accuracy", "mse", "mean_squared_error", "purity", "objective", "bce", "energy")
+METRICS = ("accuracy", "mse", "mean_squared_error", "purity", "objective", "bce", "energy", "log_px")
 #: metrics that compare the readout with the input, data.x (a reconstruction), rather than data.y
 INPUT_METRICS = ("bce",)
 #: metrics of the circuit itself once a trial of schedule.train has settled (its error neurons' energy), not
 #: of the readout
 SETTLED_METRICS = ("energy",)
+#: metrics of what schedule.sample generates from the prior, held against data.x (a likelihood)
+PRIOR_METRICS = ("log_px",)
+#: the prior's settings when a spec leaves them out
+PRIOR_DEFAULTS = {"components": 10, "draws": 1000}
 DTYPES = ("float32", "float64")
 
 #: Upper bounds on counts: far above any real circuit, low enough that no count alone exhausts memory

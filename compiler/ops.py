@@ -41,15 +41,18 @@ Factor = object
 
 @dataclass(frozen=True)
 class DataSource:
-    """Where a clamp takes its value: a data stream ('x' or 'y'), a constant, or (``hold``) the value
-    the phases before left: the component keeps it, still, through the phase."""
+    """Where a clamp takes its value: a data stream ('x' or 'y'), a constant, (``hold``) the value
+    the phases before left: the component keeps it, still, through the phase, or (``prior``) draws of
+    the prior schedule.sample generates from, which the runtime passes to that routine as its data.x."""
 
     stream: Optional[str] = None
     constant: float = 0.0
     hold: bool = False
+    prior: bool = False
 
     def __str__(self):
-        return "hold" if self.hold else f"data.{self.stream}" if self.stream else repr(self.constant)
+        return ("hold" if self.hold else "prior" if self.prior else f"data.{self.stream}" if self.stream
+                else repr(self.constant))
 
 
 # ---- phase operators -------------------------------------------------------------------

@@ -5,7 +5,7 @@ The plan is plain data (see :mod:`ops`); the runtime turns it into code without 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from . import language
 from .graph import depths, instant_order
@@ -96,6 +96,7 @@ class Plan:
     train: dict
     metrics: tuple
     persistent: frozenset = frozenset()   # signals of persistent states: carried from trial to trial
+    prior: dict = field(default_factory=dict)   # schedule.sample's prior: {'state', 'components', 'draws'}
 
     @property
     def draws(self) -> bool:
@@ -449,4 +450,5 @@ def lower(circuit, graph, optimize=True) -> Plan:
                   for n, c in circuit.components.items()}
     return Plan(circuit.name, r["dtype"], r["seed"], components, dict(sorted(signals.items(), key=lambda kv: str(kv[0]))),
                 parameters, routines, dict(r["data"]), dict(r["train"]), tuple(r["metrics"]),
-                frozenset(s for s in signals if s.snapshot is None and s.component in persistent))
+                frozenset(s for s in signals if s.snapshot is None and s.component in persistent),
+                dict(r.get("prior", {})))

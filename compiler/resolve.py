@@ -163,6 +163,7 @@ class Resolver:
         self._rules(cables, schedule)
         self._sample_inits(cables, schedule)
         self._metrics(r["metrics"], schedule, widths)
+        self._prior(r, schedule, widths)
         self._selection(train, r["metrics"], r["data"])
         self._monitors(r.get("monitors"), cables)
         return Circuit(r["name"], self.smap.file, self.base_dir, components, cables, schedule, r, widths, self.smap,
@@ -472,6 +473,12 @@ class Resolver:
                     self.error(cpath, f"'{comp_name}' is {comp.kind}: only {clampable} components can be clamped",
                                key=True)
                     continue
+                if value == "prior":
+                    if routine != "sample":
+                        self.error(cpath, f"'{comp_name}' is clamped to a draw of the prior, which only "
+                                          "schedule.sample generates from; here clamp it to data, a number or hold")
+                    clamps[comp_name] = (DataSource(stream="x", prior=True), None)
+                    continue
                 if value == "hold":
                     if i == 0:
                         self.error(cpath, f"'{comp_name}' holds the value the phases before left, but this is the "
@@ -484,6 +491,10 @@ class Resolver:
                     if not KINDS[comp.kind].nudgeable:
                         self.error(cpath, f"a soft clamp (beta) needs a state; '{comp_name}' is an {comp.kind}")
                 source = DataSource(stream=value[5:]) if isinstance(value, str) else DataSource(constant=float(value))
+                if routine == "sample" and source.stream:
+                    self.error(cpath, f"schedule.sample generates from draws of the prior and reads no data; clamp "
+                                      f"'{comp_name}' to prior, a number or hold")
+                    continue
                 streams = self.data.get("data", {}).get("streams", {})
                 if source.stream and source.stream not in ("x", "y", *streams):
                     known = ["x", "y", *streams]
@@ -529,8 +540,8 @@ class Resolver:
         for name, (phase, where) in pending.items():
             self.error(where, f"phase '{phase}' adds to the ΔW of '{name}', but no update after it applies it "
                               f"(add an 'update: [{name}]' after the phase)")
-        if routine == "predict" and not any("read" in e for e in entries if isinstance(e, dict)):
-            self.error(("schedule", routine), "schedule.predict reads nothing; add 'read: <component>' to a phase")
+        if routine in ("predict", "sample") and not any("read" in e for e in entries if isinstance(e, dict)):
+            self.error(("schedule", routine), f"schedule.{routine} reads nothing; add 'read: <component>' to a phase")
         return out
 
     def _phase_cable(self, key, name, routine, path, learn=()):
@@ -642,6 +653,36 @@ class Resolver:
                 self.error(("schedule", "predict", i, "read"), f"readout '{reads[-1]}' has size {size} but data.{stream} "
                            f"has width {width}; {', '.join(named)} compare{'s' if len(named) == 1 else ''} them")
 
+
+    def _prior(self, r, schedule, widths):
+        """schedule.sample draws one state from the prior (settings in ``prior``, resolved with the state's
+        name); log_px holds what it generates against data.x."""
+        sample = schedule.get("sample")
+        if sample is None:
+            if "prior" in r:
+                self.error(("prior",), "prior sets the mixture schedule.sample draws from; this spec has no "
+                                       "schedule.sample", key=True)
+            for i, metric in enumerate(r["metrics"]):
+                if metric in language.PRIOR_METRICS:
+                    self.error(("metrics", i), f"{metric} needs a schedule.sample that generates from the prior "
+                                               "(a phase of it clamps a state to prior and reads the sample)")
+            return
+        drawn = [name for e in sample if isinstance(e, PhaseSpec) for name, (s, _) in e.clamps.items() if s.prior]
+        if len(set(drawn)) != 1:
+            self.error(("schedule", "sample"), "schedule.sample generates from draws of the prior: clamp exactly one "
+                       f"input or state to prior (it clamps {', '.join(sorted(set(drawn))) or 'none'})")
+            return
+        r["prior"] = {**language.PRIOR_DEFAULTS, **r.get("prior", {}), "state": drawn[0]}
+        if (r.get("monitors") or {}).get("samples"):
+            self.error(("monitors", "samples"), "schedule.sample draws plots/samples.png from the prior; monitor "
+                                                "the generated compartment with record instead", key=True)
+        reads = [(i, e.read) for i, e in enumerate(sample) if isinstance(e, PhaseSpec) and e.read]
+        named = [m for m in r["metrics"] if m in language.PRIOR_METRICS]
+        if reads and widths and named and reads[-1][1].component in self.components:
+            size = self.components[reads[-1][1].component].size
+            if size != widths[0]:
+                self.error(("schedule", "sample", reads[-1][0], "read"), f"the sample '{reads[-1][1]}' has size "
+                           f"{size} but data.x has width {widths[0]}; {', '.join(named)} holds them against each other")
 
     def _selection(self, train, metrics, data):
         """keep_best and stop_after choose epochs on the validation split, by one of the spec's metrics."""

@@ -72,7 +72,10 @@ def build_schema() -> dict:
     data_ref = {"type": "string", "pattern": f"^data\\.{IDENT}{END}", "description": "data.x, data.y or a declared stream"}
     hold = {"const": "hold", "description": "keep the value the phases before left (a state held still), e.g. "
                                            "to generate top-down from a settled top layer"}
-    clamp_value = {"anyOf": [data_ref, _num, hold,
+    prior = {"const": "prior", "description": "in schedule.sample: a draw of the prior (a Gaussian mixture fitted to "
+                                             "the values schedule.predict leaves in this state on the training "
+                                             "examples)"}
+    clamp_value = {"anyOf": [data_ref, _num, hold, prior,
                              _obj({"value": {"anyOf": [data_ref, _num]},
                                    "beta": {**_num, "description": "the nudge strength; negative nudges away "
                                             "from the value (the symmetric estimate of Laborieux et al.)"}}, ["value"])]}
@@ -104,7 +107,11 @@ def build_schema() -> dict:
             "components": {"type": "object", "minProperties": 1, "propertyNames": NAME,
                            "additionalProperties": component},
             "cables": {"type": "object", "propertyNames": NAME, "additionalProperties": cable},
-            "schedule": _obj({"train": routine, "predict": routine}, ["train"]),
+            "schedule": _obj({"train": routine, "predict": routine, "sample": routine}, ["train"]),
+            "prior": _obj({"components": {"type": "integer", "minimum": 1, "maximum": 1000,
+                                          "description": "Gaussians in the mixture (full covariances), default 10"},
+                           "draws": {"type": "integer", "minimum": 1, "maximum": 100000,
+                                     "description": "samples log_px averages over, default 1000"}}),
             "train": _obj({"epochs": {"type": "integer", "minimum": 0, "maximum": language.MAX_STEPS},
                            "optimizer": _choice(optimizers, "how ΔW is applied"),
                            "threads": {"description": "BLAS threads: a count, or auto (measured while training)",

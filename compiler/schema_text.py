@@ -73,15 +73,19 @@ ABOUT = {
     "cables/*/rule/hebbian/w_max": "soft bound: the term is multiplied by (w_max − W)",
     "cables/*/lr": "this cable's own learning rate (default: the optimizer's)",
     "cables/*/about": "a note on what the cable is",
-    "schedule": "what a trial does: phases and updates, for training and for prediction",
+    "schedule": "what a trial does: phases and updates, for training, for prediction and (sample) for generating "
+                "from a prior",
+    "schedule/sample": "generates from draws of the prior: its first phase clamps one state to prior; its read is "
+                       "the sample (plots/samples.png, metric log_px)",
     "schedule/*": "an ordered list of phases and updates",
     "schedule/*/[]/phase": "the phase's name",
     "schedule/*/[]/steps": "settling steps (0: one sweep of the instant components)",
-    "schedule/*/[]/clamp": "components held at data, a number, or (hold) the value the phases before left; {value, beta} nudges a state instead",
+    "schedule/*/[]/clamp": "components held at data, a number, (hold) the value the phases before left, or (prior, in "
+                            "schedule.sample) draws of the prior; {value, beta} nudges a state instead",
     "schedule/*/[]/clamp/*/value": "what the nudge pulls toward",
     "schedule/*/[]/init": "where free states start: zero, feedforward or keep (the last phase's values)",
     "schedule/*/[]/snapshot": "a name rules can read this phase's final values under ('comp@name')",
-    "schedule/*/[]/read": "predict: the readout",
+    "schedule/*/[]/read": "predict: the readout; sample: what a draw generates",
     "schedule/*/[]/update": "the cables whose ΔW is formed now and applied through the optimizer",
     "train": "epochs, the optimizer and its learning rate, BLAS threads",
     "train/epochs": "passes over the training examples",
@@ -103,6 +107,8 @@ ABOUT = {
     "train/optimizer/*/eps": "added to the denominator",
     "train/optimizer/rmsprop/rho": "decay of the running mean square",
     "metrics": "what each epoch reports, on the train and test splits",
+    "prior": "the prior schedule.sample draws from: a Gaussian mixture fitted by EM, after every epoch, to the "
+             "values schedule.predict leaves in the state sample clamps, on the training examples",
     "monitors": "what a run records before training and after every epoch, into monitors.npz and its plots",
     "monitors/record": "compartments schedule.predict computes ('z1', 'e2.e'), on the first held-out examples",
     "monitors/weights": "cables whose weights' spread (percentiles) is recorded",

@@ -7,9 +7,10 @@ import time
 import numpy as np
 
 from .compiler import Compiled, compile_file
-from .compiler.language import INPUT_METRICS, SETTLED_METRICS
+from .compiler.language import INPUT_METRICS, PRIOR_METRICS, SETTLED_METRICS
 from .runtime import METRICS, Dataset, Divergence, Executor
 from .runtime.metrics import HIGHER_IS_BETTER, best_epoch
+from .runtime.mixture import GaussianMixture
 from .runtime.threads import thread_policy, thread_setting
 
 
@@ -31,6 +32,7 @@ class Model:
         self.history = []
         self.best = None       # with train.keep_best: (epoch, validation value, a copy of the state) of the best epoch
         self.stopped = False   # train.stop_after epochs passed without a better one
+        self.prior = None      # schedule.sample's prior as last fitted (fit_prior)
         self.warnings = _range_warnings(self.data)
         self.compile_seconds = self.executor.warm_up()
 
@@ -155,6 +157,36 @@ class Model:
             traced = self.executor.trace("predict", x, y, signals)
         return {name: traced[s] for name, s in zip(names, signals)}
 
+    def fit_prior(self) -> GaussianMixture:
+        """Fit the prior schedule.sample draws from: a Gaussian mixture over the values schedule.predict
+        leaves in the state it draws, on the training examples (refitted by every :meth:`evaluate`)."""
+        if not self.plan.prior:
+            raise ValueError("this spec has no schedule.sample, so nothing draws from a prior")
+        state = self.plan.prior["state"]
+        settled = self.activity(self.data.x_train, f"{state}.z")[f"{state}.z"]
+        self.prior = GaussianMixture.fit(settled, self.plan.prior["components"], self._prior_rng(0))
+        return self.prior
+
+    def sample(self, count) -> np.ndarray:
+        """``count`` samples: what schedule.sample generates from draws of the prior (fitted first if it
+        has not been), the same draws for the same model at the same epoch."""
+        if self.prior is None:
+            self.fit_prior()
+        return self._generate(self.prior.sample(count, self._prior_rng(1)))
+
+    def _generate(self, draws):
+        """schedule.sample's read for each row of ``draws``, batch by batch."""
+        draws = np.ascontiguousarray(draws, dtype=self.plan.dtype)
+        with self._threads.working():
+            parts = [self.executor.sample_batch(np.ascontiguousarray(draws[start:start + self.data.batch]))
+                     for start in range(0, len(draws), self.data.batch)]
+        return np.concatenate(parts)
+
+    def _prior_rng(self, use):
+        """The random numbers of the prior's fit (``use`` 0) or draws (1) at this epoch: apart from
+        training's, so measuring log_px changes nothing a run draws."""
+        return np.random.default_rng((self.plan.seed, 0x70726F72, self.epoch, use))
+
     def _signal(self, name):
         """The plan's signal for a compartment name; a ValueError names the ones schedule.predict computes."""
         from .compiler.ops import Signal
@@ -184,15 +216,20 @@ class Model:
         if "predict" not in self.plan.routines or not self.plan.metrics:
             return out
         d = self.data
+        if set(self.plan.metrics) & set(PRIOR_METRICS):
+            self.fit_prior()
+            samples = self.sample(self.plan.prior["draws"])
         for split, x, y in (("train", d.x_train, d.y_train), ("validation", d.x_validation, d.y_validation),
                             ("test", d.x_test, d.y_test)):
             if len(x) == 0:
                 continue
-            pred = self.predict(x) if set(self.plan.metrics) - set(SETTLED_METRICS) else None
+            pred = self.predict(x) if set(self.plan.metrics) - set(SETTLED_METRICS) - set(PRIOR_METRICS) else None
             with np.errstate(all="ignore"):   # a metric that overflows is reported as a divergence by fit
                 for metric in self.plan.metrics:
                     if metric in SETTLED_METRICS:
                         out[f"{split}_{metric}"] = METRICS[metric](self._energies(x, y), y)
+                    elif metric in PRIOR_METRICS:
+                        out[f"{split}_{metric}"] = METRICS[metric](samples, x)
                     else:
                         out[f"{split}_{metric}"] = METRICS[metric](pred, x if metric in INPUT_METRICS else y)
         return out

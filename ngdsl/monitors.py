@@ -122,27 +122,20 @@ class Monitor:
         dreams need no input): as images when they are as wide as the data's images, else as rows."""
         import matplotlib.pyplot as plt
 
+        from .runs import image_grid
+
         data = self.model.data
         x = data.x_test if len(data.x_test) else data.x_train
         values = self._look(x[:count])[self.samples]
         shape = data.image_shape
+        title = f"{self.model.plan.name}: samples of {self.samples} after epoch {self.model.epoch}"
         if shape is not None and values.shape[1] == int(np.prod(shape)):
-            columns = min(8, len(values))
-            rows = -(-len(values) // columns)
-            fig, axes = plt.subplots(rows, columns, figsize=(1.1 * columns, 1.1 * rows + 0.4), squeeze=False)
-            for ax in axes.flat[len(values):]:
-                ax.set_axis_off()
-            for ax, sample in zip(axes.flat, values):   # framed, so neighbouring images stay apart
-                ax.imshow(sample.reshape(shape), cmap="gray_r", vmin=0, vmax=max(1.0, float(values.max())))
-                ax.set_xticks([])
-                ax.set_yticks([])
-        else:
-            fig, ax = plt.subplots(figsize=(6, 0.3 * len(values) + 1))
-            ax.imshow(values, aspect="auto", cmap="viridis")
-            ax.set_xlabel("unit")
-            ax.set_ylabel("sample")
-        fig.suptitle(f"{self.model.plan.name}: samples of {self.samples} after epoch {self.model.epoch}",
-                     fontsize=9, parse_math=False)
+            return image_grid(values, shape, title)
+        fig, ax = plt.subplots(figsize=(6, 0.3 * len(values) + 1))
+        ax.imshow(values, aspect="auto", cmap="viridis")
+        ax.set_xlabel("unit")
+        ax.set_ylabel("sample")
+        fig.suptitle(title, fontsize=9, parse_math=False)
         return fig
 
     def _steps_figure(self, name, values):

@@ -352,7 +352,20 @@ class RunDirectory:
         matplotlib.use("Agg")
         monitors = self.monitor.plot(os.path.join(self.path, "plots")) if self.monitor else []
         return [p for p in [self._learning_curve(), self._settling_energy(), self._reconstructions(),
-                            *self._receptive_fields(), *monitors] if p]
+                            self._samples(), *self._receptive_fields(), *monitors] if p]
+
+    def _samples(self, count=32):
+        """What schedule.sample generates from draws of the prior, as images (plots/samples.png)."""
+        shape = self.model.data.image_shape
+        if "sample" not in self.model.plan.routines or shape is None:
+            return None
+        values = self.model.sample(count)
+        if values.shape[1] != int(np.prod(shape)) or not np.all(np.isfinite(values)):
+            return None
+        state = self.model.plan.prior["state"]
+        return save_figure(image_grid(values, shape, f"{self.model.plan.name}: samples from the prior over {state}, "
+                                                     f"after epoch {self.model.epoch}"),
+                           os.path.join(self.path, "plots", "samples.png"))
 
     def _reconstructions(self, count=8):
         """For a circuit whose readout is an image like its input (an autoencoder, a generative
@@ -473,6 +486,23 @@ class RunDirectory:
             ax.legend(fontsize="small")
         fig.suptitle(self.model.plan.name, parse_math=False)
         return save_figure(fig, os.path.join(self.path, "plots", "learning_curve.png"))
+
+
+def image_grid(values, shape, title, columns=8):
+    """A figure of ``values`` (one image per row, each of ``shape``), framed so neighbours stay apart."""
+    import matplotlib.pyplot as plt
+
+    columns = min(columns, len(values))
+    rows = -(-len(values) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.1 * columns, 1.1 * rows + 0.4), squeeze=False)
+    for ax in axes.flat[len(values):]:
+        ax.set_axis_off()
+    for ax, image in zip(axes.flat, values):
+        ax.imshow(image.reshape(shape), cmap="gray_r", vmin=0, vmax=max(1.0, float(values.max())))
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=9, parse_math=False)
+    return fig
 
 
 def save_figure(fig, path, tight=True):

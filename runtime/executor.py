@@ -139,7 +139,6 @@ class Executor:
     def warm_up(self):
         """Compile every kernel (or load it from numba's cache); returns the seconds it took."""
         start = time.perf_counter()
-        x = np.zeros((1, self.widths[0]), self.dtype)
         y = np.zeros((1, self.widths[1]), self.dtype)
         saved = {n: g.copy() for n, g in self.grads.items()}
         plastic = {n: self.params[n].copy() for n in self.plastic}
@@ -148,13 +147,13 @@ class Executor:
         misses = self._cache_misses()
         try:
             for routine in self.plan.routines:
-                self._run(routine, x, y)
+                self._run(routine, np.zeros((1, self.x_width(routine)), self.dtype), y)
         except Exception:  # noqa: BLE001 — a damaged numba cache fails in many ways; compile afresh once
             if self.interpreter is not None:
                 raise
             self.functions = kernels.reload(self.source, list(self.functions), self.jit)
             for routine in self.plan.routines:
-                self._run(routine, x, y)
+                self._run(routine, np.zeros((1, self.x_width(routine)), self.dtype), y)
         if self.jit:
             self._warm_up_helpers()
         for n, g in saved.items():
@@ -168,6 +167,10 @@ class Executor:
         if self.jit:   # compiled now, rather than loaded from numba's cache (or this process) = cold
             self.kernel_cache = "cold" if self._cache_misses() > misses else "warm"
         return self.compile_seconds
+
+    def x_width(self, routine):
+        """How wide a routine's data.x is: the data's, or for schedule.sample the state its draws clamp."""
+        return self.plan.components[self.plan.prior["state"]]["size"] if routine == "sample" else self.widths[0]
 
     def _warm_up_helpers(self):
         """Compile (or load) the optimizer's step and the finiteness check for each parameter shape
@@ -331,6 +334,15 @@ class Executor:
             out = bufs[read].copy()
         if not all_finite(out):
             raise Divergence(self.diagnose("predict", x, y, None))
+        return out
+
+    def sample_batch(self, draws):
+        """Run schedule.sample on draws of the prior (one row per sample, as wide as the state it clamps)
+        and return a copy of what it reads."""
+        y = self.temp(("no targets", len(draws), self.widths[1]), len(draws))
+        out = self._run("sample", draws, y)[self.plan.routines["sample"].read].copy()
+        if not all_finite(out):
+            raise Divergence(self.diagnose("sample", draws, y, None))
         return out
 
     def energies(self, x, y):

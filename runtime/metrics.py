@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .mixture import log_sum_exp
+
 
 def accuracy(pred, y):
     """Fraction of rows whose arg-max matches (one column: threshold at 0.5)."""
@@ -50,11 +52,24 @@ def energy(energies, y):
     return float(np.mean(energies))
 
 
+def log_px(samples, x, rows=1024):
+    """A Monte-Carlo estimate of log p(x) in nats per example, averaged over the examples: for each x,
+    log (1/S) Σ_s p(x | z_s), p the Bernoulli likelihood of x under the s-th of S ``samples`` (what
+    schedule.sample generated from draws z_s of the prior; clipped as in :func:`bce`). Higher is better."""
+    p = np.clip(np.asarray(samples, dtype=np.float64), 1e-7, 1 - 1e-7)
+    log_p, log_q = np.log(p).T, np.log(1 - p).T
+    total = 0.0
+    for start in range(0, len(x), rows):   # rows × S likelihoods at a time
+        block = np.asarray(x[start:start + rows], dtype=np.float64)
+        total += float(np.sum(log_sum_exp(block @ log_p + (1 - block) @ log_q)))
+    return total / len(x) - float(np.log(len(p)))
+
+
 METRICS = {"accuracy": accuracy, "mse": mse, "mean_squared_error": mean_squared_error, "purity": purity,
-           "objective": objective, "bce": bce, "energy": energy}
+           "objective": objective, "bce": bce, "energy": energy, "log_px": log_px}
 #: metric -> whether a larger value is better (the best epoch, the best point of a sweep)
 HIGHER_IS_BETTER = {"accuracy": True, "mse": False, "mean_squared_error": False, "purity": True, "objective": False,
-                    "bce": False, "energy": False}
+                    "bce": False, "energy": False, "log_px": True}
 
 
 def best_epoch(history, key, higher=True):

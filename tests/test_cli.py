@@ -121,6 +121,16 @@ def test_a_circuit_that_reads_out_images_plots_its_reconstructions(tmp_path):
     assert (tmp_path / run / "plots" / "reconstructions.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_a_generative_circuit_plots_samples_from_its_prior_and_reports_their_likelihood(tmp_path):
+    result = run_cli("run", spec_path("gncn_t1_digits.yaml"), "--epochs", "1", "--out", str(tmp_path), "--quiet")
+    assert result.returncode == 0, result.stderr
+    (run,) = os.listdir(tmp_path)
+    assert (tmp_path / run / "plots" / "samples.png").read_bytes().startswith(b"\x89PNG")
+    with open(tmp_path / run / "manifest.json", encoding="utf-8") as f:
+        final = json.load(f)["final"]
+    assert -40 < final["test_log_px"] < 0   # after one epoch (about −27.5) well above ½ everywhere (−44.4 nats)
+
+
 def test_the_matplotlib_drawing_labels_cables_gates_phases_and_its_legend(tmp_path):
     out = tmp_path / "circuit.svg"
     result = run_cli("viz", spec_path("eqprop_xor.yaml"), "-o", str(out), "--renderer", "matplotlib")

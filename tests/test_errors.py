@@ -41,6 +41,25 @@ CASES = {
         ("clamp: {x: data.x}, read: o.mu}", "clamp: {x: hold}, read: o.mu}"),
         ["spec.yaml:19:43: error: 'x' holds the value the phases before left, but this is the first phase of "
          "schedule.predict: clamp it to data or a number"]),
+    "a prior outside schedule.sample": (
+        ("clamp: {x: data.x}, read: o.mu}", "clamp: {x: prior}, read: o.mu}"),
+        ["spec.yaml:19:43: error: 'x' is clamped to a draw of the prior, which only schedule.sample generates from; "
+         "here clamp it to data, a number or hold"]),
+    "a likelihood without schedule.sample": (
+        ("metrics: [accuracy]", "metrics: [accuracy, log_px]"),
+        ["spec.yaml:20:21: error: log_px needs a schedule.sample that generates from the prior (a phase of it clamps "
+         "a state to prior and reads the sample)"]),
+    "data in schedule.sample": (
+        ("read: o.mu}\n", "read: o.mu}\n  sample:\n    - {phase: dream, steps: 0, clamp: {x: data.x}, read: h}\n"),
+        ["spec.yaml:21:5: error: schedule.sample generates from draws of the prior: clamp exactly one input or state "
+         "to prior (it clamps none)",
+         "spec.yaml:21:43: error: schedule.sample generates from draws of the prior and reads no data; clamp 'x' to "
+         "prior, a number or hold"]),
+    "a sample unlike the data, held against it": (
+        ("read: o.mu}\nmetrics: [accuracy]", "read: o.mu}\n  sample:\n    - {phase: dream, steps: 0, clamp: {x: prior}, "
+                                            "read: h}\nmetrics: [log_px]"),
+        ["spec.yaml:21:57: error: the sample 'h.phi' has size 16 but data.x has width 64; log_px holds them against "
+         "each other"]),
     "a stream's parameter out of range": (
         ("data: {dataset: digits, batch: 8}", "data: {dataset: digits, batch: 8, streams: {dropped: {masked: x, p: 0}}}"),
         ["spec.yaml:3:69: error: data/streams/dropped/p must be > 0, not 0"]),

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import ngdsl
+from ngdsl.runtime.mixture import GaussianMixture
 
 import conftest
 from conftest import ROOT, load
@@ -1258,6 +1259,55 @@ def test_gncn_generates_from_its_settled_top_layer_through_every_layer_below():
     z1 = relu(z2) @ w["W2"].T
     np.testing.assert_allclose(model.predict(x), 1 / (1 + np.exp(-(relu(z1) @ w["W1"].T))), rtol=1e-12, atol=1e-15)
     assert np.abs(z2).max() > 1e-2 and np.abs(top).max() > 1e-2
+
+
+def test_gncn_samples_are_its_ancestral_pass_from_draws_of_a_mixture_fitted_to_its_settled_top_layer():
+    # schedule.sample clamps z3 to draws of the prior and predicts down as the readout does
+    model = load("gncn_t1_digits.yaml", "dtype=float64", "train.epochs=1")
+    model.fit()
+    w, relu = model.weights, lambda v: np.maximum(v, 0.0)  # noqa: E731
+    draws = np.random.default_rng(5).normal(0.0, 0.5, (40, 32))
+    z1 = relu(relu(draws) @ w["W3"].T) @ w["W2"].T
+    np.testing.assert_allclose(model._generate(draws), 1 / (1 + np.exp(-(relu(z1) @ w["W1"].T))), rtol=1e-12,
+                               atol=1e-15)
+    # the prior is a mixture fitted to z3 as schedule.predict leaves it on the training images
+    settled = model.activity(model.data.x_train, "z3.z")["z3.z"]
+    prior = model.fit_prior()
+    fitted = GaussianMixture.fit(settled, 10, model._prior_rng(0))
+    np.testing.assert_allclose(prior.means, fitted.means, rtol=1e-12)
+    np.testing.assert_allclose(model.sample(6), model._generate(prior.sample(6, model._prior_rng(1))), rtol=1e-12)
+    # log_px is the Monte-Carlo mean of the Bernoulli likelihood over the prior's draws
+    samples = model.sample(model.plan.prior["draws"])
+    x = model.data.x_test.astype(np.float64)
+    p = np.clip(samples, 1e-7, 1 - 1e-7)
+    likelihoods = np.exp(x @ np.log(p).T + (1 - x) @ np.log(1 - p).T)   # (examples, draws); no underflow at 64 pixels
+    assert likelihoods.min() > 0
+    assert model.evaluate()["test_log_px"] == pytest.approx(float(np.mean(np.log(likelihoods.mean(axis=1)))),
+                                                            rel=1e-10)
+
+
+def test_the_mixture_recovers_the_gaussians_its_data_came_from():
+    rng = np.random.default_rng(0)
+    means = np.array([[-3.0, 0.0, 1.0], [2.0, 2.0, -1.0]])
+    factors = np.array([[[1.0, 0, 0], [0.5, 0.5, 0], [0, 0.2, 0.3]], [[0.4, 0, 0], [0, 1.0, 0], [0.3, 0, 0.6]]])
+    labels = rng.random(6000) < 0.3
+    z = np.where(labels[:, None], means[0], means[1]) + np.einsum(
+        "nij,nj->ni", factors[labels.astype(int) ^ 1], rng.standard_normal((6000, 3)))
+    mixture = GaussianMixture.fit(z, 2, np.random.default_rng(1))
+    first = int(np.argmin(mixture.means[:, 0]))
+    np.testing.assert_allclose(mixture.weights[first], 0.3, atol=0.02)
+    np.testing.assert_allclose(mixture.means[[first, 1 - first]], means, atol=0.06)
+    for j, want in zip((first, 1 - first), factors):
+        np.testing.assert_allclose(mixture.cholesky[j] @ mixture.cholesky[j].T, want @ want.T, atol=0.06)
+    # its density is the weighted sum of the two Gaussian densities
+    point = np.array([[0.5, 1.0, 0.0]])
+    density = sum(w * np.exp(-0.5 * (point - m) @ np.linalg.inv(c @ c.T) @ (point - m).T)[0, 0]
+                  / np.sqrt((2 * np.pi) ** 3 * np.linalg.det(c @ c.T))
+                  for w, m, c in zip(mixture.weights, mixture.means, mixture.cholesky))
+    np.testing.assert_allclose(np.exp(mixture.log_density(point)), density, rtol=1e-10)
+    # and its draws come back in its proportions
+    drawn = mixture.sample(20000, np.random.default_rng(2))
+    assert abs(np.mean(drawn[:, 0] < -0.5) - 0.3) < 0.02
 
 
 def test_gncn_settles_top_down_and_learns_from_the_errors_it_sees():
