@@ -25,9 +25,9 @@ class GaussianMixture:
         n, d = z.shape
         k = max(1, min(components, len(np.unique(z, axis=0))))
         ridge = RIDGE * max(float(np.mean(np.var(z, axis=0))), 1e-12)
-        means = _kmeans_plus_plus(z, k, rng)
+        nearest = _kmeans(z, _kmeans_plus_plus(z, k, rng))
         responsibility = np.zeros((n, k))
-        responsibility[np.arange(n), np.argmin(_sqdist(z, means), axis=1)] = 1.0
+        responsibility[np.arange(n), nearest] = 1.0
         mixture, last = None, -np.inf
         for _ in range(iterations):
             mixture = cls._maximise(z, responsibility, ridge)
@@ -83,6 +83,20 @@ def log_sum_exp(values) -> np.ndarray:
 
 def _sqdist(a, b):
     return np.maximum((a ** 2).sum(1)[:, None] - 2 * a @ b.T + (b ** 2).sum(1)[None, :], 0.0)
+
+
+def _kmeans(z, centres, iterations=50):
+    """Each row's nearest centre once Lloyd's iterations from ``centres`` settle: a start that leaves EM
+    few iterations to take (each far cheaper than one of EM's)."""
+    nearest = np.argmin(_sqdist(z, centres), axis=1)
+    for _ in range(iterations):
+        centres = np.array([z[nearest == j].mean(axis=0) if np.any(nearest == j) else centres[j]
+                            for j in range(len(centres))])
+        moved = np.argmin(_sqdist(z, centres), axis=1)
+        if np.array_equal(moved, nearest):
+            break
+        nearest = moved
+    return nearest
 
 
 def _kmeans_plus_plus(z, k, rng):
