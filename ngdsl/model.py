@@ -1,6 +1,7 @@
 """The Python face of a compiled spec: ``load`` → :class:`Model` with fit / predict / evaluate."""
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 
@@ -33,6 +34,7 @@ class Model:
         self.best = None       # with train.keep_best: (epoch, validation value, a copy of the state) of the best epoch
         self.stopped = False   # train.stop_after epochs passed without a better one
         self.prior = None      # schedule.sample's prior as last fitted (fit_prior)
+        self._measured_prior = None   # (what the prior was fitted to, the samples log_px held x against)
         self.warnings = _range_warnings(self.data)
         self.compile_seconds = self.executor.warm_up()
 
@@ -169,7 +171,7 @@ class Model:
 
     def sample(self, count) -> np.ndarray:
         """``count`` samples: what schedule.sample generates from draws of the prior (fitted first if it
-        has not been), the same draws for the same model at the same epoch."""
+        has not been); the same draws every time, so samples change only as the model does."""
         if self.prior is None:
             self.fit_prior()
         return self._generate(self.prior.sample(count, self._prior_rng(1)))
@@ -183,9 +185,22 @@ class Model:
         return np.concatenate(parts)
 
     def _prior_rng(self, use):
-        """The random numbers of the prior's fit (``use`` 0) or draws (1) at this epoch: apart from
-        training's, so measuring log_px changes nothing a run draws."""
-        return np.random.default_rng((self.plan.seed, 0x70726F72, self.epoch, use))
+        """The random numbers of the prior's fit (``use`` 0) or draws (1): the same in every epoch (a
+        learning curve of log_px compares epochs on the same draws) and apart from training's, so
+        measuring log_px changes nothing a run draws."""
+        return np.random.default_rng((self.plan.seed, 0x70726F72, use))
+
+    def _samples_for_metrics(self):
+        """The samples log_px holds each split against: refitted and redrawn only when the model has
+        changed since the last time (a frozen control's are computed once)."""
+        state = [self.executor.params[n] for n in sorted(self.executor.params)]
+        if self.plan.draws:   # a stochastic circuit's settled state also depends on where its draws stand
+            state.append(self.executor.predict_draw)
+        key = hashlib.blake2b(b"".join(np.ascontiguousarray(a).tobytes() for a in state), digest_size=16).digest()
+        if self._measured_prior is None or self._measured_prior[0] != key:
+            self.fit_prior()
+            self._measured_prior = (key, self.sample(self.plan.prior["draws"]))
+        return self._measured_prior[1]
 
     def _signal(self, name):
         """The plan's signal for a compartment name; a ValueError names the ones schedule.predict computes."""
@@ -217,8 +232,7 @@ class Model:
             return out
         d = self.data
         if set(self.plan.metrics) & set(PRIOR_METRICS):
-            self.fit_prior()
-            samples = self.sample(self.plan.prior["draws"])
+            samples = self._samples_for_metrics()
         for split, x, y in (("train", d.x_train, d.y_train), ("validation", d.x_validation, d.y_validation),
                             ("test", d.x_test, d.y_test)):
             if len(x) == 0:

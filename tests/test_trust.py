@@ -69,10 +69,10 @@ def test_a_run_starts_with_a_checkpoint_of_its_initial_weights(tmp_path):
     for name, array in fresh.weights.items():
         np.testing.assert_array_equal(initial[f"param:{name}"], array)
     resumed = run_cli("run", spec_path("eqprop_xor.yaml"), "--epochs", "2", "--resume", str(tmp_path / "a" / first),
-                      "--quiet")
+                      "--quiet", "--no-plots")
     assert resumed.returncode == 0, resumed.stderr
     assert run_cli("run", spec_path("eqprop_xor.yaml"), "--epochs", "2", "--out", str(tmp_path / "b"),
-                   "--quiet").returncode == 0
+                   "--quiet", "--no-plots").returncode == 0
     (second,) = os.listdir(tmp_path / "b")
     with np.load(tmp_path / "a" / first / "weights.npz") as a, np.load(tmp_path / "b" / second / "weights.npz") as b:
         for key in b.files:
@@ -122,7 +122,7 @@ def _damage(run, how):
                                  "a FIFO for metrics"])
 def test_a_damaged_checkpoint_is_a_clear_error_on_resume(tmp_path, how):
     assert run_cli("run", spec_path("eqprop_xor.yaml"), "--epochs", "1", "--out", str(tmp_path),
-                   "--quiet").returncode == 0
+                   "--quiet", "--no-plots").returncode == 0
     (run,) = os.listdir(tmp_path)
     _damage(tmp_path / run, how)
     result = run_cli("run", spec_path("eqprop_xor.yaml"), "--epochs", "2", "--resume", str(tmp_path / run), "--quiet")
