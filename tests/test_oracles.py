@@ -1225,26 +1225,33 @@ def test_stdp_digits_learns_toward_the_input_traces_with_its_thresholds_adapting
 
 
 def _gncn_reference(w, x, steps=50, dt=0.1, leak=0.001):
-    """One GNCN-t1 trial in NumPy: from rest, the latents settle for ``steps`` synchronous Euler steps
-    (each pulled by its own error, pushed by the error below through E), then ΔW_l = e_{l−1} ⊗ φ(z_l)
-    and ΔE_l = φ(z_l) ⊗ e_{l−1} from the settled errors (batch means)."""
+    """One GNCN trial in NumPy: from rest, the latents settle for ``steps`` synchronous Euler steps
+    (each pulled by its own error, pushed by the error below through E and, with lateral matrices
+    V1–V3 in ``w``, held back by its group's activity), then ΔW_l = e_{l−1} ⊗ φ(z_l) and
+    ΔE_l = φ(z_l) ⊗ e_{l−1} from the settled errors (batch means). With skip matrices M2, M3 in ``w``
+    (GNCN-PDH) each layer is also predicted from the layer two above, and ΔM = e ⊗ φ likewise."""
     relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
     z = [np.zeros((len(x), len(w["W1"].T))), np.zeros((len(x), len(w["W2"].T))), np.zeros((len(x), len(w["W3"].T)))]
+    skip = {name: w.get(name, np.zeros((len(w[below].T[0]), len(w[below].T)))) for name, below in
+            (("M2", "W1"), ("M3", "W2"))}
 
     def errors():
         phi = [relu(v) for v in z]
-        e0 = x - 1 / (1 + np.exp(-(phi[0] @ w["W1"].T)))
-        return phi, [e0, z[0] - phi[1] @ w["W2"].T, z[1] - phi[2] @ w["W3"].T]
+        e0 = x - 1 / (1 + np.exp(-(phi[0] @ w["W1"].T + phi[1] @ skip["M2"].T)))
+        return phi, [e0, z[0] - phi[1] @ w["W2"].T - phi[2] @ skip["M3"].T, z[1] - phi[2] @ w["W3"].T]
 
     for _ in range(steps):
         phi, e = errors()
         pushed = [e[0] @ w["E1"].T, e[1] @ w["E2"].T, e[2] @ w["E3"].T]
-        z = [z[l] + dt * (-leak * z[l] - (e[l + 1] if l < 2 else 0.0) + pushed[l]) for l in range(3)]
+        held = [phi[l] @ w[f"V{l + 1}"].T if f"V{l + 1}" in w else 0.0 for l in range(3)]
+        z = [z[l] + dt * (-leak * z[l] - (e[l + 1] if l < 2 else 0.0) + pushed[l] - held[l]) for l in range(3)]
     phi, e = errors()
     updates = {}
     for l in range(3):
         updates[f"W{l + 1}"] = e[l].T @ phi[l] / len(x)
         updates[f"E{l + 1}"] = phi[l].T @ e[l] / len(x)
+    if "M2" in w:
+        updates["M2"], updates["M3"] = e[0].T @ phi[1] / len(x), e[1].T @ phi[2] / len(x)
     return updates
 
 
@@ -1308,6 +1315,32 @@ def test_the_mixture_recovers_the_gaussians_its_data_came_from():
     # and its draws come back in its proportions
     drawn = mixture.sample(20000, np.random.default_rng(2))
     assert abs(np.mean(drawn[:, 0] < -0.5) - 0.3) < 0.02
+
+
+@pytest.mark.kernels_only
+def test_gncn_pdh_predicts_past_a_layer_and_its_units_compete_within_their_groups():
+    # GNCN-PDH: skip predictions (M2: z2 → the image, M3: z3 → z1) and a fixed lateral V per layer
+    model = load("gncn_pdh_digits.yaml", "dtype=float64", "train.epochs=1")
+    model.fit()
+    w = model.weights
+    groups = np.kron(np.eye(4), np.ones((8, 8)))   # 4 groups of 8 units; none inhibits itself
+    for name in ("V1", "V2", "V3"):
+        np.testing.assert_array_equal(w[name], 0.05 * (groups - np.eye(32)))
+    x = model.data.x_train[:16]
+    want = _gncn_reference(w, x)
+    got = model.updates(x, model.data.y_train[:16])
+    assert set(got) == set(want)
+    for name, value in want.items():
+        assert np.abs(value).max() > 1e-4, name
+        np.testing.assert_allclose(got[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+    # the readout regenerates from the settled top layer through the skips too
+    relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
+    x = model.data.x_test[:8]
+    top = relu(model.activity(x, "z3")["z3"])
+    z2 = top @ w["W3"].T
+    z1 = relu(z2) @ w["W2"].T + top @ w["M3"].T
+    np.testing.assert_allclose(model.predict(x), 1 / (1 + np.exp(-(relu(z1) @ w["W1"].T + relu(z2) @ w["M2"].T))),
+                               rtol=1e-12, atol=1e-15)
 
 
 def test_gncn_settles_top_down_and_learns_from_the_errors_it_sees():
