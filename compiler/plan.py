@@ -451,4 +451,11 @@ def lower(circuit, graph, optimize=True) -> Plan:
     return Plan(circuit.name, r["dtype"], r["seed"], components, dict(sorted(signals.items(), key=lambda kv: str(kv[0]))),
                 parameters, routines, dict(r["data"]), dict(r["train"]), tuple(r["metrics"]),
                 frozenset(s for s in signals if s.snapshot is None and s.component in persistent),
-                dict(r.get("prior", {})))
+                _prior(circuit))
+
+
+def _prior(circuit) -> dict:
+    """schedule.sample's prior: its settings and the state its draws clamp ({} without schedule.sample)."""
+    drawn = [name for entry in circuit.schedule.get("sample", ()) for name, (source, _) in
+             getattr(entry, "clamps", {}).items() if source.prior]
+    return {**circuit.resolved["prior"], "state": drawn[0]} if drawn else {}

@@ -655,8 +655,8 @@ class Resolver:
 
 
     def _prior(self, r, schedule, widths):
-        """schedule.sample draws one state from the prior (settings in ``prior``, resolved with the state's
-        name); log_px holds what it generates against data.x."""
+        """schedule.sample draws one state from the prior (its settings in ``prior``, defaults filled in);
+        log_px holds what it generates against data.x."""
         sample = schedule.get("sample")
         if sample is None:
             if "prior" in r:
@@ -672,7 +672,7 @@ class Resolver:
             self.error(("schedule", "sample"), "schedule.sample generates from draws of the prior: clamp exactly one "
                        f"input or state to prior (it clamps {', '.join(sorted(set(drawn))) or 'none'})")
             return
-        r["prior"] = {**language.PRIOR_DEFAULTS, **r.get("prior", {}), "state": drawn[0]}
+        r["prior"] = {**language.PRIOR_DEFAULTS, **r.get("prior", {})}
         if (r.get("monitors") or {}).get("samples"):
             self.error(("monitors", "samples"), "schedule.sample draws plots/samples.png from the prior; monitor "
                                                 "the generated compartment with record instead", key=True)

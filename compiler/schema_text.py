@@ -44,7 +44,7 @@ ABOUT = {
     "components/*/tau": "state: time constant of the integration",
     "components/*/dt": "state: Euler step (z += dt/tau · (−leak·z + input))",
     "components/*/leak": "state: how strongly z decays toward 0",
-    "components/*/kwta": "keep only the k most active units (the rest 0)",
+    "components/*/kwta": "keep only the k most active units (the rest 0); 0, the default: all",
     "components/*/target": "error: the component (compartment) it compares with its prediction mu",
     "components/*/precision": "error: e = precision · (target − mu)",
     "components/*/loss": "error: gaussian (e = target − mu) or softmax (e = target − softmax(mu))",
@@ -75,8 +75,8 @@ ABOUT = {
     "cables/*/about": "a note on what the cable is",
     "schedule": "what a trial does: phases and updates, for training, for prediction and (sample) for generating "
                 "from a prior",
-    "schedule/sample": "generates from draws of the prior: its first phase clamps one state to prior; its read is "
-                       "the sample (plots/samples.png, metric log_px)",
+    "schedule/sample": "generates from draws of the prior: a phase of it clamps one input or state to prior; its "
+                       "read is the sample (plots/samples.png, metric log_px)",
     "schedule/*": "an ordered list of phases and updates",
     "schedule/*/[]/phase": "the phase's name",
     "schedule/*/[]/steps": "settling steps (0: one sweep of the instant components)",
@@ -107,8 +107,8 @@ ABOUT = {
     "train/optimizer/*/eps": "added to the denominator",
     "train/optimizer/rmsprop/rho": "decay of the running mean square",
     "metrics": "what each epoch reports, on the train and test splits",
-    "prior": "the prior schedule.sample draws from: a Gaussian mixture fitted by EM, after every epoch, to the "
-             "values schedule.predict leaves in the state sample clamps, on the training examples",
+    "prior": "the prior schedule.sample draws from: a Gaussian mixture fitted by EM to the values schedule.predict "
+             "leaves in the state sample clamps, on the training examples (refitted whenever the model has changed)",
     "monitors": "what a run records before training and after every epoch, into monitors.npz and its plots",
     "monitors/record": "compartments schedule.predict computes ('z1', 'e2.e'), on the first held-out examples",
     "monitors/weights": "cables whose weights' spread (percentiles) is recorded",

@@ -34,7 +34,8 @@ class Model:
         self.best = None       # with train.keep_best: (epoch, validation value, a copy of the state) of the best epoch
         self.stopped = False   # train.stop_after epochs passed without a better one
         self.prior = None      # schedule.sample's prior as last fitted (fit_prior)
-        self._measured_prior = None   # (what the prior was fitted to, the samples log_px held x against)
+        self._prior_fitted_to = None   # the _model_key it was fitted to
+        self._measured_samples = None  # (the _model_key, the samples log_px held x against)
         self.warnings = _range_warnings(self.data)
         self.compile_seconds = self.executor.warm_up()
 
@@ -161,18 +162,25 @@ class Model:
 
     def fit_prior(self) -> GaussianMixture:
         """Fit the prior schedule.sample draws from: a Gaussian mixture over the values schedule.predict
-        leaves in the state it draws, on the training examples (refitted by every :meth:`evaluate`)."""
+        leaves in the state it draws, on the training examples."""
         if not self.plan.prior:
             raise ValueError("this spec has no schedule.sample, so nothing draws from a prior")
-        state = self.plan.prior["state"]
+        state, fitted_to = self.plan.prior["state"], self._model_key()
         settled = self.activity(self.data.x_train, f"{state}.z")[f"{state}.z"]
+        if not np.all(np.isfinite(settled)):
+            raise Divergence(f"'{state}' became NaN or Inf in schedule.predict, so the prior of schedule.sample "
+                             "cannot be fitted; lower the learning rate or the settling step")
         self.prior = GaussianMixture.fit(settled, self.plan.prior["components"], self._prior_rng(0))
+        self._prior_fitted_to = fitted_to
         return self.prior
 
     def sample(self, count) -> np.ndarray:
-        """``count`` samples: what schedule.sample generates from draws of the prior (fitted first if it
-        has not been); the same draws every time, so samples change only as the model does."""
-        if self.prior is None:
+        """``count`` samples: what schedule.sample generates from draws of the prior (refitted first when
+        the model has changed since it was fitted); the same draws every time, so samples change only as
+        the model does."""
+        if count < 1:
+            raise ValueError(f"count must be at least 1, not {count}")
+        if self.prior is None or self._prior_fitted_to != self._model_key():
             self.fit_prior()
         return self._generate(self.prior.sample(count, self._prior_rng(1)))
 
@@ -190,17 +198,21 @@ class Model:
         measuring log_px changes nothing a run draws."""
         return np.random.default_rng((self.plan.seed, 0x70726F72, use))
 
-    def _samples_for_metrics(self):
-        """The samples log_px holds each split against: refitted and redrawn only when the model has
-        changed since the last time (a frozen control's are computed once)."""
+    def _model_key(self):
+        """A digest of what the prior depends on: the weights and, in a stochastic circuit, where the
+        prediction draws stand."""
         state = [self.executor.params[n] for n in sorted(self.executor.params)]
-        if self.plan.draws:   # a stochastic circuit's settled state also depends on where its draws stand
+        if self.plan.draws:
             state.append(self.executor.predict_draw)
-        key = hashlib.blake2b(b"".join(np.ascontiguousarray(a).tobytes() for a in state), digest_size=16).digest()
-        if self._measured_prior is None or self._measured_prior[0] != key:
-            self.fit_prior()
-            self._measured_prior = (key, self.sample(self.plan.prior["draws"]))
-        return self._measured_prior[1]
+        return hashlib.blake2b(b"".join(np.ascontiguousarray(a).tobytes() for a in state), digest_size=16).digest()
+
+    def _samples_for_metrics(self):
+        """The samples log_px holds each split against, drawn again only when the model has changed since
+        the last time (a frozen control's are drawn once)."""
+        key = self._model_key()
+        if self._measured_samples is None or self._measured_samples[0] != key:
+            self._measured_samples = (key, self.sample(self.plan.prior["draws"]))
+        return self._measured_samples[1]
 
     def _signal(self, name):
         """The plan's signal for a compartment name; a ValueError names the ones schedule.predict computes."""

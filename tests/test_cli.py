@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 
 import ngdsl
 from ngdsl.viz import have_graphviz
@@ -129,6 +130,10 @@ def test_a_generative_circuit_plots_samples_from_its_prior_and_reports_their_lik
     with open(tmp_path / run / "manifest.json", encoding="utf-8") as f:
         final = json.load(f)["final"]
     assert -40 < final["test_log_px"] < 0   # after one epoch (about −27.5) well above ½ everywhere (−44.4 nats)
+    resolved = tmp_path / run / "spec.resolved.yaml"
+    assert yaml.safe_load(resolved.read_text())["prior"] == {"components": 10, "draws": 1000}
+    checked = run_cli("check", str(resolved))   # the defaults made visible are still a spec
+    assert checked.returncode == 0, checked.stderr
 
 
 def test_the_matplotlib_drawing_labels_cables_gates_phases_and_its_legend(tmp_path):

@@ -31,6 +31,16 @@ def test_every_shipped_spec_checks_clean(path):
     assert result.returncode == 0 and result.stderr == "", result.stderr
 
 
+def test_every_resolved_spec_is_itself_a_spec():
+    # a run writes spec.resolved.yaml with every default filled in: it checks clean and compiles to the same plan
+    from ngdsl.compiler import compile_file, compile_text
+    for path in SPEC_FILES:
+        compiled = compile_file(path)
+        again = compile_text(yaml.safe_dump(compiled.resolved, sort_keys=False), "spec.resolved.yaml",
+                             os.path.dirname(path))
+        assert again.plan == compiled.plan, path
+
+
 def test_cli_writes_the_schema_to_a_file(tmp_path):
     out = tmp_path / "ngdsl.schema.json"
     assert run_cli("schema", "-o", str(out)).returncode == 0

@@ -23,7 +23,7 @@ ACTIVATION = {"description": "phi = f(z): a library activation, or {phi: EXPRESS
          "dphi": {**EXPRESSION, "description": "its derivative in z (default: found symbolically)"}}, ["phi"])]}
 NEURON_OPTIONS = {
     "activation": ACTIVATION,
-    "kwta": COUNT,
+    "kwta": {**COUNT, "minimum": 0},   # 0, the default: no competition (a resolved spec writes it)
     "sample": {"enum": list(language.SAMPLES), "description": "s ~ Bernoulli(phi), or phi + noise·N(0, 1)"},
     "noise": {**POSITIVE, "description": "the standard deviation of a gaussian sample"},
     "lattice": {"type": "array", "items": COUNT, "minItems": 2, "maxItems": 2,
