@@ -60,6 +60,14 @@ CASES = {
                                             "read: h}\nmetrics: [log_px]"),
         ["spec.yaml:21:57: error: the sample 'h.phi' has size 16 but data.x has width 64; log_px holds them against "
          "each other"]),
+    "a monitored dream beside schedule.sample": (
+        ("read: o.mu}\nmetrics: [accuracy]", "read: o.mu}\n  sample:\n    - {phase: dream, steps: 0, clamp: {x: prior}, "
+                                            "read: h}\nmonitors: {samples: h}\nmetrics: [accuracy]"),
+        ["spec.yaml:22:12: error: schedule.sample draws plots/samples.png from the prior; monitor the generated "
+         "compartment with record instead"]),
+    "prior settings without schedule.sample": (
+        ("metrics: [accuracy]", "prior: {components: 3}\nmetrics: [accuracy]"),
+        ["spec.yaml:20:1: error: prior sets the mixture schedule.sample draws from; this spec has no schedule.sample"]),
     "a stream's parameter out of range": (
         ("data: {dataset: digits, batch: 8}", "data: {dataset: digits, batch: 8, streams: {dropped: {masked: x, p: 0}}}"),
         ["spec.yaml:3:69: error: data/streams/dropped/p must be > 0, not 0"]),

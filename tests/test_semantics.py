@@ -258,3 +258,14 @@ def test_the_steps_a_settling_phase_took_are_in_the_history():
     assert all(0 < h["steps_settle"] < 20 for h in history)
     never = load("pc_digits.yaml", "schedule.train[0].tolerance=1e-30", "train.epochs=1").fit()
     assert never[0]["steps_settle"] == 20
+
+
+def test_the_prior_takes_the_specs_settings():
+    model = load("gncn_t1_digits.yaml", "prior={components: 3, draws: 50}")
+    prior = model.fit_prior()
+    assert len(prior.weights) == 3 and prior.means.shape == (3, 32)
+    assert model._samples_for_metrics().shape == (50, 64)
+    default = load("gncn_t1_digits.yaml").fit_prior()
+    assert len(default.weights) == 10
+    with pytest.raises(ValueError, match="count must be at least 1, not 0"):
+        model.sample(0)
