@@ -269,3 +269,17 @@ def test_the_prior_takes_the_specs_settings():
     assert len(default.weights) == 10
     with pytest.raises(ValueError, match="count must be at least 1, not 0"):
         model.sample(0)
+
+
+def test_a_sample_routine_may_draw_and_draws_afresh_each_time():
+    # binary samples: each pixel of schedule.sample's read drawn ~ Bernoulli(x̄) from the same prior draws
+    binary = load("gncn_t1_digits.yaml", "components.b={kind: rate, size: 64, sample: bernoulli}",
+                  "cables.Xb={from: xp, to: b, transform: identity}", "schedule.sample[0].read=b.s", "train.epochs=1",
+                  "metrics=[bce]")
+    grey = load("gncn_t1_digits.yaml", "train.epochs=1", "metrics=[bce]")
+    binary.fit()
+    grey.fit()
+    drawn, probabilities = binary.sample(200), grey.sample(200)
+    assert set(np.unique(drawn)) == {0.0, 1.0}
+    assert abs(drawn.mean() - probabilities.mean()) < 0.02
+    assert not np.array_equal(binary.sample(200), drawn)   # the pixels are drawn again; the prior's draws are not
