@@ -105,6 +105,19 @@ class Plan:
             not op.pure for routine in self.routines.values() for segment in routine.segments
             for phase in segment.phases for op in phase.setup + phase.hoisted + phase.step + phase.settle)
 
+    def draws_in(self, routine) -> bool:
+        """Whether a run of ``routine`` draws random numbers: an operator that samples, or a data stream
+        drawn afresh every trial (every stream but every_label, which is set)."""
+        random = {name for name, spec in (self.data.get("streams") or {}).items()
+                  if language.stream_kind(spec)[0] != "every_label"}
+        for segment in self.routines[routine].segments:
+            for phase in segment.phases:
+                for op in phase.setup + phase.hoisted + phase.step + phase.settle:
+                    source = op.source if isinstance(op, Clamp) else getattr(op, "nudge", None)
+                    if not op.pure or (source is not None and source.stream in random):
+                        return True
+        return False
+
 
 def _canonical(signal: Signal, components) -> Signal:
     """Inputs have one buffer: their phi is their z."""

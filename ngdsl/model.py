@@ -36,6 +36,7 @@ class Model:
         self.prior = None      # schedule.sample's prior as last fitted (fit_prior)
         self._prior_fitted_to = None   # the _model_key it was fitted to
         self._measured_samples = None  # (the _model_key, the samples log_px held x against)
+        self._evaluated = None         # (the _model_key, the metrics evaluate returned for it)
         self.warnings = _range_warnings(self.data)
         self.compile_seconds = self.executor.warm_up()
 
@@ -199,11 +200,18 @@ class Model:
         return np.random.default_rng((self.plan.seed, 0x70726F72, use))
 
     def _model_key(self):
-        """A digest of what the prior depends on: the weights and, in a stochastic circuit, where the
-        prediction draws stand."""
-        state = [self.executor.params[n] for n in sorted(self.executor.params)]
-        if self.plan.draws:
-            state.append(self.executor.predict_draw)
+        """A digest of what the metrics and the prior depend on: the weights, the persistent states, the
+        epoch when a constant is scheduled over epochs and, when what measures them draws random numbers,
+        where the draws stand (a new trial draws new numbers: such a circuit is measured afresh every time)."""
+        executor, plan = self.executor, self.plan
+        state = [executor.params[n] for n in sorted(executor.params)]
+        state += [executor.chains[s] for s in sorted(executor.chains, key=str)]
+        if any(kernel.schedules for kernel in executor.kernels.values()):
+            state.append(np.array(executor.epoch, dtype=np.int64))
+        if any(plan.draws_in(r) for r in ("predict", "encode", "sample") if r in plan.routines):
+            state.append(executor.predict_draw)
+        if set(plan.metrics) & set(SETTLED_METRICS) and plan.draws_in("train"):   # energies settle schedule.train
+            state.append(executor.draw)
         return hashlib.blake2b(b"".join(np.ascontiguousarray(a).tobytes() for a in state), digest_size=16).digest()
 
     def _samples_for_metrics(self):
@@ -238,10 +246,18 @@ class Model:
         return signal
 
     def evaluate(self) -> dict:
-        """The spec's metrics on the train, validation and test splits."""
-        out = {}
+        """The spec's metrics on the train, validation and test splits (measured again only when the model
+        has changed since the last time: a frozen control's are measured once)."""
         if "predict" not in self.plan.routines or not self.plan.metrics:
-            return out
+            return {}
+        key = self._model_key()
+        if self._evaluated is None or self._evaluated[0] != key:
+            self._evaluated = (key, self._measure())
+        return dict(self._evaluated[1])
+
+    def _measure(self) -> dict:
+        """The spec's metrics on every split, measured now."""
+        out = {}
         d = self.data
         if set(self.plan.metrics) & set(PRIOR_METRICS):
             samples = self._samples_for_metrics()

@@ -160,6 +160,30 @@ def test_python_api_fit_predict_evaluate():
     assert model.predict(model.data.x_test[:5]).shape == (5, 10)
 
 
+def test_a_model_that_has_not_changed_is_measured_once():
+    # a frozen control's metrics cannot change from epoch to epoch: the predictions run once
+    model = load("bp_digits.yaml", "cables.W1.frozen=true", "cables.W2.frozen=true", "train.epochs=3")
+    calls = []
+    predict_batch = model.executor.predict_batch
+    model.executor.predict_batch = lambda *a, **k: calls.append(1) or predict_batch(*a, **k)
+    model.fit()
+    once = len(calls)
+    assert once == len(range(0, len(model.data.x_train), 32)) + len(range(0, len(model.data.x_test), 32))
+    assert model.history[0]["test_accuracy"] == model.history[2]["test_accuracy"]
+    # any change to a weight is measured afresh, and the result is what a fresh measurement gives
+    model.weights["W2"][...] = 0.0
+    changed = model.evaluate()
+    assert len(calls) == 2 * once and changed["test_accuracy"] != model.history[2]["test_accuracy"]
+    assert changed == model._measure()
+
+
+def test_a_circuit_that_predicts_from_fresh_random_numbers_is_measured_afresh():
+    # denoise_digits predicts from a newly masked copy of each image: the same weights, new draws
+    model = load("denoise_digits.yaml", "train.epochs=0", "metrics=[bce]")
+    first, second = model.evaluate(), model.evaluate()
+    assert first["test_bce"] != second["test_bce"]
+
+
 def test_a_frozen_cable_keeps_its_weights_while_the_updates_that_list_it_skip_it():
     frozen = load("bp_digits.yaml", "cables.W1.frozen=true", "train.epochs=2")
     start = frozen.weights["W1"].copy()
