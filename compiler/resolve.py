@@ -655,9 +655,18 @@ class Resolver:
 
 
     def _prior(self, r, schedule, widths):
-        """schedule.sample draws one state from the prior (its settings in ``prior``, defaults filled in);
-        log_px holds what it generates against data.x."""
-        sample = schedule.get("sample")
+        """schedule.sample draws one state from the prior (its settings in ``prior``, defaults filled in),
+        fitted where schedule.encode (else schedule.predict) leaves that state; log_px holds what it
+        generates against data.x."""
+        sample, encode = schedule.get("sample"), schedule.get("encode")
+        if encode is not None and sample is None:
+            self.error(("schedule", "encode"), "schedule.encode settles the state schedule.sample draws, to fit its "
+                                               "prior; this spec has no schedule.sample", key=True)
+        for i, entry in enumerate(encode or ()):
+            if isinstance(entry, PhaseSpec) and entry.read:
+                self.error(("schedule", "encode", i, "read"), "schedule.encode reads nothing: the prior is fitted to "
+                           "the state schedule.sample clamps to prior, where the last phase of encode leaves it",
+                           key=True)
         if sample is None:
             if "prior" in r:
                 self.error(("prior",), "prior sets the mixture schedule.sample draws from; this spec has no "

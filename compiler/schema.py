@@ -107,7 +107,7 @@ def build_schema() -> dict:
             "components": {"type": "object", "minProperties": 1, "propertyNames": NAME,
                            "additionalProperties": component},
             "cables": {"type": "object", "propertyNames": NAME, "additionalProperties": cable},
-            "schedule": _obj({"train": routine, "predict": routine, "sample": routine}, ["train"]),
+            "schedule": _obj({"train": routine, "predict": routine, "sample": routine, "encode": routine}, ["train"]),
             "prior": _obj({"components": {"type": "integer", "minimum": 1, "maximum": 1000,
                                           "description": "Gaussians in the mixture (full covariances), default 10"},
                            "draws": {"type": "integer", "minimum": 1, "maximum": 100000,

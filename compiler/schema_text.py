@@ -77,6 +77,8 @@ ABOUT = {
                 "from a prior",
     "schedule/sample": "generates from draws of the prior: a phase of it clamps one input or state to prior; its "
                        "read is the sample (plots/samples.png, metric log_px)",
+    "schedule/encode": "settles the state schedule.sample draws on each training image; the prior is fitted to "
+                       "where it ends (default: where schedule.predict leaves it)",
     "schedule/*": "an ordered list of phases and updates",
     "schedule/*/[]/phase": "the phase's name",
     "schedule/*/[]/steps": "settling steps (0: one sweep of the instant components)",

@@ -162,14 +162,21 @@ class Model:
         return {name: traced[s] for name, s in zip(names, signals)}
 
     def fit_prior(self) -> GaussianMixture:
-        """Fit the prior schedule.sample draws from: a Gaussian mixture over the values schedule.predict
-        leaves in the state it draws, on the training examples."""
+        """Fit the prior schedule.sample draws from: a Gaussian mixture over the values schedule.encode
+        (else schedule.predict) leaves in the state it draws, on the training examples."""
         if not self.plan.prior:
             raise ValueError("this spec has no schedule.sample, so nothing draws from a prior")
         state, fitted_to = self.plan.prior["state"], self._model_key()
-        settled = self.activity(self.data.x_train, f"{state}.z")[f"{state}.z"]
+        routine = "encode" if "encode" in self.plan.routines else "predict"
+        if routine == "encode":
+            signal, d = self._signal(f"{state}.z"), self.data
+            with self._threads.working():
+                settled = np.concatenate([self.executor.encode_batch(xb, yb, signal) for xb, yb in d.batches(
+                    self.rng, d.x_train, d.y_train, shuffle=False)])
+        else:
+            settled = self.activity(self.data.x_train, f"{state}.z")[f"{state}.z"]
         if not np.all(np.isfinite(settled)):
-            raise Divergence(f"'{state}' became NaN or Inf in schedule.predict, so the prior of schedule.sample "
+            raise Divergence(f"'{state}' became NaN or Inf in schedule.{routine}, so the prior of schedule.sample "
                              "cannot be fitted; lower the learning rate or the settling step")
         self.prior = GaussianMixture.fit(settled, self.plan.prior["components"], self._prior_rng(0))
         self._prior_fitted_to = fitted_to

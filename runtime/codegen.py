@@ -777,7 +777,7 @@ class SegmentWriter:
 
 
 #: what keys a draw: the routine, and the part of a phase it is made in
-ROUTINE_NUMBERS = {"train": 1, "predict": 2, "sample": 3}
+ROUTINE_NUMBERS = {"train": 1, "predict": 2, "sample": 3, "encode": 4}
 PARTS = ("setup", "step", "settle")
 
 

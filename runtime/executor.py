@@ -336,6 +336,10 @@ class Executor:
             raise Divergence(self.diagnose("predict", x, y, None))
         return out
 
+    def encode_batch(self, x, y, signal):
+        """Run schedule.encode on a batch and return a copy of ``signal`` where it leaves it."""
+        return self._run("encode", x, y)[signal].copy()
+
     def sample_batch(self, draws):
         """Run schedule.sample on draws of the prior (one row per sample, as wide as the state it clamps)
         and return a copy of what it reads."""

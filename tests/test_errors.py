@@ -65,6 +65,21 @@ CASES = {
                                             "read: h}\nmonitors: {samples: h}\nmetrics: [accuracy]"),
         ["spec.yaml:22:12: error: schedule.sample draws plots/samples.png from the prior; monitor the generated "
          "compartment with record instead"]),
+    "schedule.encode without schedule.sample": (
+        ("read: o.mu}\n", "read: o.mu}\n  encode:\n    - {phase: settle, steps: 0, clamp: {x: data.x}}\n"),
+        ["spec.yaml:20:3: error: schedule.encode settles the state schedule.sample draws, to fit its prior; this spec "
+         "has no schedule.sample"]),
+    "a read in schedule.encode": (
+        ("read: o.mu}\nmetrics: [accuracy]", "read: o.mu}\n  sample:\n    - {phase: dream, steps: 0, clamp: {x: prior}, "
+                                            "read: h}\n  encode:\n    - {phase: settle, steps: 0, clamp: {x: data.x}, "
+                                            "read: h}\nmetrics: [accuracy]"),
+        ["spec.yaml:23:53: error: schedule.encode reads nothing: the prior is fitted to the state schedule.sample "
+         "clamps to prior, where the last phase of encode leaves it"]),
+    "weights changed in schedule.encode": (
+        ("read: o.mu}\nmetrics: [accuracy]", "read: o.mu}\n  sample:\n    - {phase: dream, steps: 0, clamp: {x: prior}, "
+                                            "read: h}\n  encode:\n    - {phase: settle, steps: 0, clamp: {x: data.x}, "
+                                            "accumulate: [W1]}\nmetrics: [accuracy]"),
+        ["spec.yaml:23:66: error: 'encode' cannot change weights; accumulate belongs in schedule.train"]),
     "prior settings without schedule.sample": (
         ("metrics: [accuracy]", "prior: {components: 3}\nmetrics: [accuracy]"),
         ["spec.yaml:20:1: error: prior sets the mixture schedule.sample draws from; this spec has no schedule.sample"]),
