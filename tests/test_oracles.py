@@ -14,10 +14,13 @@ from conftest import ROOT, load
 @pytest.fixture(autouse=True, params=["jit", "numpy"])
 def backend(request, monkeypatch):
     """Every oracle holds for the generated kernels and for the plan run operator by operator in NumPy —
-    but those marked ``kernels_only``, the slowest, whose NumPy run took 12–24 s each: the interpreter
-    equals the kernels on every shipped spec (tests/test_conformance.py)."""
+    but those marked ``kernels_only``, the slowest, whose NumPy run took 12–24 s each, and those marked
+    ``interpreter_only``, whose variant of a spec would compile kernels of its own for a minute: the
+    interpreter equals the kernels on every shipped spec (tests/test_conformance.py)."""
     if request.param == "numpy" and request.node.get_closest_marker("kernels_only"):
         pytest.skip("kernels only: the interpreter is held to the kernels by tests/test_conformance.py")
+    if request.param == "jit" and request.node.get_closest_marker("interpreter_only"):
+        pytest.skip("interpreter only: the kernels are held to the interpreter by tests/test_conformance.py")
     monkeypatch.setattr(conftest, "BACKEND", request.param)
     return request.param
 
@@ -1662,6 +1665,60 @@ def test_the_lateral_update_descends_the_last_steps_own_goodness_loss():
     picks = picks[picks % 65 != 0]   # off the diagonal
     descent = descent_by_finite_differences(w["Lat1"], picks, loss, 1e-6)
     assert cosine(descent, share["Lat1"].reshape(-1)[picks]) > 0.999
+
+
+def numpy_pff_explain(w, x, steps=40, beta=0.5, dt=0.1, leak=0.01):
+    """PFF's generative circuit settling on an image's label-free representation: from rest, the
+    representation steps as in eq. 63 with no label while zg += dt(−γ zg + Gyᵀ e2), e2 = φ(h2) − relu(Gy φ(zg)),
+    all synchronously; returns the settled (φ(h1), φ(h2), zg)."""
+    relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
+    z1, z2, zg = np.zeros((len(x), 64)), np.zeros((len(x), 64)), np.zeros((len(x), 20))
+    xl = layer_norm(x)
+    for _ in range(steps):
+        e2 = relu(z2) - relu(relu(zg) @ w["Gy"].T)
+        n1, n2 = layer_norm(relu(z1)), layer_norm(relu(z2))
+        z1, z2, zg = (z1 + beta * (xl @ w["W1"].T + n2 @ w["V1"].T - n1 @ w["Lat1"].T - z1),
+                      z2 + beta * (n1 @ w["W2"].T - n2 @ w["Lat2"].T - z2),
+                      zg + dt * (-leak * zg + e2 @ w["Gy"]))
+    return relu(z1), relu(z2), zg
+
+
+def numpy_pff_predictions(w, zg):
+    """The generative circuit's top-down predictions from zg: (g2, q2 = LN(g2), g1, q1 = LN(g1), x̄)."""
+    relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
+    g2 = relu(relu(zg) @ w["Gy"].T)
+    q2 = layer_norm(g2)
+    g1 = relu(q2 @ w["G2"].T)
+    q1 = layer_norm(g1)
+    return g2, q2, g1, q1, 1 / (1 + np.exp(-(q1 @ w["G1"].T)))
+
+
+@pytest.mark.interpreter_only
+def test_predictive_forward_forward_learns_both_circuits_as_the_paper_says():
+    # Ororbia & Mali 2023: the representation learns as recurrent FF; the generative circuit explains its
+    # label-free representation from zg and each predictor learns from its own error. The negative phase shows
+    # the right label (c = 0) for a deterministic check.
+    model = load("pff_digits.yaml", "dtype=float64", "schedule.train[1].clamp={x: data.x, l: data.y, c: 0}")
+    w = model.weights
+    x, y = model.data.x_train[:16], model.data.y_train[:16]
+    positive, _ = numpy_rff_share(w, x, y, 1.0, 0.5, 8)
+    negative, _ = numpy_rff_share(w, x, y, 0.0, 0.5, 8)
+    h1, h2, zg = numpy_pff_explain(w, x)
+    g2, q2, g1, q1, xp = numpy_pff_predictions(w, zg)
+    want = {name: (positive[name] + negative[name]) / 16 for name in positive}
+    want.update(Gy=(h2 - g2).T @ np.maximum(zg, 0) / 16, G2=(h1 - g1).T @ q2 / 16, G1=(x - xp).T @ q1 / 16)
+    got = model.updates(x, y)
+    assert set(got) == set(want)
+    for name, value in want.items():
+        assert np.abs(value).max() > 1e-4, name
+        np.testing.assert_allclose(got[name], value, rtol=1e-9, atol=1e-13, err_msg=name)
+    # the prior is fitted where schedule.encode leaves zg, and a sample is the top-down prediction of a draw
+    prior = model.fit_prior()
+    settled = numpy_pff_explain(w, model.data.x_train)[2]
+    np.testing.assert_allclose(prior.means, GaussianMixture.fit(settled, 10, model._prior_rng(0)).means,
+                               rtol=1e-8, atol=1e-10)
+    draws = np.random.default_rng(5).normal(0.0, 0.5, (40, 20))
+    np.testing.assert_allclose(model._generate(draws), numpy_pff_predictions(w, draws)[4], rtol=1e-12, atol=1e-15)
 
 
 def test_pc_learned_error_synapses_close_on_the_forward_weights_by_one_minus_eta_gamma():
