@@ -73,8 +73,8 @@ def build_schema() -> dict:
     hold = {"const": "hold", "description": "keep the value the phases before left (a state held still), e.g. "
                                            "to generate top-down from a settled top layer"}
     prior = {"const": "prior", "description": "in schedule.sample: a draw of the prior (a Gaussian mixture fitted to "
-                                             "the values schedule.predict leaves in this state on the training "
-                                             "examples)"}
+                                             "the values schedule.encode, else schedule.predict, leaves in this "
+                                             "state on the training examples)"}
     clamp_value = {"anyOf": [data_ref, _num, hold, prior,
                              _obj({"value": {"anyOf": [data_ref, _num]},
                                    "beta": {**_num, "description": "the nudge strength; negative nudges away "
