@@ -240,10 +240,11 @@ def test_the_memory_estimate_covers_the_arrays_a_run_allocates():
 
 
 def _cache_report(cache, *extra):
-    """(kernel cache state, stderr) of loading eqprop_xor in a fresh process with NGDSL_CACHE=cache."""
+    """(kernel cache state, stderr) of loading oja_pca (quick to compile) in a fresh process with
+    NGDSL_CACHE=cache."""
     import subprocess
     import sys
-    code = ("import ngdsl; m = ngdsl.load('specs/eqprop_xor.yaml'); print(m.executor.kernel_cache); "
+    code = ("import ngdsl; m = ngdsl.load('specs/oja_pca.yaml'); print(m.executor.kernel_cache); "
             "print(float(m.predict(m.data.x_train)[0, 0]))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "NGDSL_CACHE": str(cache)})
