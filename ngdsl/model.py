@@ -35,7 +35,6 @@ class Model:
         self.stopped = False   # train.stop_after epochs passed without a better one
         self.prior = None      # schedule.sample's prior as last fitted (fit_prior)
         self._prior_fitted_to = None   # the _model_key it was fitted to
-        self._measured_samples = None  # (the _model_key, the samples log_px held x against)
         self._evaluated = None         # (the _model_key, the metrics evaluate returned for it)
         self.warnings = _range_warnings(self.data)
         self.compile_seconds = self.executor.warm_up()
@@ -222,12 +221,9 @@ class Model:
         return hashlib.blake2b(b"".join(np.ascontiguousarray(a).tobytes() for a in state), digest_size=16).digest()
 
     def _samples_for_metrics(self):
-        """The samples log_px holds each split against, drawn again only when the model has changed since
-        the last time (a frozen control's are drawn once)."""
-        key = self._model_key()
-        if self._measured_samples is None or self._measured_samples[0] != key:
-            self._measured_samples = (key, self.sample(self.plan.prior["draws"]))
-        return self._measured_samples[1]
+        """The samples log_px holds each split against (evaluate measures once per state of the model, and
+        the prior is refitted only when the model changed)."""
+        return self.sample(self.plan.prior["draws"])
 
     def _signal(self, name):
         """The plan's signal for a compartment name; a ValueError names the ones schedule.predict computes."""
