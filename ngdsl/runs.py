@@ -196,6 +196,7 @@ def train(model, run, epochs, before_epoch=None, on_epoch=None, on_batch=None):
             model.train_epoch(on_epoch=recorded, on_batch=on_batch)
         model.settle_on_best()
     except Divergence as exc:
+        run.rewind()
         return "diverged", (f"{exc} (epoch {run.checkpointed_epoch + 1}); the weights of the last completed "
                             f"epoch are in {run.path}/weights.npz")
     except KeyboardInterrupt:
@@ -317,6 +318,13 @@ class RunDirectory:
     def _write_monitors(self):
         arrays = self.monitor.arrays()
         _atomic_write(os.path.join(self.path, "monitors.npz"), lambda tmp: _write_npz(tmp, arrays))
+
+    def rewind(self):
+        """Put the model's weights back at the last checkpoint — after a divergence, so that what is
+        drawn or measured next is the last completed epoch, not the weights that became NaN."""
+        expected = {k.replace("/", ":"): a.nbytes for k, a in self.model.executor.state().items()}
+        _, state = _read_checkpoint(os.path.join(self.path, "weights.npz"), expected)
+        self.model.executor.load_state(state)
 
     def checkpoint(self):
         """Write weights and optimizer state atomically (never a pickle)."""

@@ -122,6 +122,16 @@ def test_cli_run_stops_on_divergence_and_keeps_last_good_weights(tmp_path):
     assert completed == manifest["epochs_completed"]
 
 
+def test_plots_after_a_divergence_show_the_last_completed_epoch(tmp_path):
+    # the samples and reconstructions run the circuit: on the weights that became NaN they would fail
+    result = run_cli("run", spec_path("gncn_t1_digits.yaml"), "--set", "train.optimizer.sgd.lr=1e4", "--epochs", "1",
+                     "--out", str(tmp_path), "--quiet")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "became NaN or Inf in phase 'settle' of schedule.train" in result.stderr
+    (run,) = os.listdir(tmp_path)
+    assert {"reconstructions.png", "samples.png"} <= set(os.listdir(tmp_path / run / "plots"))
+
+
 def test_interrupted_run_keeps_completed_epochs(tmp_path):
     out = tmp_path / "runs"
     proc = subprocess.Popen([sys.executable, "-m", "ngdsl", "run", spec_path("eqprop_digits.yaml"), "--epochs",
