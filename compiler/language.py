@@ -17,8 +17,9 @@ SAMPLES = ("none", "bernoulli", "gaussian")
 LIFETIMES = ("trial", "persistent")
 INITS = ("normal", "uniform", "xavier", "constant", "samples", "lattice")
 INIT_POLICIES = ("zero", "feedforward", "keep")
-#: what a tied cable may read instead of its owner's weights: a function of them, re-derived after each update
-DERIVED = ("sign",)
+#: what a cable may carry instead of the weights it learns (or a tied cable instead of its owner's): a function
+#: of them, re-derived after each update
+DERIVED = ("sign", "precision")
 #: how a scheduled constant goes from its first value to its last over the training epochs
 SCHEDULE_SHAPES = ("geometric", "linear")
 METRICS = ("accuracy", "mse", "mean_squared_error", "purity", "objective", "bce", "energy", "log_px")

@@ -119,6 +119,14 @@ class Plan:
         return False
 
 
+def product_weight(cable) -> str:
+    """The parameter a cable's product reads: its own weights, its owner's, or a function of either
+    (``derive``) — a tied cable's own array, or ``NAME.FUNCTION`` beside the weights a cable learns."""
+    if not cable.opts.get("derive"):
+        return cable.owner or cable.name
+    return cable.name if cable.owner else f"{cable.name}.{cable.opts['derive']}"
+
+
 def _canonical(signal: Signal, components) -> Signal:
     """Inputs have one buffer: their phi is their z."""
     if components[signal.component].kind == "input" and signal.compartment == "phi":
@@ -143,7 +151,7 @@ class Planner:
             bias = f"{c.owner or name}.bias" if c.opts.get("bias") else None   # a tied cable shares its owner's
             value, matmul = self.sig(c.source), None
             if c.transform != "identity":
-                weight = name if c.opts.get("derive") else c.owner or name
+                weight = product_weight(c)
                 matmul = MatMul(name, value, weight, bool(c.opts.get("transpose")),
                                 c.opts.get("response", "dot"), Signal(name, "product"))
                 value = matmul.out
@@ -454,6 +462,9 @@ def lower(circuit, graph, optimize=True) -> Plan:
         parameters[name] = Parameter(name, name, c.shape, init["dist"], _init_scale(init, c.shape), c.learnable,
                                      float(c.opts.get("lr", 0.0)), tuple(sorted((c.opts.get("mask") or {}).items())),
                                      lattice=tuple(lattice), offset=float(init.get("offset", 0.0)))
+        if c.opts.get("derive"):
+            parameters[product_weight(c)] = Parameter(product_weight(c), name, c.shape, "derived", 0.0, False,
+                                                      derived=(c.opts["derive"], name))
         if c.opts.get("bias"):
             parameters[f"{name}.bias"] = Parameter(f"{name}.bias", name, (c.shape[0],), "constant", 0.0,
                                                    c.learnable, float(c.opts.get("lr", 0.0)))

@@ -21,7 +21,7 @@ from .rules import REGISTRY as RULES
 
 TRANSFORM_KEYS = {
     "dense": {"from", "to", "transform", "scale", "init", "bias", "gate", "mask", "response", "rule", "lr", "frozen",
-              "about"},
+              "derive", "about"},
     "fixed": {"from", "to", "transform", "scale", "init", "bias", "gate", "mask", "response", "about"},
     "identity": {"from", "to", "transform", "scale", "gate", "about"},
     "tied": {"from", "to", "tied", "transpose", "derive", "scale", "gate", "bias", "about"},
@@ -360,6 +360,9 @@ class Resolver:
         if transform == "tied":
             spec.setdefault("transpose", False)
             spec.setdefault("bias", False)
+        if spec.get("derive") == "precision" and shape[0] != shape[1]:
+            self.error(path + ("derive",), f"a precision is the inverse of a square matrix; '{name}' is "
+                                           f"{shape[0]}x{shape[1]}")
         if transform == "identity" and shape[0] != shape[1]:
             self.error(path, f"identity cable '{name}' joins sizes {shape[1]} and {shape[0]}; they must be equal")
         if "mask" in spec:
@@ -558,7 +561,7 @@ class Resolver:
         elif cable and not cable.learnable and not cable.opts.get("frozen"):   # frozen: skipped, as in an update
             problem = f"cable '{name}' has no rule to {doing} (it is {cable.transform} or has rule 'none')"
         elif key == "learn" and cable and (cable.opts.get("mask") or any(
-                c.opts.get("derive") and c.owner == name for c in self.cables.values())):
+                c.opts.get("derive") and name in (c.owner, c.name) for c in self.cables.values())):
             problem = f"cable '{name}' is masked or has derived views; it can change in an update, not every step"
         elif name in learn:
             problem = f"the phase changes '{name}' every step (learn); it cannot also accumulate its ΔW"

@@ -57,7 +57,9 @@ def build_schema() -> dict:
         "transform": {"enum": ["dense", "fixed", "identity"]},
         "tied": NAME, "transpose": {"type": "boolean"},
         "derive": {"enum": list(language.DERIVED),
-                   "description": "a tied cable reads this function of its owner's weights (sign: their signs)"},
+                   "description": "carry this function of the weights the cable learns (a tied cable: of its owner's), "
+                                  "re-derived after each update: sign, their signs; precision, the inverse of their "
+                                  "symmetric part with its diagonal raised to at least 1 (a learned covariance)"},
         "scale": _num, "init": init, "bias": {"type": "boolean"},
         "gate": ref,
         "mask": {"description": "which connections exist: no self-connections, only within groups, only within a band",

@@ -26,8 +26,18 @@ INITIALIZERS = {
 }
 
 
-#: derived weights: a tied cable's function of its owner's weights (``derive:``), recomputed in place
-DERIVED = {"sign": lambda w, out: np.sign(w, out=out)}
+def precision(sigma, out):
+    """The inverse of ``sigma``'s symmetric part with its diagonal raised to at least 1: a learned
+    covariance's precision, in float64 whatever the plan's. The floor is ngc-learn's: no unit's
+    variance is taken below 1, so its error is never amplified on its own and settling stays stable."""
+    sym = 0.5 * (sigma + sigma.T).astype(np.float64)
+    np.fill_diagonal(sym, np.maximum(np.diagonal(sym), 1.0))
+    out[...] = np.linalg.inv(sym)
+
+
+#: derived weights: what a cable carries instead of the weights it (or its owner) learns (``derive:``),
+#: recomputed in place after each update
+DERIVED = {"sign": lambda w, out: np.sign(w, out=out), "precision": precision}
 
 
 def lattice_distances(rows, cols):

@@ -31,7 +31,7 @@ FLOAT32_TOLERANCE = {
     "tp_digits.yaml": 3e-6, "rff_digits.yaml": 2e-6, "dbm_digits.yaml": 1e-3,
     "hsic_digits.yaml": 8e-6, "sigprop_digits.yaml": 1e-5, "rstdp_choice.yaml": 1e-6,
     "rec_lra_digits.yaml": 2e-5, "stdp_digits.yaml": 7.5e-4, "gncn_t1_digits.yaml": 3e-5,
-    "gncn_pdh_digits.yaml": 2e-5, "pff_digits.yaml": 1.5e-5,
+    "gncn_pdh_digits.yaml": 2e-5, "pff_digits.yaml": 1.5e-5, "gncn_t1_sigma_digits.yaml": 2e-5,
 }
 
 

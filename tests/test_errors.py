@@ -302,12 +302,16 @@ def test_a_mistake_in_the_file_keeps_its_position_under_overrides(write_spec):
         f"{path}:7:30: error: unknown key 'activaton' in components/h (did you mean 'activation'?)"]
 
 
-def test_derive_belongs_to_tied_cables_and_names_its_functions():
+def test_derive_names_its_functions_and_a_precision_needs_a_square_cable():
     from conftest import spec_path
-    dense = run_cli("check", spec_path("ss_digits.yaml"), "--set", "cables.W1.derive=sign")
-    assert dense.returncode == 2 and "--set cables.W1.derive=sign: error: 'derive' does not apply to a dense cable" in dense.stderr
+    fixed = run_cli("check", spec_path("ss_digits.yaml"), "--set", "cables.W1.transform=fixed", "--set",
+                    "cables.W1.derive=sign")
+    assert fixed.returncode == 2 and "--set cables.W1.derive=sign: error: 'derive' does not apply to a fixed cable" in fixed.stderr
     unknown = run_cli("check", spec_path("ss_digits.yaml"), "--set", "cables.B2.derive=abs")
-    assert unknown.returncode == 2 and "error: 'abs' is not one of sign in cables/B2/derive" in unknown.stderr
+    assert unknown.returncode == 2 and "error: 'abs' is not one of sign, precision in cables/B2/derive" in unknown.stderr
+    oblong = run_cli("check", spec_path("ss_digits.yaml"), "--set", "cables.W1.derive=precision")
+    assert oblong.returncode == 2 and oblong.stderr.splitlines()[0] == (
+        "--set cables.W1.derive=precision: error: a precision is the inverse of a square matrix; 'W1' is 128x64")
 
 
 @pytest.mark.parametrize("old, new, message", [

@@ -1232,7 +1232,9 @@ def _gncn_reference(w, x, steps=50, dt=0.1, leak=0.001):
     (each pulled by its own error, pushed by the error below through E and, with lateral matrices
     V1–V3 in ``w``, held back by its group's activity), then ΔW_l = e_{l−1} ⊗ φ(z_l) and
     ΔE_l = φ(z_l) ⊗ e_{l−1} from the settled errors (batch means). With skip matrices M2, M3 in ``w``
-    (GNCN-PDH) each layer is also predicted from the layer two above, and ΔM = e ⊗ φ likewise."""
+    (GNCN-PDH) each layer is also predicted from the layer two above, and ΔM = e ⊗ φ likewise. With
+    precisions ``S1.precision``, ``S2.precision`` (GNCN-t1-Σ) a latent layer's error is e = P r of its raw
+    error r, and ΔS = r ⊗ r − S."""
     relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
     z = [np.zeros((len(x), len(w["W1"].T))), np.zeros((len(x), len(w["W2"].T))), np.zeros((len(x), len(w["W3"].T)))]
     skip = {name: w.get(name, np.zeros((len(w[below].T[0]), len(w[below].T)))) for name, below in
@@ -1241,18 +1243,23 @@ def _gncn_reference(w, x, steps=50, dt=0.1, leak=0.001):
     def errors():
         phi = [relu(v) for v in z]
         e0 = x - 1 / (1 + np.exp(-(phi[0] @ w["W1"].T + phi[1] @ skip["M2"].T)))
-        return phi, [e0, z[0] - phi[1] @ w["W2"].T - phi[2] @ skip["M3"].T, z[1] - phi[2] @ w["W3"].T]
+        raw = [z[0] - phi[1] @ w["W2"].T - phi[2] @ skip["M3"].T, z[1] - phi[2] @ w["W3"].T]
+        weighted = [r @ w[f"S{l + 1}.precision"].T if f"S{l + 1}" in w else r for l, r in enumerate(raw)]
+        return phi, [e0, *weighted], raw
 
     for _ in range(steps):
-        phi, e = errors()
+        phi, e, _ = errors()
         pushed = [e[0] @ w["E1"].T, e[1] @ w["E2"].T, e[2] @ w["E3"].T]
         held = [phi[l] @ w[f"V{l + 1}"].T if f"V{l + 1}" in w else 0.0 for l in range(3)]
         z = [z[l] + dt * (-leak * z[l] - (e[l + 1] if l < 2 else 0.0) + pushed[l] - held[l]) for l in range(3)]
-    phi, e = errors()
+    phi, e, raw = errors()
     updates = {}
     for l in range(3):
         updates[f"W{l + 1}"] = e[l].T @ phi[l] / len(x)
         updates[f"E{l + 1}"] = phi[l].T @ e[l] / len(x)
+    for l in range(2):
+        if f"S{l + 1}" in w:
+            updates[f"S{l + 1}"] = raw[l].T @ raw[l] / len(x) - w[f"S{l + 1}"]
     if "M2" in w:
         updates["M2"], updates["M3"] = e[0].T @ phi[1] / len(x), e[1].T @ phi[2] / len(x)
     return updates
@@ -1318,6 +1325,31 @@ def test_the_mixture_recovers_the_gaussians_its_data_came_from():
     # and its draws come back in its proportions
     drawn = mixture.sample(20000, np.random.default_rng(2))
     assert abs(np.mean(drawn[:, 0] < -0.5) - 0.3) < 0.02
+
+
+@pytest.mark.kernels_only
+def test_gncn_sigma_weights_its_latent_errors_by_the_inverse_of_their_learned_covariance():
+    # GNCN-t1-Σ: S1, S2 learn ΔS = r ⊗ r − S (r: the raw error) and carry P = S⁻¹ with S's diagonal
+    # raised to ≥ 1; e = P r drives the layer, rises through E and teaches W
+    model = load("gncn_t1_sigma_digits.yaml", "dtype=float64", "train.epochs=2")
+    model.fit()
+    w = model.weights
+    for name in ("S1", "S2"):
+        covariance = 0.5 * (w[name] + w[name].T)
+        np.fill_diagonal(covariance, np.maximum(np.diagonal(covariance), 1.0))
+        np.testing.assert_allclose(w[f"{name}.precision"], np.linalg.solve(covariance, np.eye(32)), rtol=1e-10,
+                                   atol=1e-12, err_msg=name)
+        assert np.abs(w[f"{name}.precision"] - np.eye(32)).max() > 1e-2, name   # a precision that is not I
+    x = model.data.x_train[:16]
+    want = _gncn_reference(w, x)
+    got = model.updates(x, model.data.y_train[:16])
+    assert set(got) == set(want)
+    for name, value in want.items():
+        assert np.abs(value).max() > 1e-4, name
+        np.testing.assert_allclose(got[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+    # the errors are weighted: read raw, the updates of W2, W3, E2, E3 would differ
+    unweighted = _gncn_reference({k: v for k, v in w.items() if not k.startswith("S")}, x)
+    assert np.abs(unweighted["W2"] - want["W2"]).max() > 1e-3
 
 
 @pytest.mark.kernels_only
