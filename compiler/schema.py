@@ -120,6 +120,7 @@ def build_schema() -> dict:
                                        "anyOf": [{"type": "integer", "minimum": 1, "maximum": 1024},
                                                  {"const": "auto"}]},
                            "keep_best": {"enum": list(language.METRICS)},
+                           "evaluate_every": {"type": "integer", "minimum": 1, "maximum": language.MAX_STEPS},
                            "lr_decay": {"oneOf": [
                                _obj({"factor": _decay, "at": {"type": "array", "minItems": 1, "uniqueItems": True,
                                                               "items": {"type": "integer", "minimum": 1,

@@ -91,6 +91,8 @@ ABOUT = {
     "schedule/*/[]/update": "the cables whose ΔW is formed now and applied through the optimizer",
     "train": "epochs, the optimizer and its learning rate, BLAS threads",
     "train/epochs": "passes over the training examples",
+    "train/evaluate_every": "measure the metrics after every this many epochs and after the last (default 1): for "
+                            "metrics that cost more than training, such as log_px; the epochs between record their time",
     "train/keep_best": "end with the weights of the epoch whose validation value of this metric was best (needs "
                        "data.validation_fraction)",
     "train/lr_decay": "multiply every learning rate of the optimizer's steps by factor after the listed epochs "

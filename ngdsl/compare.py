@@ -204,6 +204,8 @@ def _curves(comparison, metric, folder):
         epochs = np.arange(1, series.shape[1] + 1)
         with np.errstate(all="ignore"):
             mean, std = np.nanmean(series, axis=0), np.nanstd(series, axis=0)
+        measured = ~np.isnan(mean)   # train.evaluate_every: the epochs between measure nothing
+        epochs, mean, std = epochs[measured], mean[measured], std[measured]
         label = group.label + (f" ({len(series)} seeds)" if len(series) > 1 else "")
         line, = ax.plot(epochs, mean, label=_plain(label))
         if len(series) > 1:

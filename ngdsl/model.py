@@ -54,15 +54,22 @@ class Model:
         better validation value; with ``train.keep_best`` the model ends with its best epoch's weights.
         Returns the per-epoch metric history (every epoch's, the best kept or not)."""
         epochs = self.plan.train["epochs"] if epochs is None else epochs
+        last = self.epoch + epochs
         for _ in range(epochs):
             if self.stopped:
                 break
-            self.train_epoch(on_epoch, on_batch)
+            self.train_epoch(on_epoch, on_batch, measure=self.measures(self.epoch + 1, last))
         self.settle_on_best()
         return self.history
 
-    def train_epoch(self, on_epoch=None, on_batch=None) -> dict:
-        """One pass over the training set; records and returns the epoch's metrics, and tracks the best."""
+    def measures(self, epoch: int, last: int) -> bool:
+        """Whether epoch ``epoch`` (counted from 1) of a run ending after epoch ``last`` measures the
+        metrics: every ``train.evaluate_every`` epochs, and the last."""
+        return epoch % self.plan.train.get("evaluate_every", 1) == 0 or epoch >= last
+
+    def train_epoch(self, on_epoch=None, on_batch=None, measure=True) -> dict:
+        """One pass over the training set; records and returns the epoch's metrics (with ``measure``, else
+        its time alone), and tracks the best."""
         self.executor.start_epoch(self.epoch, self.lr_scale(self.epoch))
         with self._threads.working():
             start = time.perf_counter()
@@ -72,7 +79,7 @@ class Model:
                 if on_batch:
                     on_batch()
             record = {"epoch": self.epoch + 1, "seconds": time.perf_counter() - start,
-                      **self.executor.settling_steps(), **self.evaluate()}
+                      **self.executor.settling_steps(), **(self.evaluate() if measure else {})}
         broken = [k for k, v in record.items() if not np.isfinite(v)]
         if broken:
             raise Divergence(f"the metric '{broken[0]}' became NaN or Inf in epoch {self.epoch + 1}")
@@ -95,7 +102,9 @@ class Model:
         metric = self.plan.train.get("keep_best")
         if metric is None:
             return
-        value = record[f"validation_{metric}"]
+        value = record.get(f"validation_{metric}")
+        if value is None:   # an epoch that train.evaluate_every leaves unmeasured
+            return
         if self.best is None or (value > self.best[1] if HIGHER_IS_BETTER[metric] else value < self.best[1]):
             self.best = (self.epoch, value, {k: a.copy() for k, a in self.executor.state().items()})
         elif self.epoch - self.best[0] >= self.plan.train.get("stop_after", self.plan.train["epochs"] + 1):

@@ -193,7 +193,7 @@ def train(model, run, epochs, before_epoch=None, on_epoch=None, on_batch=None):
                 break
             if before_epoch:
                 before_epoch(epoch)
-            model.train_epoch(on_epoch=recorded, on_batch=on_batch)
+            model.train_epoch(on_epoch=recorded, on_batch=on_batch, measure=model.measures(epoch + 1, epochs))
         model.settle_on_best()
     except Divergence as exc:
         run.rewind()
@@ -468,7 +468,8 @@ class RunDirectory:
         from .runtime.metrics import HIGHER_IS_BETTER, best_epoch
 
         history = self.model.history
-        keys = [k for k in (history[0] if history else {}) if k not in ("epoch", "seconds") and not k.startswith("steps_")]
+        keys = [k for k in dict.fromkeys(k for h in history for k in h)
+                if k not in ("epoch", "seconds") and not k.startswith("steps_")]
         if not keys:
             return None
         import matplotlib.pyplot as plt
@@ -476,10 +477,11 @@ class RunDirectory:
 
         panels = list(dict.fromkeys(k.split("_", 1)[-1] for k in keys))
         fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
-        epochs = [h["epoch"] for h in history]
         for ax, metric in zip(axes[0], panels):
             for key in (k for k in keys if k.split("_", 1)[-1] == metric):
-                ax.plot(epochs, [h[key] for h in history], marker="o", markersize=3, label=key.split("_", 1)[0])
+                measured = [h for h in history if key in h]   # train.evaluate_every: some epochs measure nothing
+                ax.plot([h["epoch"] for h in measured], [h[key] for h in measured], marker="o", markersize=3,
+                        label=key.split("_", 1)[0])
             best = best_epoch(history, f"test_{metric}", HIGHER_IS_BETTER.get(metric, True))
             if best:
                 epoch, value = best

@@ -231,12 +231,14 @@ def _metrics(history) -> dict:
     from .runtime.metrics import HIGHER_IS_BETTER
 
     out = {}
-    keys = [k for k in (history[0] if history else {}) if k not in ("epoch", "seconds")]
+    keys = [k for k in dict.fromkeys(k for h in history for k in h) if k not in ("epoch", "seconds")]
     for key in keys:
-        values = [h[key] for h in history]
+        measured = [h for h in history if key in h]   # train.evaluate_every: some epochs measure nothing
+        values = [h[key] for h in measured]
         higher = HIGHER_IS_BETTER.get(key.split("_", 1)[-1], True)
         best = int(np.argmax(values) if higher else np.argmin(values))
-        out.update({f"final_{key}": values[-1], f"best_{key}": values[best], f"best_epoch_{key}": best + 1})
+        out.update({f"final_{key}": values[-1], f"best_{key}": values[best],
+                    f"best_epoch_{key}": measured[best]["epoch"]})
     return out
 
 

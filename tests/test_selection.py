@@ -118,3 +118,32 @@ def test_a_damaged_best_checkpoint_is_refused_on_resume(tmp_path):
         result = run_cli("run", spec_path("bp_digits.yaml"), "--epochs", "14", "--resume", str(tmp_path / run), *args)
         assert result.returncode != 0
         assert f"cannot resume from '{tmp_path / run}': best.npz is missing or damaged" in result.stderr, result.stderr
+
+
+def test_evaluate_every_measures_every_nth_epoch_and_the_last_and_trains_the_same(tmp_path):
+    from ngdsl.sweep import _metrics
+    sparse, dense = _load("train.epochs=5", "train.evaluate_every=2"), _load("train.epochs=5")
+    sparse.fit()
+    dense.fit()
+    assert [h["epoch"] for h in sparse.history] == [1, 2, 3, 4, 5]
+    assert [h["epoch"] for h in sparse.history if "test_accuracy" in h] == [2, 4, 5]
+    for h in sparse.history:
+        if "test_accuracy" in h:   # measuring draws nothing the training uses: the same numbers as measuring always
+            assert {k: v for k, v in h.items() if k != "seconds"} == \
+                   {k: v for k, v in dense.history[h["epoch"] - 1].items() if k != "seconds"}
+    for name, w in sparse.weights.items():
+        np.testing.assert_array_equal(w, dense.weights[name], err_msg=name)
+    summary = _metrics(sparse.history)   # a sweep's results.csv: the best among the measured epochs
+    assert summary["final_test_accuracy"] == sparse.history[-1]["test_accuracy"]
+    assert summary["best_epoch_test_accuracy"] in (2, 4, 5)
+    chosen = _load(*SELECT, "train.epochs=6", "train.evaluate_every=3")
+    chosen.fit()
+    assert chosen.best[0] in (3, 6)
+    run = run_cli("run", spec_path("bp_digits.yaml"), "--epochs", "3", "--set", "train.evaluate_every=2",
+                  "--out", str(tmp_path), "--quiet")
+    assert run.returncode == 0, run.stderr
+    (folder,) = os.listdir(tmp_path)
+    with open(tmp_path / folder / "metrics.jsonl") as f:
+        records = [json.loads(line) for line in f]
+    assert [r["epoch"] for r in records if "test_accuracy" in r] == [2, 3]
+    assert os.path.exists(tmp_path / folder / "plots" / "learning_curve.png")
