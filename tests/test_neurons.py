@@ -45,11 +45,12 @@ def lif(tmp_path):
     return str(path)
 
 
-def steady_rates(path, b, jit=True, start=20000, stop=100000):
+def steady_rates(path, b, jit=True, start=20000, stop=100000, overrides=()):
     """Spikes per unit time between steps ``start`` and ``stop`` (after adaptation has settled)."""
     counts = []
     for steps in (start, stop):
-        model = ngdsl.load(path, set=[f"schedule.predict[0].steps={steps}", f"components.n.constants.b={b}"], jit=jit)
+        model = ngdsl.load(path, set=[f"schedule.predict[0].steps={steps}", f"components.n.constants.b={b}",
+                                      *overrides], jit=jit)
         counts.append(model.predict(CURRENTS)[:, 0])
     return (counts[1] - counts[0]) / ((stop - start) * DT)
 
@@ -72,6 +73,16 @@ def test_spike_frequency_adaptation_lowers_the_rate_to_its_self_consistent_value
     expected = [brentq(lambda r: r - lif_rate(i - b * TAU_A * r), 0.0, lif_rate(i)) for i in CURRENTS[:, 0]]
     np.testing.assert_allclose(rates[1:], expected[1:], rtol=0.03)
     assert np.all(rates < 0.7 * np.array([lif_rate(i) for i in CURRENTS[:, 0]]))
+
+
+def test_a_refractory_period_written_as_a_variable_lengthens_every_interspike_interval_by_itself(lif):
+    # r counts down from t_ref after each spike and holds v at its reset meanwhile, so each interval is
+    # t_ref + τ·ln(I / (I − 1))
+    t_ref = 2.0
+    refractory = ['components.n.equations={v: "(1 - step(r)) * (I - a - v) / tau", a: "-a / tau_a", r: "-step(r)"}',
+                  'components.n.reset={v: "0", a: "a + b", r: "t_ref"}', f"components.n.constants.t_ref={t_ref}"]
+    rates = steady_rates(lif, 0.0, overrides=refractory)
+    np.testing.assert_allclose(rates, [1 / (t_ref + 1 / lif_rate(i)) for i in CURRENTS[:, 0]], rtol=0.01)
 
 
 def test_the_kernel_and_the_reference_interpreter_spike_alike(lif):
