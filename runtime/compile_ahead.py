@@ -24,7 +24,9 @@ def _cores() -> int:
 
 
 def compiled(path: str, name: str) -> bool:
-    """Whether numba's cache beside the module at ``path`` holds an index for its function ``name``."""
+    """Whether numba's cache beside the module at ``path`` holds an index for its function ``name``
+    (numba names it MODULE.FUNCTION-LINE.pyXY.nbi; were that to change, a warm start would only start a
+    helper that finds everything cached)."""
     stem = glob.escape(os.path.basename(path)[:-3])
     return bool(glob.glob(os.path.join(os.path.dirname(path), "__pycache__", f"{stem}.{glob.escape(name)}-*.nbi")))
 
@@ -60,9 +62,10 @@ def start(path: str, kernels: dict):
     return helper
 
 
-def finish(helper) -> bool:
-    """Wait for a helper; whether it compiled everything it was given."""
-    return helper is None or helper.wait() == 0
+def finish(helper):
+    """Wait for a helper to end; whatever it did not compile, this process compiles when it runs the kernel."""
+    if helper is not None:
+        helper.wait()
 
 
 def _compile(request: dict):

@@ -155,13 +155,14 @@ class Executor:
         chains = {s: a.copy() for s, a in self.chains.items()}
         trials = int(self.draw[1]), int(self.predict_draw[1])
         misses = self._cache_misses()
+        helper = self._compile_ahead(y)
         try:
-            helper = self._compile_ahead(y)
             for routine in sorted(self.plan.routines, key=lambda r: r != "train"):
                 if routine != "train":
                     compile_ahead.finish(helper)   # its kernels are in numba's cache now (or compile here)
                 self._run(routine, np.zeros((1, self.x_width(routine)), self.dtype), y)
         except Exception:  # noqa: BLE001 — a damaged numba cache fails in many ways; compile afresh once
+            compile_ahead.finish(helper)
             if self.interpreter is not None:
                 raise
             self.functions = kernels.reload(self.source, list(self.functions), self.jit)

@@ -1265,6 +1265,19 @@ def _gncn_reference(w, x, steps=50, dt=0.1, leak=0.001):
     return updates
 
 
+def _assert_gncn_trial(model, rows=16):
+    """One trial's updates of a GNCN model on its first training ``rows`` equal :func:`_gncn_reference`'s
+    (each one moving); returns them."""
+    x = model.data.x_train[:rows]
+    want = _gncn_reference(model.weights, x)
+    got = model.updates(x, model.data.y_train[:rows])
+    assert set(got) == set(want)
+    for name, value in want.items():
+        assert np.abs(value).max() > 1e-4, name
+        np.testing.assert_allclose(got[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+    return want
+
+
 def test_gncn_generates_from_its_settled_top_layer_through_every_layer_below():
     # the readout holds the settled z3 and predicts down: z2 = W3 φ(z3), z1 = W2 φ(z2), x̄ = σ(W1 φ(z1))
     model = load("gncn_t1_digits.yaml", "dtype=float64", "train.epochs=1")
@@ -1340,15 +1353,9 @@ def test_gncn_sigma_weights_its_latent_errors_by_the_inverse_of_their_learned_co
         np.testing.assert_allclose(w[f"{name}.precision"], np.linalg.solve(covariance, np.eye(32)), rtol=1e-10,
                                    atol=1e-12, err_msg=name)
         assert np.abs(w[f"{name}.precision"] - np.eye(32)).max() > 1e-2, name   # a precision that is not I
-    x = model.data.x_train[:16]
-    want = _gncn_reference(w, x)
-    got = model.updates(x, model.data.y_train[:16])
-    assert set(got) == set(want)
-    for name, value in want.items():
-        assert np.abs(value).max() > 1e-4, name
-        np.testing.assert_allclose(got[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+    want = _assert_gncn_trial(model)
     # the errors are weighted: read raw, the updates of W2, W3, E2, E3 would differ
-    unweighted = _gncn_reference({k: v for k, v in w.items() if not k.startswith("S")}, x)
+    unweighted = _gncn_reference({k: v for k, v in w.items() if not k.startswith("S")}, model.data.x_train[:16])
     assert np.abs(unweighted["W2"] - want["W2"]).max() > 1e-3
 
 
@@ -1361,13 +1368,7 @@ def test_gncn_pdh_predicts_past_a_layer_and_its_units_compete_within_their_group
     groups = np.kron(np.eye(4), np.ones((8, 8)))   # 4 groups of 8 units; none inhibits itself
     for name in ("V1", "V2", "V3"):
         np.testing.assert_array_equal(w[name], 0.05 * (groups - np.eye(32)))
-    x = model.data.x_train[:16]
-    want = _gncn_reference(w, x)
-    got = model.updates(x, model.data.y_train[:16])
-    assert set(got) == set(want)
-    for name, value in want.items():
-        assert np.abs(value).max() > 1e-4, name
-        np.testing.assert_allclose(got[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+    _assert_gncn_trial(model)
     # the readout regenerates from the settled top layer through the skips too
     relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
     x = model.data.x_test[:8]
@@ -1382,12 +1383,7 @@ def test_gncn_settles_top_down_and_learns_from_the_errors_it_sees():
     # GNCN-t1 (Ororbia & Kifer 2022) after some training, so that every layer is active
     model = load("gncn_t1_digits.yaml", "dtype=float64", "train.epochs=1")
     model.fit()
-    x = model.data.x_train[:16]
-    want = _gncn_reference(model.weights, x)
-    got = model.updates(x, model.data.y_train[:16])
-    for name, value in want.items():
-        assert np.abs(value).max() > 1e-4, name
-        np.testing.assert_allclose(got[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+    _assert_gncn_trial(model)
 
 
 @pytest.mark.kernels_only
