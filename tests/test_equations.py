@@ -311,14 +311,14 @@ def test_a_custom_activation_reads_z_alone():
 def _readme_examples():
     """The README's worked examples of the equation language: {number: (name, spec)}."""
     text = open(os.path.join(ROOT, "README.md")).read()
-    block = text.split("Five worked examples:\n\n```yaml\n")[1].split("```")[0]
+    block = text.split("Six worked examples:\n\n```yaml\n")[1].split("```")[0]
     chunks = re.split(r"^# (\d)\. .*$", block, flags=re.M)[1:]
     return {int(n): next(iter(yaml.safe_load(chunk).items())) for n, chunk in zip(chunks[::2], chunks[1::2])}
 
 
 def test_the_readmes_worked_examples_compile_and_run(tmp_path):
     examples = _readme_examples()
-    assert sorted(examples) == [1, 2, 3, 4, 5]
+    assert sorted(examples) == [1, 2, 3, 4, 5, 6]
     hosts = {1: ("bcm_selectivity.yaml", "cables"), 2: ("oja_pca.yaml", "cables"), 3: ("oja_pca.yaml", "cables"),
              4: ("pc_digits.yaml", "components")}
     for number, (host, section) in hosts.items():
@@ -327,14 +327,18 @@ def test_the_readmes_worked_examples_compile_and_run(tmp_path):
         before = {k: v.copy() for k, v in model.weights.items()}
         model.fit()
         assert any(not np.array_equal(before[k], model.weights[k]) for k in before), number
-    name, spec = examples[5]
-    spec["size"] = 1   # the test's harness drives one unit per current
     np.savez(tmp_path / "currents.npz", x=CURRENTS, y=np.zeros((4, 1)))
     (tmp_path / "lif.yaml").write_text(LIF)
-    model = ngdsl.load(str(tmp_path / "lif.yaml"), set=[f"components.{name}={json.dumps(spec)}",
-                                                          "schedule.predict[0].steps=2000"])
-    counts = model.predict(CURRENTS)[:, 0]
-    assert np.all(np.diff(counts) >= 0) and counts[-1] > counts[0] > 0   # more current, more spikes
+    counts = {}
+    for number in (5, 6):   # leaky integrate-and-fire, then the same with a refractory period
+        name, spec = examples[number]
+        spec["size"] = 1   # the test's harness drives one unit per current
+        model = ngdsl.load(str(tmp_path / "lif.yaml"), set=[f"components.{name}={json.dumps(spec)}",
+                                                              "schedule.predict[0].steps=2000"])
+        counts[number] = model.predict(CURRENTS)[:, 0]
+        more = counts[number]
+        assert np.all(np.diff(more) >= 0) and more[-1] > more[0] > 0   # more current, more spikes
+    assert np.all(counts[6] <= counts[5]) and counts[6][-1] < counts[5][-1]   # a refractory period costs spikes
 
 
 ROBUST = """ngdsl: 1
