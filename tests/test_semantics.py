@@ -134,9 +134,12 @@ def test_plots_after_a_divergence_show_the_last_completed_epoch(tmp_path):
 
 def test_interrupted_run_keeps_completed_epochs(tmp_path):
     out = tmp_path / "runs"
+    # Ctrl-C at a terminal: the run starts with SIGINT's default action, even where this process ignores
+    # it (an ignored SIGINT is inherited, and Python keeps it ignored)
     proc = subprocess.Popen([sys.executable, "-m", "ngdsl", "run", spec_path("eqprop_digits.yaml"), "--epochs",
                              "1000", "--out", str(out), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
