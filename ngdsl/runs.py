@@ -196,9 +196,9 @@ def train(model, run, epochs, before_epoch=None, on_epoch=None, on_batch=None):
             model.train_epoch(on_epoch=recorded, on_batch=on_batch, measure=model.measures(epoch + 1, epochs))
         model.settle_on_best()
     except Divergence as exc:
-        run.rewind()
-        return "diverged", (f"{exc} (epoch {run.checkpointed_epoch + 1}); the weights of the last completed "
-                            f"epoch are in {run.path}/weights.npz")
+        kept = (f"the weights of the last completed epoch are in {run.path}/weights.npz" if run.rewind() else
+                f"{run.path}/weights.npz cannot be read back, so no plots are drawn")
+        return "diverged", f"{exc} (epoch {run.checkpointed_epoch + 1}); {kept}"
     except KeyboardInterrupt:
         return "interrupted", (f"interrupted during epoch {run.checkpointed_epoch + 1}; the weights of the last "
                                f"completed epoch are in {run.path}/weights.npz")
@@ -207,6 +207,8 @@ def train(model, run, epochs, before_epoch=None, on_epoch=None, on_batch=None):
 
 class RunDirectory:
     """``<root>/<name>-<timestamp>/`` holding everything a run produces."""
+
+    plottable = True   # False once the model's weights are NaN and the checkpoint cannot restore them
 
     @classmethod
     def reopen(cls, path, model, spec_path):
@@ -250,7 +252,11 @@ class RunDirectory:
         epoch = int(epoch)
         history = history[:epoch]
         best = _best_state(path, model, history, expected, epoch)
-        model.restore(state, history, best)
+        from .runtime import Divergence
+        try:
+            model.restore(state, history, best)
+        except Divergence as exc:   # weights no run could have saved: a singular covariance, say
+            raise ResumeError(f"cannot resume from '{path}': weights.npz {exc}") from None
         self = cls.__new__(cls)
         self.path, self.model, self.spec_path, self._lock = path, model, spec_path, lock
         self.checkpointed_epoch = epoch
@@ -321,10 +327,17 @@ class RunDirectory:
 
     def rewind(self):
         """Put the model's weights back at the last checkpoint — after a divergence, so that what is
-        drawn or measured next is the last completed epoch, not the weights that became NaN."""
+        drawn or measured next is the last completed epoch, not the weights that became NaN. Returns
+        False, and the run draws no plots, when the checkpoint cannot be read back."""
+        from .runtime import Divergence
         expected = {k.replace("/", ":"): a.nbytes for k, a in self.model.executor.state().items()}
-        _, state = _read_checkpoint(os.path.join(self.path, "weights.npz"), expected)
-        self.model.executor.load_state(state)
+        try:
+            _, state = _read_checkpoint(os.path.join(self.path, "weights.npz"), expected)
+            self.model.executor.load_state(state)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, Divergence):
+            self.plottable = False
+            return False
+        return True
 
     def checkpoint(self):
         """Write weights and optimizer state atomically (never a pickle)."""
@@ -356,6 +369,8 @@ class RunDirectory:
     def plot(self):
         """Learning curves, the settling energy and, for image inputs, receptive fields; returns the
         files written."""
+        if not self.plottable:
+            return []
         import matplotlib
         matplotlib.use("Agg")
         monitors = self.monitor.plot(os.path.join(self.path, "plots")) if self.monitor else []
@@ -465,23 +480,21 @@ class RunDirectory:
     def _learning_curve(self):
         """Each metric over epochs, train, validation and test in one panel, the best test epoch and the
         epoch whose weights are kept marked (plots/learning_curve.png)."""
-        from .runtime.metrics import HIGHER_IS_BETTER, best_epoch
+        from .runtime.metrics import HIGHER_IS_BETTER, best_epoch, measured_series
 
         history = self.model.history
-        keys = [k for k in dict.fromkeys(k for h in history for k in h)
-                if k not in ("epoch", "seconds") and not k.startswith("steps_")]
-        if not keys:
+        series = {k: curve for k, curve in measured_series(history).items() if not k.startswith("steps_")}
+        if not series:
             return None
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
 
-        panels = list(dict.fromkeys(k.split("_", 1)[-1] for k in keys))
+        panels = list(dict.fromkeys(k.split("_", 1)[-1] for k in series))
         fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
         for ax, metric in zip(axes[0], panels):
-            for key in (k for k in keys if k.split("_", 1)[-1] == metric):
-                measured = [h for h in history if key in h]   # train.evaluate_every: some epochs measure nothing
-                ax.plot([h["epoch"] for h in measured], [h[key] for h in measured], marker="o", markersize=3,
-                        label=key.split("_", 1)[0])
+            for key, (epochs, values) in series.items():
+                if key.split("_", 1)[-1] == metric:
+                    ax.plot(epochs, values, marker="o", markersize=3, label=key.split("_", 1)[0])
             best = best_epoch(history, f"test_{metric}", HIGHER_IS_BETTER.get(metric, True))
             if best:
                 epoch, value = best

@@ -228,17 +228,13 @@ def _earlier_timings(path):
 
 def _metrics(history) -> dict:
     """final_<metric> and best_<metric> (with its epoch, best_epoch_<metric>) of a run's history."""
-    from .runtime.metrics import HIGHER_IS_BETTER
+    from .runtime.metrics import HIGHER_IS_BETTER, measured_series
 
     out = {}
-    keys = [k for k in dict.fromkeys(k for h in history for k in h) if k not in ("epoch", "seconds")]
-    for key in keys:
-        measured = [h for h in history if key in h]   # train.evaluate_every: some epochs measure nothing
-        values = [h[key] for h in measured]
+    for key, (epochs, values) in measured_series(history).items():
         higher = HIGHER_IS_BETTER.get(key.split("_", 1)[-1], True)
         best = int(np.argmax(values) if higher else np.argmin(values))
-        out.update({f"final_{key}": values[-1], f"best_{key}": values[best],
-                    f"best_epoch_{key}": measured[best]["epoch"]})
+        out.update({f"final_{key}": values[-1], f"best_{key}": values[best], f"best_epoch_{key}": epochs[best]})
     return out
 
 

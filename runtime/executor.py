@@ -29,7 +29,8 @@ INITIALIZERS = {
 def precision(sigma, out):
     """The inverse of ``sigma``'s symmetric part with its diagonal raised to at least 1: a learned
     covariance's precision, in float64 whatever the plan's. The floor is ngc-learn's: no unit's
-    variance is taken below 1, so its error is never amplified on its own and settling stays stable."""
+    variance is taken below 1. It bounds the diagonal only: strongly correlated errors can still make
+    the matrix singular (``numpy.linalg.LinAlgError``) or its inverse large."""
     sym = 0.5 * (sigma + sigma.T).astype(np.float64)
     np.fill_diagonal(sym, np.maximum(np.diagonal(sym), 1.0))
     out[...] = np.linalg.inv(sym)
@@ -67,11 +68,16 @@ def init_parameters(plan, rng, dtype, allocate, samples=None):
 
 
 def derive_weights(plan, params, owners=None):
-    """Recompute the derived weights (of the ``owners`` given, or all) from their owners'."""
+    """Recompute the derived weights (of the ``owners`` given, or all) from their owners'; a function
+    with no value at the owner's weights (a singular covariance) raises :class:`Divergence`."""
     for name, p in plan.parameters.items():
         function, owner = p.derived or (None, None)
         if function and (owners is None or owner in owners):
-            DERIVED[function](params[owner], params[name])
+            try:
+                DERIVED[function](params[owner], params[name])
+            except np.linalg.LinAlgError:
+                raise Divergence(f"'{name}' cannot be derived: the {function} of '{owner}' does not exist "
+                                 f"(its weights became singular); lower '{owner}''s learning rate") from None
 
 
 def connections(shape, mask):

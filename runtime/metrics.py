@@ -72,6 +72,13 @@ HIGHER_IS_BETTER = {"accuracy": True, "mse": False, "mean_squared_error": False,
                     "bce": False, "energy": False, "log_px": True}
 
 
+def measured_series(history) -> dict:
+    """Each metric a run's history records, in order of first appearance -> (epochs, values) over the
+    epochs that measured it (with train.evaluate_every, the epochs between measure nothing)."""
+    keys = dict.fromkeys(k for h in history for k in h if k not in ("epoch", "seconds"))
+    return {k: ([h["epoch"] for h in history if k in h], [h[k] for h in history if k in h]) for k in keys}
+
+
 def best_epoch(history, key, higher=True):
     """(epoch, value) of the best ``key`` in a run's history, or None when it was not recorded."""
     values = [(h[key], h["epoch"]) for h in history if isinstance(h.get(key), (int, float)) and np.isfinite(h[key])]

@@ -132,6 +132,21 @@ def test_plots_after_a_divergence_show_the_last_completed_epoch(tmp_path):
     assert {"reconstructions.png", "samples.png"} <= set(os.listdir(tmp_path / run / "plots"))
 
 
+def test_a_divergence_whose_checkpoint_is_damaged_draws_no_plots(tmp_path):
+    from ngdsl.runs import RunDirectory, train
+    model = load("gncn_t1_digits.yaml", "train.optimizer.sgd.lr=1e4")
+    run = RunDirectory(str(tmp_path), model, spec_path("gncn_t1_digits.yaml"))
+
+    def damage(epoch):
+        with open(os.path.join(run.path, "weights.npz"), "r+b") as f:
+            f.truncate(40)
+    status, message = train(model, run, 1, before_epoch=damage)
+    assert status == "diverged"
+    assert message.endswith(f"(epoch 1); {run.path}/weights.npz cannot be read back, so no plots are drawn")
+    assert run.plot() == [] and not os.listdir(os.path.join(run.path, "plots"))
+    run.close()
+
+
 def test_interrupted_run_keeps_completed_epochs(tmp_path):
     out = tmp_path / "runs"
     # Ctrl-C at a terminal: the run starts with SIGINT's default action, even where this process ignores

@@ -130,6 +130,25 @@ def test_a_damaged_checkpoint_is_a_clear_error_on_resume(tmp_path, how):
     assert f"cannot resume from '{tmp_path / run}'" in result.stderr
 
 
+def test_a_checkpoint_whose_covariance_has_no_inverse_is_a_clear_error_on_resume(tmp_path):
+    # GNCN-t1-Σ carries the precision of S1; all-ones is a covariance no inverse exists for
+    assert run_cli("run", spec_path("gncn_t1_sigma_digits.yaml"), "--epochs", "1", "--out", str(tmp_path),
+                   "--quiet", "--no-plots").returncode == 0
+    (run,) = os.listdir(tmp_path)
+    weights = tmp_path / run / "weights.npz"
+    with np.load(weights) as w:
+        arrays = {k: w[k] for k in w.files}
+    arrays["param:S1"] = np.ones_like(arrays["param:S1"])
+    arrays["digest"] = _digest({k: v for k, v in arrays.items() if k != "digest"})
+    with open(weights, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    result = run_cli("run", spec_path("gncn_t1_sigma_digits.yaml"), "--epochs", "2", "--resume", str(tmp_path / run),
+                     "--quiet", "--no-plots")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (f"cannot resume from '{tmp_path / run}': weights.npz 'S1.precision' cannot be derived: the precision "
+            "of 'S1' does not exist (its weights became singular)") in result.stderr
+
+
 def test_the_api_checks_input_shapes():
     model = load("pc_digits.yaml")
     with pytest.raises(ValueError, match=r"x must have shape \(examples, 64\).*got shape \(3, 1\)"):
