@@ -19,11 +19,11 @@ def spec_path(name):
 BACKEND = "jit"
 
 
-def load(name, *overrides, jit=True):
+def load(name, *overrides, jit=True, threads=None):
     """A model from specs/<name> with ``key=value`` overrides, run by BACKEND."""
     if BACKEND == "numpy":
-        return ngdsl.load(spec_path(name), set=list(overrides), optimize=False, interpret=True)
-    return ngdsl.load(spec_path(name), set=list(overrides), jit=jit)
+        return ngdsl.load(spec_path(name), set=list(overrides), optimize=False, interpret=True, threads=threads)
+    return ngdsl.load(spec_path(name), set=list(overrides), jit=jit, threads=threads)
 
 
 def run_cli(*args, cwd=None):
