@@ -71,8 +71,8 @@ def _batch(model, batch):
     return np.ascontiguousarray(model.data.x_train[idx]), np.ascontiguousarray(model.data.y_train[idx])
 
 
-def probe(workload, cache):
-    env = dict(os.environ, NGDSL_CACHE=cache)
+def probe(workload, cache, **settings):
+    env = dict(os.environ, NGDSL_CACHE=cache, **settings)
     out = subprocess.run([sys.executable, "-m", "benchmarks.probe", workload.path, *workload.overrides],
                          capture_output=True, text=True, env=env, cwd=os.path.dirname(HERE), check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -104,10 +104,13 @@ def measure(workload, reps, quick):
     row["reference"] = 1000 * _timed(lambda: reference.executor.train_batch(x, y))
     row["floor_gmac"] = floor.multiply_adds / 1e9
 
+    with tempfile.TemporaryDirectory() as cache:   # one process compiling everything, as on one core
+        serial = probe(workload, cache, NGDSL_SERIAL_COMPILE="1")
     with tempfile.TemporaryDirectory() as cache:
         cold = probe(workload, cache)
         warm = probe(workload, cache)
-    row.update(cold_compile=cold["compile_seconds"], warm_start=warm["compile_seconds"],
+    row.update(cold_compile=cold["compile_seconds"], cold_ready=cold["ready_seconds"],
+               serial_ready=serial["ready_seconds"], warm_start=warm["compile_seconds"],
                warm_ready=warm["ready_seconds"], peak_mb=warm["peak_mb"], rss_mb=warm["rss_mb"])
 
     scale_reps = max(5, reps // 2)
@@ -145,7 +148,8 @@ def report(name, row):
              f"  ratios    numba/floor {row['numba'] / row['floor']:.2f}   reference/numba {row['reference'] / row['numba']:.0f}"
              + (f"   numpy/numba {row['numpy'] / row['numba']:.2f} (hoisted {row['numpy_hoisted'] / row['numba']:.2f})"
                 if "numpy" in row else ""),
-             f"  compile   cold {row['cold_compile']:.2f} s   warm start {row['warm_start']:.3f} s "
+             f"  compile   cold {row['cold_compile']:.2f} s (process ready in {row['cold_ready']:.2f} s; compiling in "
+             f"one process {row['serial_ready']:.2f} s)   warm start {row['warm_start']:.3f} s "
              f"(process ready in {row['warm_ready']:.2f} s)",
              f"  memory    peak {row['peak_mb']:.0f} MB   resident per epoch {row['rss_mb']} MB"]
     if "T" in row:

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..compiler.expressions import scheduled_value
 from ..compiler.ops import Signal
-from . import codegen, kernels, optimizers, streams
+from . import codegen, compile_ahead, kernels, optimizers, streams
 from .batch_parts import BatchParts
 from .inplace import Allocator, all_finite
 from .interpreter import Interpreter, Trial
@@ -167,10 +167,14 @@ class Executor:
         chains = {s: a.copy() for s, a in self.chains.items()}
         trials = int(self.draw[1]), int(self.predict_draw[1])
         misses = self._cache_misses()
+        helper = self._compile_ahead(y)
         try:
-            for routine in self.plan.routines:
+            for routine in sorted(self.plan.routines, key=lambda r: r != "train"):
+                if routine != "train":
+                    compile_ahead.finish(helper)   # its kernels are in numba's cache now (or compile here)
                 self._run(routine, np.zeros((1, self.x_width(routine)), self.dtype), y)
         except Exception:  # noqa: BLE001 — a damaged numba cache fails in many ways; compile afresh once
+            compile_ahead.finish(helper)
             if self.interpreter is not None:
                 raise
             self.functions = kernels.reload(self.source, list(self.functions), self.jit)
@@ -193,6 +197,21 @@ class Executor:
     def x_width(self, routine):
         """How wide a routine's data.x is: the data's, or for schedule.sample the state its draws clamp."""
         return self.plan.components[self.plan.prior["state"]]["size"] if routine == "sample" else self.widths[0]
+
+    def _compile_ahead(self, y):
+        """Start compiling, in a second process, the kernels after schedule.train's that numba's cache
+        lacks (see :mod:`runtime.compile_ahead`); None when there are none or nothing to spare."""
+        if not self.jit or self.interpreter is not None:
+            return None
+        path = kernels.source_path(self.source)
+        later = {}
+        for kernel in self.kernels.values():
+            if kernel.routine != "train" and not compile_ahead.compiled(path, kernel.name):
+                x = np.zeros((1, self.x_width(kernel.routine)), self.dtype)
+                described = compile_ahead.argument_types(self._args(kernel, 1, x, y))
+                if described is not None:
+                    later[kernel.name] = described
+        return compile_ahead.start(path, later)
 
     def _warm_up_helpers(self):
         """Compile (or load) the optimizer's step and the finiteness check for each parameter shape

@@ -83,6 +83,11 @@ def load(source: str, names, jit: bool = True):
     return _import(path, names, jit)
 
 
+def load_file(path: str, names):
+    """Import the generated module the cache holds at ``path``, every function jitted (see :func:`load`)."""
+    return _import(path, names, True)
+
+
 def reload(source: str, names, jit: bool = True):
     """Like :func:`load`, after dropping numba's cache of ``source`` and the imported module: for a
     cache that failed to load."""

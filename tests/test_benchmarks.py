@@ -51,7 +51,7 @@ def test_benchmark_runner_reports_every_measure():
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for pattern in (r"numba [\d.]+ +reference \(no JIT\) [\d.]+ +BLAS floor [\d.]+", r"numpy/numba [\d.]+ \(hoisted [\d.]+\)",
-                    r"cold [\d.]+ s +warm start [\d.]+ s", r"resident per epoch \[", r"T: exponent [\d.-]+",
+                    r"cold [\d.]+ s \(process ready in [\d.]+ s; compiling in one process [\d.]+ s\) +warm start [\d.]+ s", r"resident per epoch \[", r"T: exponent [\d.-]+",
                     r"batch 64→256: exponent [\d.-]+ \(floor [\d.-]+\); numba/floor [\d.]+ → [\d.]+"):
         assert re.search(pattern, out), pattern
     if len(os.sched_getaffinity(0)) > 1:

@@ -290,6 +290,18 @@ def test_the_kernel_cache_reports_truthfully_and_survives_damage(tmp_path):
     assert value == cold[1] and "cannot be written" in stderr
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="compiling ahead needs a second core")
+def test_a_cold_start_compiles_the_routines_after_training_in_a_second_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("NGDSL_CACHE", str(tmp_path))
+    model = load("oja_pca.yaml")
+    functions = model.executor.functions
+    misses = {k.routine: sum(functions[k.name].stats.cache_misses.values()) for k in model.executor.kernels.values()}
+    # this process compiled schedule.train's kernel and found schedule.predict's in the cache, written meanwhile
+    assert misses["train"] > 0 and misses["predict"] == 0 and model.executor.kernel_cache == "cold"
+    x = model.data.x_train[:16]
+    np.testing.assert_allclose(model.predict(x), load("oja_pca.yaml", jit=False).predict(x), rtol=1e-5, atol=1e-6)
+
+
 def test_inputs_far_outside_the_expected_range_are_named(tmp_path):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0, 5000, (20, 64)))
     np.save(tmp_path / "y.npy", np.arange(20) % 10)
