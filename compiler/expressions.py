@@ -276,38 +276,3 @@ def constant_value(node):
         except (ZeroDivisionError, OverflowError, ValueError):
             return None
     return None
-
-
-#: how an expression's value depends on the examples of a batch (see batch_form)
-FREE, PER_EXAMPLE, AFFINE = "free", "per example", "affine"
-
-
-def batch_form(node):
-    """How ``node``'s value depends on a batch's examples: FREE (not at all: numbers, weights),
-    PER_EXAMPLE (each example's from its own signals alone), AFFINE (an affine function of batch
-    means of per-example values: the batch's value is then the size-weighted mean of the values of
-    its parts), or None (the examples meet some other way: pairs of examples, a function of a mean,
-    a product of two means)."""
-    if not isinstance(node, Node):   # a signal
-        return PER_EXAMPLE
-    if isinstance(node, (Constant, UnitConstant, Weight)):
-        return FREE
-    forms = tuple(batch_form(child) for child in node.children())
-    if None in forms:
-        return None
-    if isinstance(node, (Mean, OuterProduct)):
-        return AFFINE if AFFINE not in forms else None
-    if isinstance(node, (Total, Reduce, Tril, Diag)):   # linear in their one argument
-        return forms[0]
-    if isinstance(node, Function):
-        return forms[0] if forms[0] != AFFINE or node.function == "neg" else None
-    if isinstance(node, (Binary, MatProduct)):
-        if AFFINE not in forms:
-            return PER_EXAMPLE if PER_EXAMPLE in forms else FREE
-        op = node.op if isinstance(node, Binary) else "@"
-        if forms == (AFFINE, AFFINE):
-            return AFFINE if op in "+-" else None
-        if PER_EXAMPLE in forms:
-            return None
-        return AFFINE if op in ("+", "-", "*", "@") or (op == "/" and forms[0] == AFFINE) else None
-    return None   # pairs of examples, and any node not known to keep them apart

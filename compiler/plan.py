@@ -4,15 +4,13 @@ The plan is plain data (see :mod:`ops`); the runtime turns it into code without 
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field, replace
 
 from . import language
-from .expressions import AFFINE, FREE, PER_EXAMPLE, Node, batch_form
 from .graph import depths, instant_order
 from .kinds import REGISTRY as KINDS
-from .ops import Accumulate, Activate, Assign, Clamp, Clear, Expression, MatMul, Sample, Signal, Store, Update
+from .ops import Accumulate, Activate, Assign, Clamp, Clear, MatMul, Sample, Signal, Store, Update
 from .optimize import drop_dead_setup, eliminate_common, hoist, order_for_fusion, step_scratch
 from .resolve import PhaseSpec
 
@@ -119,48 +117,6 @@ class Plan:
                     if not op.pure or (source is not None and source.stream in random):
                         return True
         return False
-
-    def examples_meet_in(self, routine) -> bool:
-        """Whether the examples of a batch meet in ``routine`` anywhere but in the batch means of its
-        updates: an operator reads a batch mean or pairs of examples, a phase learns every step or
-        settles until the whole batch is still, or a ΔW is not affine in batch means (see
-        expressions.batch_form). Where they do not, the batch may run in parts: the parts' ΔW,
-        weighted by their sizes, average to the batch's."""
-        for segment in self.routines[routine].segments:
-            for phase in segment.phases:
-                if phase.learn or phase.tolerance:
-                    return True
-                for op in phase.setup + phase.hoisted + phase.step + phase.settle:
-                    if any(batch_form(node) not in (FREE, PER_EXAMPLE) for node in _expressions(op)):
-                        return True
-            updates = segment.applied + tuple(up for phase in segment.phases for up, _ in phase.accumulate)
-            if not all(_affine_in_batch_means(up) for up in updates):
-                return True
-        return False
-
-
-def _expressions(value):
-    """The expression trees anywhere in an operator's fields."""
-    if isinstance(value, Node):
-        yield value
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for f in dataclasses.fields(value):
-            yield from _expressions(getattr(value, f.name))
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            yield from _expressions(item)
-
-
-def _affine_in_batch_means(update) -> bool:
-    """Whether an update's ΔW (and Δb) is an affine function of batch means of per-example values:
-    an expression term as a whole, any other term through the per-example factors it averages."""
-    for term in update.terms:
-        if isinstance(term, Expression):
-            if batch_form(term.expression) not in (AFFINE, FREE):
-                return False
-        elif any(batch_form(factor) not in (FREE, PER_EXAMPLE) for factor in term.factors()):
-            return False
-    return update.db is None or batch_form(update.db) in (AFFINE, FREE)
 
 
 def product_weight(cable) -> str:

@@ -116,9 +116,7 @@ def build_schema() -> dict:
                                      "description": "samples log_px averages over, default 1000"}}),
             "train": _obj({"epochs": {"type": "integer", "minimum": 0, "maximum": language.MAX_STEPS},
                            "optimizer": _choice(optimizers, "how ΔW is applied"),
-                           "threads": {"description": "threads: a count, or auto (measured while training); each batch runs in "
-                                                      "that many parts at once where its examples meet only in the updates, "
-                                                      "else on that many BLAS threads",
+                           "threads": {"description": "BLAS threads: a count, or auto (measured while training)",
                                        "anyOf": [{"type": "integer", "minimum": 1, "maximum": 1024},
                                                  {"const": "auto"}]},
                            "keep_best": {"enum": list(language.METRICS)},

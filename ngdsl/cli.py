@@ -251,8 +251,7 @@ def parser():
     s.add_argument("--out", default="runs", help="folder for run directories (default: runs)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.add_argument("--no-plots", action="store_true", help="write no plots (faster; sweeps)")
-    s.add_argument("--threads", type=_thread_setting, help="threads, a count or auto: each batch in that many parts at "
-                   "once where its examples meet only in the updates, else BLAS threads (default $NGDSL_THREADS, "
+    s.add_argument("--threads", type=_thread_setting, help="BLAS threads, a count or auto (default $NGDSL_THREADS, "
                    "the spec's train.threads, $OMP_NUM_THREADS, or 1; auto measures one thread against all cores "
                    "while training and keeps the faster)")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue that run from its last checkpoint, up to the "

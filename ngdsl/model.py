@@ -38,12 +38,10 @@ class Model:
         self._evaluated = None         # (the _model_key, the metrics evaluate returned for it)
         self.warnings = _range_warnings(self.data)
         self.compile_seconds = self.executor.warm_up()
-        self._threads.in_parts = self.executor.splits
 
     @property
     def threads_in_use(self) -> int:
-        """Threads the next training batch runs on (what ``threads="auto"`` has chosen so far): parts of
-        the batch at once where its examples allow (``executor.splits``), else BLAS threads."""
+        """BLAS threads the next training batch runs on (what ``threads="auto"`` has chosen so far)."""
         return self._threads.count
 
     @property
@@ -77,7 +75,7 @@ class Model:
             start = time.perf_counter()
             for x, y in self.data.batches(self.rng):
                 with self._threads.batch(len(x)):
-                    self.executor.train_batch(x, y, self._threads.count)
+                    self.executor.train_batch(x, y)
                 if on_batch:
                     on_batch()
             record = {"epoch": self.epoch + 1, "seconds": time.perf_counter() - start,

@@ -8,7 +8,6 @@ import numpy as np
 from ..compiler.expressions import scheduled_value
 from ..compiler.ops import Signal
 from . import codegen, compile_ahead, kernels, optimizers, streams
-from .batch_parts import BatchParts
 from .inplace import Allocator, all_finite
 from .interpreter import Interpreter, Trial
 
@@ -145,11 +144,6 @@ class Executor:
         # schedule.predict may try every label: its one-unit readout scores each candidate class
         self.candidates = bool(streams.candidates(plan.data["streams"], self.streams.get("predict", ())))
         self.compile_seconds = None
-        # a training batch may run in parts at once, one thread each, where its examples meet only in
-        # the updates' batch means and nothing is drawn or carried per row (see batch_parts)
-        self.splits = not (plan.examples_meet_in("train") or plan.draws_in("train") or self.streams["train"]
-                           or self.chains)
-        self._parts = {}   # count -> BatchParts
 
     # ---- buffers ------------------------------------------------------------------------
     def buffers(self, batch):
@@ -326,9 +320,8 @@ class Executor:
             for index, schedule in kernel.schedules:
                 self.consts[kernel.name][index] = scheduled_value(schedule, *self.epoch)
 
-    def train_batch(self, x, y, parts=1):
-        """One trial of schedule.train on a batch, applying each update through the optimizer; where
-        the examples allow (``splits``), in ``parts`` parts at once."""
+    def train_batch(self, x, y):
+        """One trial of schedule.train on a batch, applying each update through the optimizer."""
         def apply(segment):
             names = [n for up in segment.applied for n in (up.weight, up.bias) if n]
             for name in names:
@@ -341,13 +334,7 @@ class Executor:
                     self.params[name] *= self.masks[name]
             if self.derived_owners.intersection(names):
                 derive_weights(self.plan, self.params, names)
-        if parts > 1 and self.splits:
-            if parts not in self._parts:
-                self._parts[parts] = BatchParts(self, parts)
-            self.draw[1] += 1
-            self._parts[parts].run(x, y, apply)
-        else:
-            self._run("train", x, y, apply)
+        self._run("train", x, y, apply)
         for name in self.plastic:
             if not all_finite(self.params[name]):
                 raise Divergence(f"'{name}', which a phase of schedule.train changes after every step (learn), "

@@ -1,6 +1,4 @@
-"""How many threads ngdsl's work uses: a fixed count (one unless asked), or ``auto`` — measured. A
-training batch whose examples meet only in its updates runs in that many parts at once, one BLAS
-thread each (see :mod:`batch_parts`); any other work runs on that many BLAS threads.
+"""How many BLAS threads ngdsl's work uses: a fixed count (one unless asked), or ``auto`` — measured.
 
 More threads pay only for large products on an idle machine. When another process holds a core,
 threads that wait for each other lose: measured in one sitting on this 2-core machine with a
@@ -76,30 +74,23 @@ def blas_threads(count: int):
 
 
 class ThreadPolicy:
-    """Sets the BLAS threads while a model works; ``count`` is the number for the next batch. With
-    ``in_parts`` the count is of parts of the batch run at once (see :mod:`batch_parts`), each on one
-    BLAS thread."""
+    """Sets the BLAS threads while a model works; ``count`` is the number for the next batch."""
 
     count = 1
-    in_parts = False
-
-    @property
-    def blas_count(self) -> int:
-        return 1 if self.in_parts else self.count
 
     @contextlib.contextmanager
     def working(self):
         """Work on ``count`` threads inside the block; the threads before it are restored after."""
-        with blas_threads(self.blas_count):
-            self._in_force = self.blas_count
+        with blas_threads(self.count):
+            self._in_force = self.count
             yield
 
     @contextlib.contextmanager
     def batch(self, rows: int):
         """Run one training batch of ``rows`` examples (inside :meth:`working`) and time it."""
-        if self.blas_count != self._in_force:
-            _blas().limit(limits=self.blas_count)     # the enclosing working() restores the original
-            self._in_force = self.blas_count
+        if self.count != self._in_force:
+            _blas().limit(limits=self.count)     # the enclosing working() restores the original
+            self._in_force = self.count
         start = time.perf_counter()
         yield
         self.observe(rows, time.perf_counter() - start)

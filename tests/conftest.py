@@ -19,11 +19,11 @@ def spec_path(name):
 BACKEND = "jit"
 
 
-def load(name, *overrides, jit=True, threads=None):
+def load(name, *overrides, jit=True):
     """A model from specs/<name> with ``key=value`` overrides, run by BACKEND."""
     if BACKEND == "numpy":
-        return ngdsl.load(spec_path(name), set=list(overrides), optimize=False, interpret=True, threads=threads)
-    return ngdsl.load(spec_path(name), set=list(overrides), jit=jit, threads=threads)
+        return ngdsl.load(spec_path(name), set=list(overrides), optimize=False, interpret=True)
+    return ngdsl.load(spec_path(name), set=list(overrides), jit=jit)
 
 
 def run_cli(*args, cwd=None):

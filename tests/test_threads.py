@@ -2,9 +2,7 @@
 ``auto`` chooses — driven here by batch times given to it, so the choices are exact."""
 import json
 import os
-import threading
 
-import numpy as np
 import pytest
 
 import ngdsl
@@ -18,50 +16,15 @@ def blas():
     return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
 
 
-@pytest.mark.parametrize("spec, threads, blas_threads, parts", [
-    ("bp_digits.yaml", 1, 1, False), ("dtp_digits.yaml", 2, 2, False), ("bp_digits.yaml", 2, 1, True)])
-def test_threads_are_set_while_the_model_works_and_restored_after(spec, threads, blas_threads, parts):
-    # dtp_digits draws noise for every example of a trial, so its threads are BLAS's; bp_digits's
-    # examples meet only in the batch means of the updates, so its batches run in parts at once
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blas_threads_are_set_while_the_model_works_and_restored_after(threads):
     if threads > (os.cpu_count() or 1):
         pytest.skip("more threads than cores")
-    model = ngdsl.load(spec_path(spec), set=["train.epochs=1"], threads=threads)
-    before, seen, part_threads = blas(), [], []
-    model.fit(on_batch=lambda: (seen.append(blas()), part_threads.append(
-        sum(t.name.startswith("ngdsl-part") for t in threading.enumerate()))))
-    assert seen and all(set(s.values()) == {blas_threads} for s in seen)
+    model = ngdsl.load(spec_path("bp_digits.yaml"), set=["train.epochs=1"], threads=threads)
+    before, seen = blas(), []
+    model.fit(on_batch=lambda: seen.append(blas()))
+    assert seen and all(set(s.values()) == {threads} for s in seen)
     assert blas() == before
-    assert set(part_threads) == ({threads - 1} if parts else {0})
-
-
-# conformance: settling phases, snapshots and two segments, a Δb that is a batch mean, a derived
-# precision, a ΔW of diag(mean(h)) @ W
-PARTED = ["pc_digits.yaml", "eqprop_digits.yaml", "chl_xor.yaml", "rbp_digits.yaml", "gncn_t1_sigma_digits.yaml",
-          "som_digits.yaml", "lra_digits.yaml"]
-
-
-@pytest.mark.parametrize("spec", PARTED)
-def test_a_batch_run_in_parts_trains_as_the_whole_batch(spec):
-    # three parts of unequal sizes (a batch of 32: 10, 11, 11): their ΔW averaged by size is the batch's
-    whole, parted = (load(spec, "dtype=float64", "train.epochs=1", threads=t) for t in (1, 3))
-    assert parted.executor.splits
-    whole.fit()
-    parted.fit()
-    for name, w in whole.weights.items():
-        np.testing.assert_allclose(parted.weights[name], w, rtol=0, atol=1e-9, err_msg=name)
-    assert any(not np.allclose(whole.weights[n], load(spec, "dtype=float64").weights[n]) for n in whole.weights)
-
-
-@pytest.mark.parametrize("spec, overrides, why", [
-    ("hsic_digits.yaml", [], "pairs of examples"),
-    ("sigprop_digits.yaml", [], "pairs of examples"),
-    ("rbp_digits.yaml", ["cables.W2.rule.equation.db=mean(ao) * mean(ao)"], "a product of batch means"),
-    ("pc_digits.yaml", ["schedule.train[0].tolerance=0.001"], "settling until the whole batch is still"),
-    ("dtp_digits.yaml", [], "noise drawn per example"),
-    ("bcm_selectivity.yaml", [], "a state carried per row")])
-def test_a_batch_whose_examples_meet_runs_whole(spec, overrides, why):
-    model = load(spec, *overrides, threads=2)
-    assert not model.executor.splits, why
 
 
 def test_the_setting_comes_from_the_caller_then_ngdsl_threads_then_the_spec_then_omp(monkeypatch, tmp_path):
@@ -133,16 +96,9 @@ def test_auto_ignores_a_short_last_batch():
 def test_a_model_on_auto_runs_each_batch_on_the_count_it_chose():
     if (os.cpu_count() or 1) < 2:
         pytest.skip("one core: auto is one thread")
-    model = load("dtp_digits.yaml", "train.epochs=2", "train.threads=auto")   # BLAS's threads
+    model = load("bp_digits.yaml", "train.epochs=2", "train.threads=auto")
     before, seen = blas(), []
     model.fit(on_batch=lambda: seen.append(set(blas().values())))
     assert seen[:6] == [{1}, {2}] * 3                 # the probe: one thread, then both cores, alternately
     assert blas() == before
     assert {len(s) for s in seen} == {1}
-    model = load("bp_digits.yaml", "train.epochs=2", "train.threads=auto")    # parts of each batch
-    parts, seen = [], []
-    train_batch = model.executor.train_batch
-    model.executor.train_batch = lambda x, y, count: (parts.append(count), train_batch(x, y, count))
-    model.fit(on_batch=lambda: seen.append(set(blas().values())))
-    assert parts[:6] == [1, 2] * 3 and set(parts) <= {1, 2}
-    assert seen and all(s == {1} for s in seen)
