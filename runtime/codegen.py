@@ -608,11 +608,12 @@ class SegmentWriter:
 
     def add_to_trial(self, up, scale, formed):
         """A settled phase's ΔW, times ``scale``, added to the trial's (the first phase that forms it sets it)."""
+        op = "+=" if up.cable in formed else "="
+        # said first: a comment ends the loops before it, and this addition fuses with ΔW's last pass
+        self.raw(f"# the trial's ΔW of '{up.cable}' {op} {scale:g}·ΔW, the phase's ΔW being:")
         self.update(up, partial=True)
         rows, cols = self.plan.parameters[up.weight].shape
         k, what = self.const("scale", up.cable, scale), f"the update of '{up.cable}'"
-        op = "+=" if up.cable in formed else "="
-        self.raw(f"# the trial's ΔW of '{up.cable}' {op} {scale:g}·ΔW")
         g = self.delta(up.weight)
         self.loop(rows, cols, f"{g}[r, c] {op} {k} * {partial_name(up.weight)}[r, c]", g, what)
         if up.bias:
