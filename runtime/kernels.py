@@ -109,10 +109,13 @@ def _import(path, names, jit):
         if jit:
             import numba
 
+            from .products import product
+
             functions = [n for n, v in vars(module).items()
                          if callable(v) and getattr(v, "__module__", None) == module_name]
             for name in functions:  # helpers too: kernels resolve them as jitted globals
                 setattr(module, name, numba.njit(**JIT_OPTIONS)(getattr(module, name)))
+            module.matmul = product
         _loaded[key] = module
     module = _loaded[key]
     return {name: getattr(module, name) for name in names}

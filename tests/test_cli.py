@@ -195,7 +195,7 @@ def test_inspect_shows_plan():
 def test_inspect_code_shows_generated_kernels():
     result = run_cli("inspect", spec_path("bp_digits.yaml"), "--code")
     assert result.returncode == 0, result.stderr
-    assert "def train_0(" in result.stdout and "np.dot(" in result.stdout
+    assert "def train_0(" in result.stdout and "matmul(" in result.stdout
 
 
 def _weights(run_dir):

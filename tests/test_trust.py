@@ -272,6 +272,17 @@ def _cache_report(cache, *extra):
     return state, float(value), out.stderr
 
 
+def test_a_change_to_the_shared_matrix_product_renames_every_kernel(monkeypatch):
+    # kernels carry the copy of runtime/products.py's product they were compiled with: numba's cache of
+    # a kernel must not outlive a change to it
+    from ngdsl.runtime import kernels
+    plan = load("pc_digits.yaml").plan
+    source = codegen.generate(plan)[0]
+    assert f"runtime/products.py {codegen.products_hash()}" in source and "matmul(" in source
+    monkeypatch.setattr(codegen, "products_hash", lambda: "0" * 12)
+    assert kernels.digest(codegen.generate(plan)[0]) != kernels.digest(source)
+
+
 def test_the_kernel_cache_reports_truthfully_and_survives_damage(tmp_path):
     cache = tmp_path / "kernels"
     cold = _cache_report(cache)
