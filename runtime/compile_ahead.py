@@ -15,12 +15,7 @@ import os
 import subprocess
 import sys
 
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:   # not Linux
-        return os.cpu_count() or 1
+from .threads import usable_cores
 
 
 def compiled(path: str, name: str) -> bool:
@@ -48,7 +43,7 @@ def argument_types(values) -> list | None:
 def start(path: str, kernels: dict):
     """Start compiling ``kernels`` ({function name: argument types}) of the module at ``path`` in a second
     process; None when there is no second core or nothing to compile. Wait for it with :func:`finish`."""
-    if not kernels or _cores() < 2 or os.environ.get("NGDSL_SERIAL_COMPILE"):
+    if not kernels or usable_cores() < 2 or os.environ.get("NGDSL_SERIAL_COMPILE"):
         return None
     env = {**os.environ, "NGDSL_CACHE": os.path.dirname(path), "OMP_NUM_THREADS": "1",
            "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -77,7 +77,7 @@ def derive_weights(plan, params, owners=None):
                 DERIVED[function](params[owner], params[name])
             except np.linalg.LinAlgError:
                 raise Divergence(f"'{name}' cannot be derived: the {function} of '{owner}' does not exist "
-                                 f"(its weights became singular); lower '{owner}''s learning rate") from None
+                                 f"(its weights became singular); lower the learning rate of '{owner}'") from None
 
 
 def connections(shape, mask):
