@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ngdsl
-from ngdsl.compiler import SpecError
+from ngdsl.compiler import SpecError, compile_file
 from ngdsl.runtime import codegen
 from ngdsl.runs import _digest
 from ngdsl.viz import to_dot
@@ -108,6 +108,8 @@ def _damage(run, how):
             arrays["param:W1"] = np.zeros((1000, 1000))
         elif how == "epoch ahead of the metrics":
             arrays["epoch"] = np.array(7)
+        elif how == "singular covariance":   # GNCN-t1-Σ's S1: all ones has no inverse
+            arrays["param:S1"] = np.ones_like(arrays["param:S1"])
         if how != "tampered digest":   # a consistent checksum: the checks on the contents must catch it
             arrays["digest"] = _digest({k: v for k, v in arrays.items() if k != "digest"})
         else:
@@ -135,13 +137,7 @@ def test_a_checkpoint_whose_covariance_has_no_inverse_is_a_clear_error_on_resume
     assert run_cli("run", spec_path("gncn_t1_sigma_digits.yaml"), "--epochs", "1", "--out", str(tmp_path),
                    "--quiet", "--no-plots").returncode == 0
     (run,) = os.listdir(tmp_path)
-    weights = tmp_path / run / "weights.npz"
-    with np.load(weights) as w:
-        arrays = {k: w[k] for k in w.files}
-    arrays["param:S1"] = np.ones_like(arrays["param:S1"])
-    arrays["digest"] = _digest({k: v for k, v in arrays.items() if k != "digest"})
-    with open(weights, "wb") as f:
-        np.savez_compressed(f, **arrays)
+    _damage(tmp_path / run, "singular covariance")
     result = run_cli("run", spec_path("gncn_t1_sigma_digits.yaml"), "--epochs", "2", "--resume", str(tmp_path / run),
                      "--quiet", "--no-plots")
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -223,7 +219,6 @@ def test_integer_pixels_from_a_csv_are_scaled_like_uint8(tmp_path):
 
 
 def test_a_circuit_over_the_memory_budget_is_refused_at_its_largest_part(write_spec):
-    from ngdsl.compiler import compile_file
     text = XOR.replace("h: {kind: state, size: 8", "h: {kind: state, size: 40000", 1)
     assert text != XOR
     with pytest.raises(SpecError) as info:
@@ -276,7 +271,7 @@ def test_a_change_to_the_shared_matrix_product_renames_every_kernel(monkeypatch)
     # kernels carry the copy of runtime/products.py's product they were compiled with: numba's cache of
     # a kernel must not outlive a change to it
     from ngdsl.runtime import kernels
-    plan = load("pc_digits.yaml").plan
+    plan = compile_file(spec_path("pc_digits.yaml")).plan   # the plan alone: nothing compiled or trained
     source = codegen.generate(plan)[0]
     assert f"runtime/products.py {codegen.products_hash()}" in source and "matmul(" in source
     monkeypatch.setattr(codegen, "products_hash", lambda: "0" * 12)
